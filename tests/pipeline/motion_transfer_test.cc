@@ -1,0 +1,146 @@
+// Motion transfer: relative and absolute modes, switches, gain, and the
+// no-face hold-then-ease behaviour, all on exact parameter arithmetic.
+#include "pipeline/motion_transfer.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/test_support.h"
+
+namespace faceanime::pipeline {
+namespace {
+
+using face3d::FaceParams;
+using testing::TestModel;
+
+int Shape(const char* name) { return TestModel().ExpressionIndex(name); }
+
+FaceParams Face(double yaw, double smile, double z = 50) {
+  FaceParams p;
+  p.pose.rotation = face3d::RotationFromEuler({yaw, 0, 0});
+  p.pose.translation = Eigen::Vector3d(0, 0, z);
+  p.expression[Shape("mouthSmile_L")] = smile;
+  return p;
+}
+
+double Yaw(const FaceParams& p) { return face3d::ToEuler(p.pose).yaw; }
+
+constexpr int64_t kMs = 1'000'000;
+
+TEST(MotionTransferTest, RelativeModeAppliesTheDriversChange) {
+  auto mt = MotionTransfer::Create(TestModel(), {});
+  FaceParams source = Face(-5, 0.3);
+  source.expression[Shape("eyeBlink_L")] = 0.2;  // The source's own resting face.
+  mt.SetSource(source);
+  // First driver frame = its reference: the output is the source itself.
+  const FaceParams ref = Face(10, 0.1, 80);
+  FaceParams out = mt.Update(ref, 0);
+  EXPECT_NEAR(Yaw(out), -5, 1e-9);
+  EXPECT_NEAR(out.expression[Shape("mouthSmile_L")], 0.3, 1e-12);
+  EXPECT_NEAR(out.expression[Shape("eyeBlink_L")], 0.2, 1e-12);
+  // The driver turns 12° and smiles 0.4 more.
+  FaceParams moved = Face(22, 0.5, 80);
+  moved.pose.translation.x() = 4.0;  // 4 cm at 80 cm -> 2.5 cm at the source's 50 cm.
+  out = mt.Update(moved, 40 * kMs);
+  EXPECT_NEAR(Yaw(out), 7, 1e-9);
+  EXPECT_NEAR(out.expression[Shape("mouthSmile_L")], 0.7, 1e-12);
+  EXPECT_NEAR(out.pose.translation.x(), 2.5, 1e-12);
+  EXPECT_EQ(out.identity, source.identity);
+}
+
+TEST(MotionTransferTest, RelativeExpressionIsClampedToUnitRange) {
+  auto mt = MotionTransfer::Create(TestModel(), {});
+  mt.SetSource(Face(0, 0.9));
+  mt.Update(Face(0, 0.0), 0);
+  EXPECT_EQ(mt.Update(Face(0, 0.8), 1).expression[Shape("mouthSmile_L")], 1.0);
+}
+
+TEST(MotionTransferTest, AbsoluteModeCopiesRotationAndExpressionWithGain) {
+  MotionTransferOptions o;
+  o.mode = MotionMode::kAbsolute;
+  o.expression_gain = 0.5;
+  auto mt = MotionTransfer::Create(TestModel(), o);
+  const FaceParams source = Face(-5, 0.3, 40);
+  mt.SetSource(source);
+  const FaceParams out = mt.Update(Face(15, 0.8, 90), 0);
+  EXPECT_NEAR(Yaw(out), 15, 1e-9);
+  EXPECT_NEAR(out.expression[Shape("mouthSmile_L")], 0.4, 1e-12);
+  EXPECT_EQ(out.pose.translation, source.pose.translation);  // Keeps its place.
+}
+
+TEST(MotionTransferTest, SwitchesKeepTheSourcesPoseExpressionOrGaze) {
+  MotionTransferOptions o;
+  o.transfer_pose = false;
+  o.transfer_gaze = false;
+  auto mt = MotionTransfer::Create(TestModel(), o);
+  FaceParams source = Face(3, 0.0);
+  source.expression[Shape("eyeLookUp_L")] = 0.25;
+  mt.SetSource(source);
+  mt.Update(Face(0, 0.0), 0);
+  FaceParams driver = Face(20, 0.6);
+  driver.expression[Shape("eyeLookUp_L")] = 0.9;
+  const FaceParams out = mt.Update(driver, 1);
+  EXPECT_NEAR(Yaw(out), 3, 1e-9);
+  EXPECT_NEAR(out.expression[Shape("mouthSmile_L")], 0.6, 1e-12);
+  EXPECT_NEAR(out.expression[Shape("eyeLookUp_L")], 0.25, 1e-12);
+
+  o = {};
+  o.transfer_expression = false;
+  mt.set_options(o);
+  const FaceParams out2 = mt.Update(driver, 2);
+  EXPECT_NEAR(out2.expression[Shape("mouthSmile_L")], 0.0, 1e-12);
+  EXPECT_EQ(out2.expression[Shape("eyeLookUp_L")], 1.0);  // 0.25 + 0.9, clamped.
+  EXPECT_NEAR(Yaw(out2), 23, 1e-9);
+}
+
+TEST(MotionTransferTest, LostFaceHoldsThenEasesBackToRest) {
+  MotionTransferOptions o;
+  o.hold_s = 0.2;
+  o.ease_s = 0.4;
+  auto mt = MotionTransfer::Create(TestModel(), o);
+  const FaceParams source = Face(0, 0.0);
+  mt.SetSource(source);
+  mt.Update(Face(0, 0.0), 0);
+  const FaceParams last = mt.Update(Face(20, 0.8), 40 * kMs);
+  const int smile = Shape("mouthSmile_L");
+  // Lost at 80 ms: held until 280 ms.
+  EXPECT_EQ(mt.Update(std::nullopt, 80 * kMs).expression[smile], last.expression[smile]);
+  EXPECT_EQ(mt.Update(std::nullopt, 280 * kMs).expression[smile], last.expression[smile]);
+  // Half-way through the ease: between the two, strictly.
+  const FaceParams mid = mt.Update(std::nullopt, 480 * kMs);
+  EXPECT_NEAR(mid.expression[smile], 0.4, 1e-9);  // Smoothstep(0.5) = 0.5.
+  EXPECT_NEAR(Yaw(mid), 10, 1e-6);
+  // After hold + ease: the source at rest.
+  const FaceParams rest = mt.Update(std::nullopt, 700 * kMs);
+  EXPECT_NEAR(rest.expression[smile], 0.0, 1e-12);
+  EXPECT_NEAR(Yaw(rest), 0, 1e-9);
+  // The face comes back: motion resumes at once against the same reference.
+  EXPECT_NEAR(mt.Update(Face(20, 0.8), 740 * kMs).expression[smile], 0.8, 1e-12);
+}
+
+TEST(MotionTransferTest, NoFaceBeforeAnyDriverFrameRendersTheSource) {
+  auto mt = MotionTransfer::Create(TestModel(), {});
+  const FaceParams source = Face(7, 0.2);
+  mt.SetSource(source);
+  const FaceParams out = mt.Update(std::nullopt, 0);
+  EXPECT_NEAR(Yaw(out), 7, 1e-9);
+  EXPECT_EQ(out.expression, source.expression);
+}
+
+TEST(MotionTransferTest, ExplicitNeutralReferenceReplacesTheFirstFrame) {
+  auto mt = MotionTransfer::Create(TestModel(), {});
+  mt.SetSource(Face(0, 0.1));
+  mt.SetDriverReference(Face(0, 0.3));  // The driver's neutral face smiles a bit.
+  EXPECT_NEAR(mt.Update(Face(0, 0.5), 0).expression[Shape("mouthSmile_L")], 0.3, 1e-12);
+}
+
+TEST(MotionTransferTest, RejectsInvalidOptions) {
+  MotionTransferOptions o;
+  o.expression_gain = -1;
+  EXPECT_THROW(MotionTransfer::Create(TestModel(), o), std::invalid_argument);
+  o = {};
+  o.ease_s = 0;
+  EXPECT_THROW(MotionTransfer::Create(TestModel(), o), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace faceanime::pipeline
