@@ -1,0 +1,495 @@
+#include "face3d/face_fitter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <ceres/ceres.h>
+#include <opencv2/calib3d.hpp>
+#include <opencv2/core.hpp>
+
+#include "face3d/fitting_costs.h"
+
+namespace faceanime::face3d {
+namespace {
+
+using internal::kExpressionOffset;
+using internal::kStateSize;
+using State = std::array<double, kStateSize>;
+
+// Contour slot (0..15) of Multi-PIE landmark 0-7 / 9-16.
+int ContourSlot(int landmark) { return landmark < 8 ? landmark : landmark - 1; }
+
+// Strip construction (model space, cm, on the mean shape): vertices of the
+// face part within kStripHalfWidth of the plane through the ICT jawline
+// vertex spanned by the outward direction and +Z, from kStripInward inside
+// the anchor to kStripOutward outside it, and no more than kStripBehind
+// behind it.
+constexpr double kStripHalfWidth = 0.3;
+constexpr double kStripInward = 4.0;
+constexpr double kStripOutward = 1.5;
+constexpr double kStripBehind = 3.0;
+
+Eigen::Vector3d MeanVertex(const MorphableModel& model, int v) {
+  const float* p = model.neutral() + 3 * static_cast<size_t>(v);
+  return Eigen::Vector3d(p[0], p[1], p[2]);
+}
+
+Eigen::Vector2d ProjectPoint(const Eigen::Vector3d& model_point, const Eigen::Matrix3d& r, const Eigen::Vector3d& t,
+                             const Camera& camera) {
+  const Eigen::Vector3d p = r * model_point + t;
+  const double z = std::max(p.z(), 1e-3);
+  return {camera.focal * p.x() / z + camera.cx, camera.focal * p.y() / z + camera.cy};
+}
+
+State ToState(const FaceParams& params) {
+  State s{};
+  for (int i = 0; i < 3; ++i) {
+    s[i] = params.pose.rotation[i];
+    s[3 + i] = params.pose.translation[i];
+  }
+  std::copy(params.expression.begin(), params.expression.end(), s.begin() + kExpressionOffset);
+  return s;
+}
+
+void FromState(const State& s, FaceParams* params) {
+  for (int i = 0; i < 3; ++i) {
+    params->pose.rotation[i] = s[i];
+    params->pose.translation[i] = s[3 + i];
+  }
+  std::copy(s.begin() + kExpressionOffset, s.end(), params->expression.begin());
+}
+
+ceres::Solver::Options SolverOptions(int max_iterations, ceres::LinearSolverType solver) {
+  ceres::Solver::Options o;
+  o.linear_solver_type = solver;
+  o.num_threads = 1;
+  o.max_num_iterations = max_iterations;
+  o.function_tolerance = 1e-9;
+  o.gradient_tolerance = 1e-10;
+  o.parameter_tolerance = 1e-7;
+  o.logging_type = ceres::SILENT;
+  o.minimizer_progress_to_stdout = false;
+  return o;
+}
+
+double InterOcularDistance(const Landmarks68& landmarks) {
+  Eigen::Vector2d right = Eigen::Vector2d::Zero(), left = Eigen::Vector2d::Zero();
+  for (int k = 36; k < 42; ++k) right += landmarks[k] / 6.0;
+  for (int k = 42; k < 48; ++k) left += landmarks[k] / 6.0;
+  return (left - right).norm();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// LandmarkModel
+
+LandmarkModel LandmarkModel::Create(const MorphableModel& model) {
+  const auto& lm = model.landmark_vertices();
+  std::vector<int> rows(lm.begin(), lm.end());
+  const JawlineCandidates& jaw = model.jawline();
+  if (jaw.right.size() != 8 || jaw.left.size() != 8 || jaw.right_extended.size() < 3 ||
+      jaw.left_extended.size() < 3) {
+    throw std::invalid_argument("LandmarkModel: the model lacks the ICT jawline candidate lists");
+  }
+  const IndexRange face = model.part(Part::kFace).vertices;
+
+  LandmarkModel out;
+  for (int k = 0; k <= 16; ++k) {
+    if (!IsContourLandmark(k)) continue;
+    const int slot = ContourSlot(k);
+    const bool right = k < 8;
+    const int anchor = right ? jaw.right[k] : jaw.left[k - 9];
+    const std::vector<int>& ext = right ? jaw.right_extended : jaw.left_extended;
+    const auto it = std::find(ext.begin(), ext.end(), anchor);
+    if (it == ext.end()) throw std::invalid_argument("LandmarkModel: jawline vertex not in its extended list");
+    const int i = static_cast<int>(it - ext.begin());
+    const int prev = ext[std::max(i - 1, 0)];
+    const int next = ext[std::min(i + 1, static_cast<int>(ext.size()) - 1)];
+    const Eigen::Vector3d a = MeanVertex(model, anchor);
+    Eigen::Vector3d tangent = MeanVertex(model, next) - MeanVertex(model, prev);
+    tangent.z() = 0;
+    tangent.normalize();
+    Eigen::Vector3d outward(-tangent.y(), tangent.x(), 0.0);
+    if (outward.x() * a.x() + outward.y() * a.y() < 0) outward = -outward;
+
+    // Candidates near the plane, binned by their angle about an axis inside
+    // the head (along the cross-section curve, front to back); per bin the
+    // vertex closest to the plane, so the strip is a single chain and
+    // neighbouring candidates differ along the outward direction, not across.
+    constexpr int kBins = 90;
+    std::array<std::pair<double, int>, kBins> best;
+    best.fill({std::numeric_limits<double>::infinity(), -1});
+    auto bin_of = [&](const Eigen::Vector3d& d) {
+      const double angle = std::atan2(d.z(), d.dot(outward) + kStripInward);  // In [-pi/2, pi/2] here.
+      return std::clamp(static_cast<int>((M_PI / 2 - angle) / M_PI * kBins), 0, kBins - 1);
+    };
+    for (int v = face.begin; v < face.end; ++v) {
+      const Eigen::Vector3d d = MeanVertex(model, v) - a;
+      const double across = std::abs(d.dot(tangent));
+      const double along = d.dot(outward);
+      if (across > kStripHalfWidth || along < -kStripInward || along > kStripOutward || d.z() < -kStripBehind) {
+        continue;
+      }
+      auto& b = best[bin_of(d)];
+      if (across < b.first) b = {across, v};
+    }
+    best[bin_of(Eigen::Vector3d::Zero())] = {0.0, anchor};  // The ICT jawline vertex itself.
+    for (const auto& [unused, v] : best) {
+      if (v < 0) continue;
+      out.strips_[slot].push_back(static_cast<int>(rows.size()));
+      rows.push_back(v);
+    }
+    out.outward_[slot] = outward;
+  }
+  out.basis_ = SubsetBasis::Create(model, rows);
+  out.identity_rows_ = out.basis_.identity;
+  out.expression_rows_ = out.basis_.expression;
+  return out;
+}
+
+std::span<const int> LandmarkModel::ContourRows(int landmark) const {
+  if (!IsContourLandmark(landmark)) throw std::out_of_range("ContourRows: not a contour landmark");
+  return strips_[ContourSlot(landmark)];
+}
+
+Eigen::Vector3d LandmarkModel::RowPosition(int row, std::span<const double, kNumIdentityShapes> identity,
+                                           std::span<const double, kNumExpressionShapes> expression) const {
+  const Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>> id(identity.data());
+  const Eigen::Map<const Eigen::Matrix<double, kNumExpressionShapes, 1>> ex(expression.data());
+  const Eigen::Map<const Eigen::Matrix<double, 3, kNumIdentityShapes, Eigen::RowMajor>> id_rows(
+      identity_rows_.data() + 3 * row * kNumIdentityShapes);
+  const Eigen::Map<const Eigen::Matrix<double, 3, kNumExpressionShapes, Eigen::RowMajor>> ex_rows(
+      expression_rows_.data() + 3 * row * kNumExpressionShapes);
+  return basis_.mean.segment<3>(3 * row) + id_rows * id + ex_rows * ex;
+}
+
+std::array<int, kNumLandmarks> LandmarkModel::SelectRows(const FaceParams& params, const Camera& camera,
+                                                         const Landmarks68* observed) const {
+  std::array<int, kNumLandmarks> rows;
+  for (int k = 0; k < kNumLandmarks; ++k) rows[k] = k;
+  const Eigen::Matrix3d r = params.pose.ModelToCameraRotation();
+  const Eigen::Vector3d& t = params.pose.translation;
+  for (int k = 0; k <= 16; ++k) {
+    if (!IsContourLandmark(k)) continue;
+    const int slot = ContourSlot(k);
+    const std::vector<int>& strip = strips_[slot];
+    // The image direction of the model-space outward direction at the strip.
+    const Eigen::Vector3d base = RowPosition(strip.front(), params.identity, params.expression);
+    const Eigen::Vector2d u =
+        (ProjectPoint(base + outward_[slot], r, t, camera) - ProjectPoint(base, r, t, camera)).normalized();
+    std::array<double, 128> score;
+    std::array<Eigen::Vector2d, 128> image;
+    const int n = std::min<int>(strip.size(), score.size());
+    double best = -std::numeric_limits<double>::infinity();
+    for (int i = 0; i < n; ++i) {
+      image[i] = ProjectPoint(RowPosition(strip[i], params.identity, params.expression), r, t, camera);
+      score[i] = u.dot(image[i]);
+      if (score[i] > best) {
+        best = score[i];
+        rows[k] = strip[i];
+      }
+    }
+    if (observed != nullptr) {
+      const double depth = std::max((r * base + t).z(), 1e-3);
+      const double tolerance = kSilhouetteToleranceCm * camera.focal / depth;
+      double nearest = std::numeric_limits<double>::infinity();
+      for (int i = 0; i < n; ++i) {
+        if (score[i] < best - tolerance) continue;
+        const double d = (image[i] - (*observed)[k]).squaredNorm();
+        if (d < nearest) {
+          nearest = d;
+          rows[k] = strip[i];
+        }
+      }
+    }
+  }
+  return rows;
+}
+
+std::array<int, kNumLandmarks> LandmarkModel::SelectVertices(const FaceParams& params, const Camera& camera,
+                                                             const Landmarks68* observed) const {
+  std::array<int, kNumLandmarks> v = SelectRows(params, camera, observed);
+  for (int& x : v) x = basis_.vertex_ids[x];
+  return v;
+}
+
+Vertices LandmarkModel::Positions(const FaceParams& params, const Camera& camera) const {
+  const std::array<int, kNumLandmarks> rows = SelectRows(params, camera);
+  Vertices out(kNumLandmarks, 3);
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    out.row(k) = RowPosition(rows[k], params.identity, params.expression).cast<float>().transpose();
+  }
+  return out;
+}
+
+Landmarks68 LandmarkModel::Project(const FaceParams& params, const Camera& camera) const {
+  const std::array<int, kNumLandmarks> rows = SelectRows(params, camera);
+  const Eigen::Matrix3d r = params.pose.ModelToCameraRotation();
+  Landmarks68 out;
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    out[k] = ProjectPoint(RowPosition(rows[k], params.identity, params.expression), r, params.pose.translation,
+                          camera);
+  }
+  return out;
+}
+
+namespace internal {
+
+double RmseForRows(const LandmarkModel& model, const FaceParams& params, const Camera& camera,
+                   const Landmarks68& landmarks, const std::optional<std::array<double, kNumLandmarks>>& weights,
+                   const std::array<int, kNumLandmarks>& rows) {
+  const Eigen::Matrix3d r = params.pose.ModelToCameraRotation();
+  double sum = 0.0;
+  int n = 0;
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    if (weights.has_value() && (*weights)[k] <= 0.0) continue;
+    const Eigen::Vector2d p = ProjectPoint(model.RowPosition(rows[k], params.identity, params.expression), r,
+                                           params.pose.translation, camera);
+    sum += (p - landmarks[k]).squaredNorm();
+    ++n;
+  }
+  return n > 0 ? std::sqrt(sum / n) : std::numeric_limits<double>::infinity();
+}
+
+}  // namespace internal
+
+double ReprojectionRmse(const LandmarkModel& model, const FaceParams& params, const Camera& camera,
+                        const Landmarks68& landmarks, const std::optional<std::array<double, kNumLandmarks>>& weights) {
+  return internal::RmseForRows(model, params, camera, landmarks, weights,
+                               model.SelectRows(params, camera, &landmarks));
+}
+
+// ---------------------------------------------------------------------------
+// FaceFitter
+
+FaceFitter::FaceFitter(LandmarkModel landmarks, const FitOptions& options)
+    : landmarks_(std::move(landmarks)), options_(options) {}
+
+FaceFitter FaceFitter::Create(const MorphableModel& model, const FitOptions& options) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("FitOptions: " + what); };
+  if (!(options.landmark_sigma_px > 0)) fail("landmark_sigma_px must be > 0");
+  if (!(options.robust_threshold > 0)) fail("robust_threshold must be > 0");
+  if (!(options.identity_prior_weight >= 0)) fail("identity_prior_weight must be >= 0");
+  if (!(options.expression_l1_weight >= 0)) fail("expression_l1_weight must be >= 0");
+  if (options.max_rounds < 1) fail("max_rounds must be >= 1");
+  if (options.max_iterations < 1) fail("max_iterations must be >= 1");
+  if (!(options.confidence_scale > 0)) fail("confidence_scale must be > 0");
+  return FaceFitter(LandmarkModel::Create(model), options);
+}
+
+double FaceFitter::Confidence(double rmse_px, const Landmarks68& landmarks) const {
+  const double iod = InterOcularDistance(landmarks);
+  if (!std::isfinite(rmse_px) || !(iod > 0)) return 0.0;
+  const double e = rmse_px / (options_.confidence_scale * iod);
+  return std::exp(-0.5 * e * e);
+}
+
+std::optional<Pose> FaceFitter::InitialPose(const Landmarks68& landmarks, const Camera& camera,
+                                            std::span<const double, kNumIdentityShapes> identity) const {
+  static constexpr std::array<double, kNumExpressionShapes> kNeutral{};
+  std::vector<cv::Point3d> object;
+  std::vector<cv::Point2d> image;
+  for (int k = 8; k < kNumLandmarks; ++k) {
+    if (k > 8 && k < 17) continue;
+    // Camera-oriented model axes (diag(1, -1, -1)), so PnP's rotation is Pose::rotation.
+    const Eigen::Vector3d p = landmarks_.RowPosition(k, identity, kNeutral);
+    object.emplace_back(p.x(), -p.y(), -p.z());
+    image.emplace_back(landmarks[k].x(), landmarks[k].y());
+  }
+  const cv::Matx33d k_mat(camera.focal, 0, camera.cx, 0, camera.focal, camera.cy, 0, 0, 1);
+  cv::Mat rvec, tvec;
+  try {
+    if (!cv::solvePnP(object, image, k_mat, cv::noArray(), rvec, tvec, false, cv::SOLVEPNP_EPNP)) return std::nullopt;
+    cv::solvePnP(object, image, k_mat, cv::noArray(), rvec, tvec, true, cv::SOLVEPNP_ITERATIVE);
+  } catch (const cv::Exception&) {
+    return std::nullopt;
+  }
+  Pose pose;
+  for (int i = 0; i < 3; ++i) {
+    pose.rotation[i] = rvec.at<double>(i);
+    pose.translation[i] = tvec.at<double>(i);
+  }
+  if (!pose.rotation.allFinite() || !pose.translation.allFinite() || pose.translation.z() <= 0) return std::nullopt;
+  return pose;
+}
+
+namespace {
+
+// Offset c of the L1 expression prior (ExpressionSparsityResidual); its
+// quadratic side term is weight^2 / (8 c^2) per unit^2, negligible here.
+constexpr double kExpressionL1Offset = 4.0;
+
+}  // namespace
+
+namespace internal {
+
+VertexBasis RowBasis(const LandmarkModel& model, int row) {
+  return {model.basis().mean.data() + 3 * row, model.identity_rows().data() + 3 * row * kNumIdentityShapes,
+          model.expression_rows().data() + 3 * row * kNumExpressionShapes};
+}
+
+void AddFrameResiduals(const LandmarkModel& model, const FitOptions& options, const Landmarks68& landmarks,
+                       const Camera& camera, const std::optional<std::array<double, kNumLandmarks>>& weights,
+                       const std::array<int, kNumLandmarks>& rows, double* state, double* identity,
+                       ceres::Problem* problem) {
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    const double w = weights.has_value() ? (*weights)[k] : 1.0;
+    if (w <= 0.0) continue;
+    const double scale = std::sqrt(w) / options.landmark_sigma_px;
+    problem->AddResidualBlock(LandmarkCost::Create(RowBasis(model, rows[k]), landmarks[k], scale, camera),
+                              new ceres::HuberLoss(options.robust_threshold), state, identity);
+  }
+  if (options.expression_l1_weight > 0) {
+    problem->AddResidualBlock(ExpressionSparsityResidual::Create(options.expression_l1_weight, kExpressionL1Offset),
+                              nullptr, state);
+  }
+}
+
+int SolveWithExpressionBounds(const ceres::Solver::Options& options, const std::vector<double*>& states,
+                              ceres::Problem* problem) {
+  for (double* state : states) {
+    for (int j = 0; j < kNumExpressionShapes; ++j) {
+      double& e = state[kExpressionOffset + j];
+      e = std::clamp(e, 0.0, 1.0);
+      problem->SetParameterLowerBound(state, kExpressionOffset + j, 0.0);
+      problem->SetParameterUpperBound(state, kExpressionOffset + j, 1.0);
+    }
+  }
+  ceres::Solver::Summary summary;
+  ceres::Solve(options, problem, &summary);
+  return static_cast<int>(summary.iterations.size()) - 1;
+}
+
+}  // namespace internal
+
+namespace {
+using internal::AddFrameResiduals;
+}  // namespace
+
+FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, const FitRequest& request) const {
+  FitResult result;
+  FaceParams& params = result.params;
+  const bool hold_identity = request.identity.has_value();
+  if (request.initial.has_value()) params = *request.initial;
+  if (hold_identity) params.identity = *request.identity;
+  if (!request.initial.has_value()) {
+    const std::optional<Pose> pose = InitialPose(landmarks, camera, params.identity);
+    if (!pose.has_value()) {
+      result.rmse_px = std::numeric_limits<double>::infinity();
+      return result;  // confidence 0.
+    }
+    params.pose = *pose;
+  }
+
+  State state = ToState(params);
+  std::array<double, kNumIdentityShapes> identity = params.identity;
+  std::array<int, kNumLandmarks> rows{};
+  for (int round = 0; round < options_.max_rounds; ++round) {
+    FromState(state, &params);
+    params.identity = identity;
+    const std::array<int, kNumLandmarks> selected = landmarks_.SelectRows(params, camera, &landmarks);
+    // Identity is estimated only once the pose is settled (round >= 1).
+    const bool fix_identity = hold_identity || round == 0;
+    if (round > 0 && selected == rows && (round > 1 || hold_identity)) break;
+    rows = selected;
+
+    ceres::Problem::Options problem_options;
+    ceres::Problem problem(problem_options);
+    AddFrameResiduals(landmarks_, options_, landmarks, camera, request.weights, rows, state.data(), identity.data(),
+                      &problem);
+    if (fix_identity) {
+      problem.SetParameterBlockConstant(identity.data());
+    } else if (options_.identity_prior_weight > 0) {
+      problem.AddResidualBlock(internal::IdentityPriorResidual::Create(options_.identity_prior_weight), nullptr,
+                               identity.data());
+    }
+    result.iterations += internal::SolveWithExpressionBounds(
+        SolverOptions(options_.max_iterations, ceres::DENSE_NORMAL_CHOLESKY), {state.data()}, &problem);
+  }
+  FromState(state, &params);
+  params.identity = identity;
+  // Report the correspondences of the last solve (a re-selection after it
+  // may flip near-tied silhouette vertices the solve did not see).
+  for (int k = 0; k < kNumLandmarks; ++k) result.vertices[k] = landmarks_.basis().vertex_ids[rows[k]];
+  result.rmse_px = internal::RmseForRows(landmarks_, params, camera, landmarks, request.weights, rows);
+  result.confidence = params.pose.translation.z() > 0 ? Confidence(result.rmse_px, landmarks) : 0.0;
+  return result;
+}
+
+std::vector<FitResult> FaceFitter::FitFrames(std::span<const FrameObservation> frames) const {
+  const int n = static_cast<int>(frames.size());
+  std::vector<FitResult> results(n);
+  if (n == 0) return results;
+  // Each frame on its own first (mean identity), for pose and expression.
+  std::vector<State> states(n);
+  std::array<double, kNumIdentityShapes> identity{};
+  for (int f = 0; f < n; ++f) {
+    FitRequest request;
+    request.weights = frames[f].weights;
+    request.initial = frames[f].initial;
+    request.identity = frames[f].initial.has_value() ? frames[f].initial->identity : identity;
+    results[f] = Fit(frames[f].landmarks, frames[f].camera, request);
+    states[f] = ToState(results[f].params);
+    if (f == 0 && frames[f].initial.has_value()) identity = frames[f].initial->identity;
+  }
+
+  std::vector<std::array<int, kNumLandmarks>> rows(n);
+  for (int round = 0; round < options_.max_rounds; ++round) {
+    bool changed = round == 0;
+    for (int f = 0; f < n; ++f) {
+      FaceParams p;
+      FromState(states[f], &p);
+      p.identity = identity;
+      const auto selected = landmarks_.SelectRows(p, frames[f].camera, &frames[f].landmarks);
+      changed |= selected != rows[f];
+      rows[f] = selected;
+    }
+    if (!changed) break;
+    ceres::Problem problem;
+    auto* ordering = new ceres::ParameterBlockOrdering;
+    for (int f = 0; f < n; ++f) {
+      if (results[f].confidence <= 0) continue;  // Unusable frame (PnP failed).
+      AddFrameResiduals(landmarks_, options_, frames[f].landmarks, frames[f].camera, frames[f].weights, rows[f],
+                        states[f].data(), identity.data(), &problem);
+      ordering->AddElementToGroup(states[f].data(), 0);
+    }
+    if (problem.NumResidualBlocks() == 0) {
+      delete ordering;
+      break;
+    }
+    if (options_.identity_prior_weight > 0) {
+      problem.AddResidualBlock(internal::IdentityPriorResidual::Create(options_.identity_prior_weight), nullptr,
+                               identity.data());
+    }
+    ordering->AddElementToGroup(identity.data(), 1);
+    ceres::Solver::Options solver = SolverOptions(options_.max_iterations, ceres::DENSE_SCHUR);
+    solver.linear_solver_ordering.reset(ordering);
+    std::vector<double*> blocks;
+    for (int f = 0; f < n; ++f) {
+      if (results[f].confidence > 0) blocks.push_back(states[f].data());
+    }
+    const int iterations = internal::SolveWithExpressionBounds(solver, blocks, &problem);
+    for (auto& r : results) r.iterations += iterations;
+  }
+  for (int f = 0; f < n; ++f) {
+    FitResult& r = results[f];
+    if (r.confidence <= 0) {
+      r.params.identity = identity;
+      continue;
+    }
+    FromState(states[f], &r.params);
+    r.params.identity = identity;
+    for (int k = 0; k < kNumLandmarks; ++k) r.vertices[k] = landmarks_.basis().vertex_ids[rows[f][k]];
+    r.rmse_px = internal::RmseForRows(landmarks_, r.params, frames[f].camera, frames[f].landmarks, frames[f].weights,
+                                      rows[f]);
+    r.confidence = r.params.pose.translation.z() > 0 ? Confidence(r.rmse_px, frames[f].landmarks) : 0.0;
+  }
+  return results;
+}
+
+}  // namespace faceanime::face3d

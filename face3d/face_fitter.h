@@ -1,0 +1,189 @@
+// Fitting the ICT morphable model to 68 image landmarks (Ceres).
+//
+// Frames and units follow face_params.h: model space in centimetres (+X the
+// subject's left, +Y up, +Z out of the face); camera space OpenCV (cm);
+// landmarks in image pixels (Multi-PIE 68-point order). Identity weights are
+// in standard deviations (prior N(0, 1)); expression weights in [0, 1].
+//
+// Jaw contour: Multi-PIE landmarks 0-7 and 9-16 mark the face's outline,
+// which slides over the surface as the head turns. LandmarkModel gives each
+// of them a strip of candidate vertices (a cross-section of the cheek/jaw
+// surface through the ICT jawline vertex, cf. 3DDFA's parallel lines and
+// eos's contour fitting) and picks, for a given face state and camera, the
+// candidate on the silhouette: the one projecting furthest outwards.
+#ifndef FACEANIME_FACE3D_FACE_FITTER_H_
+#define FACEANIME_FACE3D_FACE_FITTER_H_
+
+#include <array>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "face3d/face_params.h"
+#include "face3d/morphable_model.h"
+
+namespace faceanime::face3d {
+
+inline constexpr int kNumContourLandmarks = 16;  // Multi-PIE 0-7 and 9-16.
+
+// True for Multi-PIE landmarks 0-7 and 9-16 (the sliding jaw contour).
+constexpr bool IsContourLandmark(int landmark) { return landmark >= 0 && landmark <= 16 && landmark != 8; }
+
+// Where the 68 landmarks sit on the model for a face state: fixed vertices
+// for the inner landmarks and the chin (8), silhouette vertices for the jaw
+// contour. Holds a dense SubsetBasis over all vertices that can carry a
+// landmark, so evaluating them is a small mat-vec.
+class LandmarkModel {
+ public:
+  // Builds the contour strips from the model's mean shape. Copies the bases
+  // it needs; `model` need not outlive the result.
+  static LandmarkModel Create(const MorphableModel& model);
+
+  // Basis over every candidate vertex. Rows 0..67 are the model's fixed
+  // Multi-PIE vertices (landmark_vertices()); contour strips follow.
+  const SubsetBasis& basis() const { return basis_; }
+
+  // Basis rows (into basis()) of the 68 landmarks for `params` seen by
+  // `camera`: each contour landmark takes its silhouette vertex, the
+  // candidate projecting furthest outwards. With `observed` (fitting), ties
+  // are broken by the observation as in eos: among the candidates within
+  // kSilhouetteToleranceCm (projected) of the outermost, the one nearest the
+  // observed landmark.
+  std::array<int, kNumLandmarks> SelectRows(const FaceParams& params, const Camera& camera,
+                                            const Landmarks68* observed = nullptr) const;
+  static constexpr double kSilhouetteToleranceCm = 0.05;  // Projected at the strip.
+  // The same selection as model vertex ids (MorphableModel indices).
+  std::array<int, kNumLandmarks> SelectVertices(const FaceParams& params, const Camera& camera,
+                                                const Landmarks68* observed = nullptr) const;
+  // Model-space positions (cm) of the selected 68 vertices, one row each.
+  Vertices Positions(const FaceParams& params, const Camera& camera) const;
+  // Image positions (pixels) of the selected 68 vertices.
+  Landmarks68 Project(const FaceParams& params, const Camera& camera) const;
+
+  // Candidate basis rows of contour landmark `landmark` (0-7, 9-16), ordered
+  // from the front of the face backwards/downwards.
+  std::span<const int> ContourRows(int landmark) const;
+
+  // Row-major copies of basis().identity / basis().expression: rows 3r..3r+2
+  // hold basis row r's x, y, z, contiguous (fast per-vertex evaluation).
+  using IdentityRows = Eigen::Matrix<double, Eigen::Dynamic, kNumIdentityShapes, Eigen::RowMajor>;
+  using ExpressionRows = Eigen::Matrix<double, Eigen::Dynamic, kNumExpressionShapes, Eigen::RowMajor>;
+  const IdentityRows& identity_rows() const { return identity_rows_; }
+  const ExpressionRows& expression_rows() const { return expression_rows_; }
+
+  // Model-space position (cm) of basis row `row` for the given weights.
+  Eigen::Vector3d RowPosition(int row, std::span<const double, kNumIdentityShapes> identity,
+                              std::span<const double, kNumExpressionShapes> expression) const;
+
+ private:
+  SubsetBasis basis_;
+  IdentityRows identity_rows_;
+  ExpressionRows expression_rows_;
+  // Per contour landmark (index by ContourSlot): candidate rows and the
+  // model-space outward direction (in the XY plane) the silhouette is
+  // extremal along.
+  std::array<std::vector<int>, kNumContourLandmarks> strips_;
+  std::array<Eigen::Vector3d, kNumContourLandmarks> outward_;
+};
+
+// Fitting options. Defaults are tuned for 68-point detectors on faces 100-500
+// pixels wide. FaceFitter::Create validates them.
+struct FitOptions {
+  // Expected landmark noise, pixels (one standard deviation). Residuals are
+  // divided by it, which sets the data term against the priors. > 0.
+  double landmark_sigma_px = 1.0;
+  // Huber loss threshold in units of landmark_sigma_px: a landmark further
+  // than this from the model counts linearly, so a few bad ones cannot drag
+  // the fit. > 0.
+  double robust_threshold = 3.0;
+  // Weight of the N(0, 1) identity prior (1 = maximum a posteriori). >= 0.
+  double identity_prior_weight = 1.0;
+  // L1 sparsity weight on expression (cost units per unit weight). >= 0.
+  double expression_l1_weight = 0.5;
+  // Contour re-selection rounds (each a Ceres solve). >= 1.
+  int max_rounds = 4;
+  // Levenberg-Marquardt iterations per round. >= 1.
+  int max_iterations = 25;
+  // Confidence model: confidence = exp(-0.5 * (rmse / (scale * iod))^2),
+  // with iod the observed inter-ocular distance. > 0.
+  double confidence_scale = 0.04;
+};
+
+// What to fit for one image (all optional).
+struct FitRequest {
+  // Per-landmark weights >= 0 (0 ignores a landmark); default all 1.
+  std::optional<std::array<double, kNumLandmarks>> weights;
+  // Identity to hold fixed (tracking); default: estimated with its prior.
+  std::optional<std::array<double, kNumIdentityShapes>> identity;
+  // Warm start (pose and expression; identity too unless held). Default:
+  // pose from cv::solvePnP on the mean shape, neutral expression.
+  std::optional<FaceParams> initial;
+};
+
+struct FitResult {
+  FaceParams params;
+  // Root mean square reprojection error over the weighted landmarks, pixels.
+  double rmse_px = 0.0;
+  // In [0, 1]: 1 for a fit as tight as good detectors give, towards 0 as the
+  // residual grows past confidence_scale * inter-ocular distance, 0 for a
+  // degenerate fit (face behind the camera, no usable landmarks).
+  double confidence = 0.0;
+  int iterations = 0;  // Levenberg-Marquardt iterations, all rounds.
+  std::array<int, kNumLandmarks> vertices{};  // Model vertices used (SelectVertices).
+};
+
+// One frame of a multi-frame identity fit.
+struct FrameObservation {
+  Landmarks68 landmarks;
+  Camera camera;
+  std::optional<std::array<double, kNumLandmarks>> weights;
+  std::optional<FaceParams> initial;  // Pose/expression start; default PnP.
+};
+
+class FaceFitter {
+ public:
+  // Throws std::invalid_argument for invalid options. Copies what it needs
+  // from `model`.
+  static FaceFitter Create(const MorphableModel& model, const FitOptions& options = {});
+
+  // Single-image fit: pose, expression and (unless request.identity is set)
+  // identity. Thread-safe (const).
+  FitResult Fit(const Landmarks68& landmarks, const Camera& camera, const FitRequest& request = {}) const;
+
+  // Joint fit over several frames of one person: a shared identity and
+  // per-frame pose and expression (Schur elimination of the frame blocks).
+  // Returns one result per frame, all carrying the shared identity.
+  std::vector<FitResult> FitFrames(std::span<const FrameObservation> frames) const;
+
+  // Initial pose from the mean shape (identity if given) by cv::solvePnP on
+  // the inner landmarks. std::nullopt when PnP fails or puts the face behind
+  // the camera.
+  std::optional<Pose> InitialPose(const Landmarks68& landmarks, const Camera& camera,
+                                  std::span<const double, kNumIdentityShapes> identity) const;
+
+  // Confidence of a fit with this residual for these landmarks (see FitResult).
+  double Confidence(double rmse_px, const Landmarks68& landmarks) const;
+
+  const LandmarkModel& landmark_model() const { return landmarks_; }
+  const FitOptions& options() const { return options_; }
+
+ private:
+  FaceFitter(LandmarkModel landmarks, const FitOptions& options);
+
+  LandmarkModel landmarks_;
+  FitOptions options_;
+};
+
+// RMS reprojection error (pixels) of the selected landmarks for `params`;
+// `weights` as in FitRequest (landmarks of weight 0 are skipped).
+// The contour vertices are chosen with the observation (SelectRows with
+// `observed` = landmarks), as the fitter does.
+double ReprojectionRmse(const LandmarkModel& model, const FaceParams& params, const Camera& camera,
+                        const Landmarks68& landmarks,
+                        const std::optional<std::array<double, kNumLandmarks>>& weights = std::nullopt);
+
+}  // namespace faceanime::face3d
+
+#endif  // FACEANIME_FACE3D_FACE_FITTER_H_

@@ -1,0 +1,187 @@
+#include "face3d/video_fitter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <ceres/ceres.h>
+
+#include "face3d/fitting_costs.h"
+
+namespace faceanime::face3d {
+namespace {
+
+using internal::kExpressionOffset;
+using internal::kStateSize;
+using State = std::array<double, kStateSize>;
+constexpr double kDeg = M_PI / 180.0;
+
+State ToState(const FaceParams& params) {
+  State s{};
+  for (int i = 0; i < 3; ++i) {
+    s[i] = params.pose.rotation[i];
+    s[3 + i] = params.pose.translation[i];
+  }
+  std::copy(params.expression.begin(), params.expression.end(), s.begin() + kExpressionOffset);
+  return s;
+}
+
+void FromState(const State& s, FaceParams* params) {
+  for (int i = 0; i < 3; ++i) {
+    params->pose.rotation[i] = s[i];
+    params->pose.translation[i] = s[3 + i];
+  }
+  std::copy(s.begin() + kExpressionOffset, s.end(), params->expression.begin());
+}
+
+}  // namespace
+
+VideoFitter::VideoFitter(FaceFitter fitter, const VideoFitOptions& options)
+    : fitter_(std::move(fitter)), options_(options) {}
+
+VideoFitter VideoFitter::Create(const MorphableModel& model, const VideoFitOptions& options) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("VideoFitOptions: " + what); };
+  if (options.identity_frames < 1) fail("identity_frames must be >= 1");
+  if (options.identity_stride < 1) fail("identity_stride must be >= 1");
+  if (!(options.rotation_jitter_deg > 0) || !(options.translation_jitter_cm > 0) || !(options.expression_jitter > 0)) {
+    fail("jitter scales must be > 0");
+  }
+  if (!(options.temporal_weight >= 0)) fail("temporal_weight must be >= 0");
+  if (options.track_iterations < 1) fail("track_iterations must be >= 1");
+  if (!(options.min_confidence >= 0 && options.min_confidence <= 1)) fail("min_confidence must be in [0, 1]");
+  if (options.max_gap_ns <= 0) fail("max_gap_ns must be > 0");
+  return VideoFitter(FaceFitter::Create(model, options.fit), options);
+}
+
+void VideoFitter::Reset() {
+  identity_.fill(0.0);
+  has_identity_ = false;
+  identity_locked_ = false;
+  identity_pool_.clear();
+  history_.clear();
+  frames_tracked_ = 0;
+}
+
+void VideoFitter::Remember(const FaceParams& params, int64_t timestamp_ns) {
+  history_.push_back({ToState(params), timestamp_ns});
+  if (history_.size() > 2) history_.erase(history_.begin());
+}
+
+FitResult VideoFitter::FreshFit(const Landmarks68& landmarks, const Camera& camera,
+                                const std::optional<std::array<double, kNumLandmarks>>& weights) {
+  FitRequest request;
+  request.weights = weights;
+  if (has_identity_) request.identity = identity_;
+  FitResult result = fitter_.Fit(landmarks, camera, request);
+  if (!has_identity_ && result.confidence > 0) {
+    identity_ = result.params.identity;
+    has_identity_ = true;
+  }
+  return result;
+}
+
+FitResult VideoFitter::TrackFrame(const Landmarks68& landmarks, const Camera& camera, int64_t timestamp_ns,
+                                  const std::optional<std::array<double, kNumLandmarks>>& weights) const {
+  // Constant-velocity prediction from the last two frames (timestamps give
+  // the extrapolation factor), else the last frame.
+  const HistoryEntry& last = history_.back();
+  State predicted = last.state;
+  if (history_.size() == 2) {
+    const HistoryEntry& before = history_.front();
+    const double k = static_cast<double>(timestamp_ns - last.timestamp_ns) /
+                     static_cast<double>(last.timestamp_ns - before.timestamp_ns);
+    for (int i = 0; i < kStateSize; ++i) predicted[i] += k * (last.state[i] - before.state[i]);
+  }
+  for (int j = 0; j < kNumExpressionShapes; ++j) {
+    double& e = predicted[kExpressionOffset + j];
+    e = std::clamp(e, 0.0, 1.0);
+  }
+
+  const LandmarkModel& model = fitter_.landmark_model();
+  const FitOptions& fit = fitter_.options();
+  State state = predicted;
+  std::array<double, kNumIdentityShapes> identity = identity_;
+  FitResult result;
+  FaceParams& params = result.params;
+  params.identity = identity_;
+  std::array<int, kNumLandmarks> rows{};
+  for (int round = 0; round < 2; ++round) {
+    FromState(state, &params);
+    const std::array<int, kNumLandmarks> selected = model.SelectRows(params, camera, &landmarks);
+    if (round > 0 && selected == rows) break;
+    rows = selected;
+
+    ceres::Problem problem;
+    internal::AddFrameResiduals(model, fit, landmarks, camera, weights, rows, state.data(), identity.data(), &problem);
+    problem.SetParameterBlockConstant(identity.data());
+    if (options_.temporal_weight > 0) {
+      for (int i = 0; i < kStateSize; ++i) {
+        const double scale = i < 3 ? options_.rotation_jitter_deg * kDeg
+                             : i < 6 ? options_.translation_jitter_cm
+                                     : options_.expression_jitter;
+        problem.AddResidualBlock(internal::TemporalResidual::Create(i, predicted[i], scale),
+                                 new ceres::ScaledLoss(new ceres::CauchyLoss(1.0), options_.temporal_weight,
+                                                       ceres::TAKE_OWNERSHIP),
+                                 state.data());
+      }
+    }
+    ceres::Solver::Options solver;
+    solver.linear_solver_type = ceres::DENSE_NORMAL_CHOLESKY;
+    solver.num_threads = 1;
+    solver.max_num_iterations = options_.track_iterations;
+    solver.function_tolerance = 1e-6;
+    solver.parameter_tolerance = 1e-7;
+    solver.logging_type = ceres::SILENT;
+    result.iterations += internal::SolveWithExpressionBounds(solver, {state.data()}, &problem);
+  }
+  FromState(state, &params);
+  for (int k = 0; k < kNumLandmarks; ++k) result.vertices[k] = model.basis().vertex_ids[rows[k]];
+  result.rmse_px = internal::RmseForRows(model, params, camera, landmarks, weights, rows);
+  result.confidence = params.pose.translation.z() > 0 ? fitter_.Confidence(result.rmse_px, landmarks) : 0.0;
+  return result;
+}
+
+FitResult VideoFitter::Track(const Landmarks68& landmarks, const Camera& camera, int64_t timestamp_ns,
+                             const std::optional<std::array<double, kNumLandmarks>>& weights) {
+  if (!history_.empty() && (timestamp_ns <= history_.back().timestamp_ns ||
+                            timestamp_ns - history_.back().timestamp_ns > options_.max_gap_ns)) {
+    history_.clear();
+  }
+  FitResult result;
+  if (history_.empty() || !has_identity_) {
+    result = FreshFit(landmarks, camera, weights);
+  } else {
+    result = TrackFrame(landmarks, camera, timestamp_ns, weights);
+    if (result.confidence < options_.min_confidence) {
+      // Tracking failed (or the face changed abruptly): start over from PnP.
+      history_.clear();
+      FitResult fresh = FreshFit(landmarks, camera, weights);
+      if (fresh.confidence > result.confidence) result = std::move(fresh);
+    }
+  }
+  ++frames_tracked_;
+  if (result.confidence <= 0) {
+    history_.clear();  // No usable face in this frame.
+    return result;
+  }
+
+  if (!identity_locked_ && (frames_tracked_ - 1) % options_.identity_stride == 0) {
+    identity_pool_.push_back({landmarks, camera, weights, result.params});
+    if (static_cast<int>(identity_pool_.size()) >= options_.identity_frames) {
+      const std::vector<FitResult> joint = fitter_.FitFrames(identity_pool_);
+      identity_ = joint.back().params.identity;
+      has_identity_ = identity_locked_ = true;
+      identity_pool_.clear();
+      // This frame is the pool's last one: take its joint estimate, and
+      // restart the motion history on the new identity.
+      result = joint.back();
+      history_.clear();
+    }
+  }
+  Remember(result.params, timestamp_ns);
+  return result;
+}
+
+}  // namespace faceanime::face3d
