@@ -1,0 +1,376 @@
+#include "render/face_warper.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+
+#include "render/membrane.h"
+
+namespace faceanime::render {
+namespace {
+
+using face3d::Part;
+
+constexpr Part kWarpParts[] = {
+    Part::kFace,          Part::kHeadAndNeck,    Part::kEyeSocketLeft, Part::kEyeSocketRight,
+    Part::kEyeballLeft,   Part::kEyeballRight,   Part::kMouthSocket,   Part::kGumsAndTongue,
+    Part::kTeeth,
+};
+
+// Pixel classes of the target crop.
+enum PixelClass : uint8_t { kOffMesh = 0, kSampled, kFilled, kMouth };
+
+bool IsMouthInterior(Part p) {
+  return p == Part::kMouthSocket || p == Part::kGumsAndTongue || p == Part::kTeeth;
+}
+
+// Square crop geometry: crop pixel c <-> full pixel x = x0 - 0.5 + (c + 0.5) / scale
+// (the pixel-area convention of cv::resize).
+struct Crop {
+  cv::Rect rect;  // Full-image pixels.
+  double scale;   // Crop pixels per full pixel.
+  int size;
+  double ToFullX(double c) const { return rect.x - 0.5 + (c + 0.5) / scale; }
+  double ToFullY(double c) const { return rect.y - 0.5 + (c + 0.5) / scale; }
+  face3d::Camera CropCamera(const face3d::Camera& full) const {
+    face3d::Camera c;
+    c.focal = full.focal * scale;
+    c.cx = scale * (full.cx - rect.x + 0.5) - 0.5;
+    c.cy = scale * (full.cy - rect.y + 0.5) - 0.5;
+    c.width = c.height = size;
+    return c;
+  }
+};
+
+// Bounding box of the projected vertices (full image); false when none is in
+// front of the camera.
+bool AddProjectedBox(const Positions& cam, int count, const face3d::Camera& camera, double box[4]) {
+  bool any = false;
+  for (Eigen::Index i = 0; i < count; ++i) {
+    const double z = cam(i, 2);
+    if (z < 1.0) continue;
+    const double x = camera.focal * cam(i, 0) / z + camera.cx;
+    const double y = camera.focal * cam(i, 1) / z + camera.cy;
+    box[0] = std::min(box[0], x);
+    box[1] = std::min(box[1], y);
+    box[2] = std::max(box[2], x);
+    box[3] = std::max(box[3], y);
+    any = true;
+  }
+  return any;
+}
+
+float Luma(const float* rgb) { return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]; }
+
+}  // namespace
+
+FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOptions& options) {
+  if (options.crop_size < 32 || options.crop_size > 2048) {
+    throw std::invalid_argument("WarpOptions: crop_size must be in [32, 2048]");
+  }
+  if (!(options.crop_margin >= 0.1 && options.crop_margin <= 3.0)) {
+    throw std::invalid_argument("WarpOptions: crop_margin must be in [0.1, 3]");
+  }
+  if (!(options.visibility_tolerance_cm > 0.f)) {
+    throw std::invalid_argument("WarpOptions: visibility_tolerance_cm must be > 0");
+  }
+  if (options.displacement_sweeps < 0 || options.colour_sweeps < 0) {
+    throw std::invalid_argument("WarpOptions: membrane sweeps must be >= 0");
+  }
+  if (!(options.feather >= 0.0 && options.feather <= 0.5)) {
+    throw std::invalid_argument("WarpOptions: feather must be in [0, 0.5]");
+  }
+  PartMesh mesh = PartMesh::Create(model, kWarpParts);
+  // Mesh vertices are sorted by model id, and the face's ids come first.
+  const int face_end = model.part(Part::kFace).vertices.end;
+  const int num_face = static_cast<int>(std::lower_bound(mesh.vertex_ids().begin(), mesh.vertex_ids().end(), face_end) -
+                                        mesh.vertex_ids().begin());
+  // Triangles are in part order, the face's and the head's first.
+  const int num_outer = static_cast<int>(
+      std::count_if(mesh.triangle_parts().begin(), mesh.triangle_parts().end(),
+                    [](Part p) { return p == Part::kFace || p == Part::kHeadAndNeck; }));
+  return FaceWarper(std::move(mesh), options, num_face, num_outer);
+}
+
+cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams& source,
+                         const face3d::FaceParams& target, const face3d::Camera& camera,
+                         WarpDebug* debug) const {
+  if (source_image.empty()) throw std::invalid_argument("FaceWarper: empty source image");
+  if (source_image.width != camera.width || source_image.height != camera.height) {
+    throw std::invalid_argument("FaceWarper: image size differs from the camera's");
+  }
+  const cv::Mat src =
+      source_image.format == PixelFormat::kRgb ? WrapAsMat(source_image) : ToRgb(source_image);
+
+  const Positions tgt_model = mesh_.Evaluate(target);
+  const Positions src_cam = PartMesh::ToCamera(mesh_.Evaluate(source), source.pose);
+  const Positions tgt_cam = PartMesh::ToCamera(tgt_model, target.pose);
+
+  // --- Crop around the face at both params.
+  double box[4] = {std::numeric_limits<double>::max(), std::numeric_limits<double>::max(),
+                   std::numeric_limits<double>::lowest(), std::numeric_limits<double>::lowest()};
+  // Both calls must run (they grow the same box): bitwise &, not &&.
+  const bool in_front = AddProjectedBox(src_cam, num_face_vertices_, camera, box) &
+                        AddProjectedBox(tgt_cam, num_face_vertices_, camera, box);
+  const double extent = std::max(box[2] - box[0], box[3] - box[1]);
+  if (!in_front || !(extent > 1.0) || extent > 1e5) return src.clone();
+  const int side = static_cast<int>(std::ceil(extent * (1.0 + 2.0 * options_.crop_margin)));
+  Crop crop;
+  crop.size = options_.crop_size;
+  crop.rect = cv::Rect(static_cast<int>(std::lround(0.5 * (box[0] + box[2]) - 0.5 * (side - 1))),
+                       static_cast<int>(std::lround(0.5 * (box[1] + box[3]) - 0.5 * (side - 1))),
+                       side, side);
+  crop.scale = static_cast<double>(crop.size) / side;
+  const face3d::Camera crop_cam = crop.CropCamera(camera);
+  const cv::Rect roi = crop.rect & cv::Rect(0, 0, src.cols, src.rows);
+  if (roi.empty()) return src.clone();
+
+  // --- Render the target and the source at the crop.
+  const Rasterizer raster = Rasterizer::Create({});
+  // Per-thread buffers: rendering allocates nothing after the first call.
+  thread_local RasterBuffers tgt_buf, src_buf;
+  raster.Render(tgt_cam, mesh_.triangles(), crop_cam, &tgt_buf);
+  // The source z-buffer only decides visibility: the outer surface (face,
+  // head) occludes everything the interior parts could.
+  raster.Render(src_cam, std::span(mesh_.triangles()).first(num_outer_triangles_), crop_cam, &src_buf);
+
+  // --- Backward displacement on the head, and pixel classes.
+  const int n = crop.size;
+  cv::Mat disp(n, n, CV_32FC2, cv::Scalar::all(0));
+  cv::Mat known(n, n, CV_8U, cv::Scalar::all(0));
+  cv::Mat classes(n, n, CV_8U, cv::Scalar::all(kOffMesh));
+  const float tol = options_.visibility_tolerance_cm;
+  const double f = camera.focal;
+  int num_generated = 0;
+  cv::Rect hidden_box;  // Bounding box of the generated pixels.
+  for (int y = 0; y < n; ++y) {
+    const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
+    const float* bary = tgt_buf.barycentric.ptr<float>(y);
+    float* d = disp.ptr<float>(y);
+    uint8_t* k = known.ptr<uint8_t>(y);
+    uint8_t* cls = classes.ptr<uint8_t>(y);
+    const double full_y = crop.ToFullY(y);
+    for (int x = 0; x < n; ++x) {
+      if (tri[x] < 0) continue;
+      const face3d::Triangle& t = mesh_.triangles()[tri[x]];
+      const float w1 = bary[2 * x], w2 = bary[2 * x + 1], w0 = 1.f - w1 - w2;
+      const Eigen::RowVector3f p = w0 * src_cam.row(t[0]) + w1 * src_cam.row(t[1]) + w2 * src_cam.row(t[2]);
+      const double sx = f * p.x() / p.z() + camera.cx;
+      const double sy = f * p.y() / p.z() + camera.cy;
+      d[2 * x] = static_cast<float>(sx - crop.ToFullX(x));
+      d[2 * x + 1] = static_cast<float>(sy - full_y);
+      k[x] = 255;
+      // Visible in the source when a z-buffer sample near its source position
+      // is not clearly in front of it.
+      const double csx = crop.scale * (sx - crop.rect.x + 0.5) - 0.5;
+      const double csy = crop.scale * (sy - crop.rect.y + 0.5) - 0.5;
+      bool visible = true;
+      const int ix = static_cast<int>(std::floor(csx)), iy = static_cast<int>(std::floor(csy));
+      if (ix >= 0 && iy >= 0 && ix + 1 < n && iy + 1 < n) {
+        const float far = std::max(std::max(src_buf.depth.at<float>(iy, ix), src_buf.depth.at<float>(iy, ix + 1)),
+                                   std::max(src_buf.depth.at<float>(iy + 1, ix), src_buf.depth.at<float>(iy + 1, ix + 1)));
+        visible = far >= p.z() - tol;
+      }
+      cls[x] = kSampled;
+      if (!visible) {
+        if (IsMouthInterior(mesh_.triangle_parts()[tri[x]]) && options_.render_mouth_interior) {
+          cls[x] = kMouth;
+        } else if (options_.fill_occluded) {
+          cls[x] = kFilled;
+        }
+        if (cls[x] != kSampled) {
+          hidden_box = num_generated++ == 0 ? cv::Rect(x, y, 1, 1) : (hidden_box | cv::Rect(x, y, 1, 1));
+        }
+      }
+    }
+  }
+  // The far background stays still: zero displacement on the crop border.
+  for (int i = 0; i < n; ++i) {
+    for (const cv::Point q : {cv::Point(i, 0), cv::Point(i, n - 1), cv::Point(0, i), cv::Point(n - 1, i)}) {
+      if (known.at<uint8_t>(q) == 0) {
+        known.at<uint8_t>(q) = 255;
+        disp.at<cv::Vec2f>(q) = cv::Vec2f(0, 0);
+      }
+    }
+  }
+  FillMembrane(known, &disp, {.sweeps_per_level = options_.displacement_sweeps});
+
+  // --- Generated layer (crop resolution, inside the box around the hidden
+  // pixels): occluded skin filled from visible neighbours, mouth interior.
+  cv::Mat generated, alpha;  // CV_32FC3 RGB and CV_32F, crop-sized when used.
+  cv::Rect gen_box;
+  if (num_generated > 0) {
+    const int pad = 12;
+    gen_box = cv::Rect(hidden_box.tl() - cv::Point(pad, pad), hidden_box.br() + cv::Point(pad, pad)) &
+                             cv::Rect(0, 0, n, n);
+    cv::Mat map(gen_box.size(), CV_32FC2);
+    for (int y = 0; y < gen_box.height; ++y) {
+      const float* d = disp.ptr<float>(gen_box.y + y) + 2 * gen_box.x;
+      float* m = map.ptr<float>(y);
+      for (int x = 0; x < gen_box.width; ++x) {
+        m[2 * x] = static_cast<float>(crop.ToFullX(gen_box.x + x)) + d[2 * x];
+        m[2 * x + 1] = static_cast<float>(crop.ToFullY(gen_box.y + y)) + d[2 * x + 1];
+      }
+    }
+    cv::Mat sampled;
+    cv::remap(src, sampled, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    generated = cv::Mat(n, n, CV_32FC3, cv::Scalar::all(0));
+    alpha = cv::Mat(n, n, CV_32F, cv::Scalar::all(0));
+    cv::Mat gen_roi = generated(gen_box);
+    sampled.convertTo(gen_roi, CV_32FC3);
+    const cv::Mat cls_roi = classes(gen_box);
+    const cv::Mat colour_known = (cls_roi == kSampled) | (cls_roi == kOffMesh);
+    // Brightness of the visible skin nearby, to light the mouth interior alike.
+    double luma_sum = 0;
+    int luma_count = 0;
+    for (int y = gen_box.y; y < gen_box.br().y; ++y) {
+      const uint8_t* cls = classes.ptr<uint8_t>(y);
+      const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
+      const float* g = generated.ptr<float>(y);
+      for (int x = gen_box.x; x < gen_box.br().x; ++x) {
+        if (cls[x] == kSampled && mesh_.triangle_parts()[tri[x]] == Part::kFace) {
+          luma_sum += Luma(g + 3 * x);
+          ++luma_count;
+        }
+      }
+    }
+    FillMembrane(colour_known, &gen_roi, {.sweeps_per_level = options_.colour_sweeps});
+    const float light =
+        luma_count > 0 ? std::clamp(static_cast<float>(luma_sum / luma_count) / 150.f, 0.4f, 1.3f) : 1.f;
+    for (int y = gen_box.y; y < gen_box.br().y; ++y) {
+      const uint8_t* cls = classes.ptr<uint8_t>(y);
+      const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
+      const float* bary = tgt_buf.barycentric.ptr<float>(y);
+      float* g = generated.ptr<float>(y);
+      float* a = alpha.ptr<float>(y);
+      for (int x = gen_box.x; x < gen_box.br().x; ++x) {
+        if (cls[x] == kFilled) a[x] = 1.f;
+        if (cls[x] != kMouth) continue;
+        a[x] = 1.f;
+        const face3d::Triangle& t = mesh_.triangles()[tri[x]];
+        const Part part = mesh_.triangle_parts()[tri[x]];
+        const float w1 = bary[2 * x], w2 = bary[2 * x + 1], w0 = 1.f - w1 - w2;
+        // Darker with model-space depth behind the front teeth (z = 10.5 cm;
+        // the tongue is near 6 cm, the throat near 1 cm).
+        const float z_model = w0 * tgt_model(t[0], 2) + w1 * tgt_model(t[1], 2) + w2 * tgt_model(t[2], 2);
+        const float falloff = 0.2f + 0.8f * std::exp(-std::max(0.f, 10.5f - z_model) / 7.f);
+        // Flat Lambert shading with the light at the camera.
+        const Eigen::Vector3f v0 = tgt_cam.row(t[0]).transpose();
+        const Eigen::Vector3f normal =
+            (tgt_cam.row(t[1]).transpose() - v0).cross(tgt_cam.row(t[2]).transpose() - v0).normalized();
+        const float cosine = std::abs(normal.dot(v0.normalized()));
+        const float shade = light * falloff * (0.55f + 0.45f * cosine);
+        const cv::Vec3f base = part == Part::kTeeth          ? options_.teeth_rgb
+                               : part == Part::kGumsAndTongue ? options_.gums_rgb
+                                                              : options_.socket_rgb;
+        for (int c = 0; c < 3; ++c) g[3 * x + c] = std::min(255.f, base[c] * shade);
+      }
+    }
+    cv::Mat alpha_roi = alpha(gen_box);
+    cv::GaussianBlur(alpha_roi, alpha_roi, cv::Size(3, 3), 0.8);
+  }
+
+  // --- Full resolution, in strips of rows: the displacement (bilinear from
+  // the crop) applied to the source, the generated layer blended in, and the
+  // result pasted into a copy of the source with a feathered square mask.
+  std::vector<int> col0(roi.width), col1(roi.width);
+  std::vector<float> col_a(roi.width);
+  for (int x = 0; x < roi.width; ++x) {
+    const double c = std::clamp((roi.x + x - crop.rect.x + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
+    col0[x] = static_cast<int>(c);
+    col1[x] = std::min(col0[x] + 1, n - 1);
+    col_a[x] = static_cast<float>(c - col0[x]);
+  }
+  cv::Mat out = src.clone();
+  const double feather_px = std::max(1.0, options_.feather * side);
+  constexpr int kStripRows = 32;
+  cv::Mat strip_map(kStripRows, roi.width, CV_32FC2), warped;
+  for (int strip = 0; strip < roi.height; strip += kStripRows) {
+    const int rows = std::min(kStripRows, roi.height - strip);
+    for (int y = 0; y < rows; ++y) {
+      const int full_y = roi.y + strip + y;
+      const double c = std::clamp((full_y - crop.rect.y + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
+      const int r0 = static_cast<int>(c), r1 = std::min(r0 + 1, n - 1);
+      const float ay = static_cast<float>(c - r0);
+      const float* d0 = disp.ptr<float>(r0);
+      const float* d1 = disp.ptr<float>(r1);
+      float* m = strip_map.ptr<float>(y);
+      for (int x = 0; x < roi.width; ++x) {
+        const int i0 = 2 * col0[x], i1 = 2 * col1[x];
+        const float ax = col_a[x];
+        for (int k = 0; k < 2; ++k) {
+          const float top = d0[i0 + k] + ax * (d0[i1 + k] - d0[i0 + k]);
+          const float bottom = d1[i0 + k] + ax * (d1[i1 + k] - d1[i0 + k]);
+          m[2 * x + k] = top + ay * (bottom - top);
+        }
+        m[2 * x] += static_cast<float>(roi.x + x);
+        m[2 * x + 1] += static_cast<float>(full_y);
+      }
+    }
+    cv::remap(src, warped, strip_map.rowRange(0, rows), cv::noArray(), cv::INTER_LINEAR,
+              cv::BORDER_REPLICATE);
+    for (int y = 0; y < rows; ++y) {
+      const int full_y = roi.y + strip + y;
+      const int ly = full_y - crop.rect.y;
+      const double edge_y = std::min(ly + 0.5, side - ly - 0.5);
+      const double c = std::clamp((ly + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
+      const int r0 = static_cast<int>(c), r1 = std::min(r0 + 1, n - 1);
+      const float ay = static_cast<float>(c - r0);
+      // The generated layer only matters inside its (padded) box.
+      const bool gen_row = !alpha.empty() && r1 >= gen_box.y && r0 < gen_box.br().y;
+      const float* a0 = gen_row ? alpha.ptr<float>(r0) : nullptr;
+      const float* a1 = gen_row ? alpha.ptr<float>(r1) : nullptr;
+      const cv::Vec3b* w = warped.ptr<cv::Vec3b>(y);
+      cv::Vec3b* o = out.ptr<cv::Vec3b>(full_y) + roi.x;
+      for (int x = 0; x < roi.width; ++x) {
+        const int lx = roi.x + x - crop.rect.x;
+        const double edge = std::min(edge_y, std::min(lx + 0.5, side - lx - 0.5));
+        double fe = 1.0;
+        if (edge < feather_px) {
+          fe = edge / feather_px;
+          fe = fe * fe * (3 - 2 * fe);  // Smoothstep.
+        }
+        const bool in_gen = a0 != nullptr && col1[x] >= gen_box.x && col0[x] < gen_box.br().x;
+        if (!in_gen && fe >= 1.0) {
+          o[x] = w[x];  // Plain warp, away from the generated layer and the feather.
+          continue;
+        }
+        float head[3] = {static_cast<float>(w[x][0]), static_cast<float>(w[x][1]), static_cast<float>(w[x][2])};
+        if (in_gen) {
+          const int i0 = col0[x], i1 = col1[x];
+          const float ax = col_a[x];
+          const float ga = (1 - ay) * (a0[i0] + ax * (a0[i1] - a0[i0])) + ay * (a1[i0] + ax * (a1[i1] - a1[i0]));
+          if (ga > 0.f) {
+            const float* g0 = generated.ptr<float>(r0);
+            const float* g1 = generated.ptr<float>(r1);
+            for (int k = 0; k < 3; ++k) {
+              const float top = g0[3 * i0 + k] + ax * (g0[3 * i1 + k] - g0[3 * i0 + k]);
+              const float bottom = g1[3 * i0 + k] + ax * (g1[3 * i1 + k] - g1[3 * i0 + k]);
+              head[k] = (1.f - ga) * head[k] + ga * (top + ay * (bottom - top));
+            }
+          }
+        }
+        if (fe >= 1.0) {
+          for (int k = 0; k < 3; ++k) o[x][k] = cv::saturate_cast<uint8_t>(head[k]);
+        } else {
+          for (int k = 0; k < 3; ++k) o[x][k] = cv::saturate_cast<uint8_t>((1.0 - fe) * o[x][k] + fe * head[k]);
+        }
+      }
+    }
+  }
+
+  if (debug != nullptr) {
+    debug->crop_camera = crop_cam;
+    debug->crop_rect = crop.rect;
+    debug->displacement = disp;
+    debug->target_mask = tgt_buf.mask;
+    debug->hidden_mask = (classes == kFilled) | (classes == kMouth);
+    debug->mouth_mask = classes == kMouth;
+  }
+  return out;
+}
+
+}  // namespace faceanime::render

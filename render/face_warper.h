@@ -1,0 +1,108 @@
+// The classical generator: a 3D-guided warp of a portrait from its fitted
+// params (source) to new params (target).
+//
+// For every pixel of the head rendered at the target, the same surface point
+// (same triangle, same barycentrics) is projected with the source params and
+// the source image is sampled there (bilinear). Off the mesh (hair, ears,
+// shoulders, background) the backward displacement field is extended by
+// membrane interpolation, pinned to zero at the border of the face crop, so
+// hair follows the head and the far background stays still. Surface points the
+// source does not show are generated: the mouth interior (teeth, gums, tongue,
+// the mouth socket) is shaded, other skin (e.g. the far cheek after a head
+// turn) is filled from its visible neighbours. The work is done on a square
+// crop around the head (WarpOptions::crop_size pixels) and pasted back into
+// the full frame with a feathered mask; displacements are applied at the
+// source resolution, so unchanged regions keep their full sharpness.
+//
+// Frames: face3d conventions (face3d/face_params.h). Images: RGB, OpenCV pixel
+// coordinates (integer coordinates are pixel centres).
+#ifndef FACEANIME_RENDER_FACE_WARPER_H_
+#define FACEANIME_RENDER_FACE_WARPER_H_
+
+#include <opencv2/core/mat.hpp>
+
+#include "face3d/face_params.h"
+#include "face3d/image.h"
+#include "face3d/morphable_model.h"
+#include "render/part_mesh.h"
+#include "render/rasterizer.h"
+
+namespace faceanime::render {
+
+struct WarpOptions {
+  // Side of the square working crop, pixels, in [32, 2048] (default 256).
+  int crop_size = 256;
+  // Crop side = (1 + 2 * crop_margin) * the larger side of the box around
+  // the face part (forehead to upper neck) at the source and target, in
+  // [0.1, 3] (default 0.35): room for hair, ears and for the displacement to
+  // decay to zero.
+  double crop_margin = 0.35;
+  // Target surface points further (cm) behind the source z-buffer than this
+  // count as hidden in the source; > 0 (default 0.5 cm).
+  float visibility_tolerance_cm = 0.5f;
+  // Gauss-Seidel sweeps at the finest level of the membrane fills, >= 0
+  // (see MembraneOptions): for the off-mesh displacement (default 0: it is
+  // smooth, the coarser levels suffice) and for occluded-skin colours
+  // (default 3).
+  int displacement_sweeps = 0;
+  int colour_sweeps = 3;
+  // Width of the paste-back feather, as a fraction of the crop side, in
+  // [0, 0.5] (default 0.08).
+  double feather = 0.08;
+  // Shade the mouth interior where the source does not show it (default true).
+  bool render_mouth_interior = true;
+  // Fill skin the source does not show from visible neighbours (default true).
+  bool fill_occluded = true;
+  // Mouth interior base colours, RGB 0-255 (defaults: off-white teeth,
+  // pinkish-red gums and tongue, dark red mouth socket). They darken with
+  // depth towards the throat and follow the brightness of the source skin.
+  cv::Vec3f teeth_rgb{232, 226, 208};
+  cv::Vec3f gums_rgb{205, 105, 110};
+  cv::Vec3f socket_rgb{120, 40, 44};
+};
+
+// Intermediate results of one warp, for tests and tools. Crop-sized Mats.
+struct WarpDebug {
+  face3d::Camera crop_camera;  // The crop's camera (full camera scaled/shifted).
+  cv::Rect crop_rect;          // The crop's square in full-image pixels (may
+                               // extend beyond the image).
+  cv::Mat displacement;        // CV_32FC2: source minus target position, full-image pixels.
+  cv::Mat target_mask;         // CV_8U: 255 where the target head is rendered.
+  cv::Mat hidden_mask;         // CV_8U: 255 where the target point is hidden in the source.
+  cv::Mat mouth_mask;          // CV_8U: 255 where the mouth interior was shaded.
+};
+
+class FaceWarper {
+ public:
+  // Validates `options` (std::invalid_argument). `model` must outlive this.
+  static FaceWarper Create(const face3d::MorphableModel& model, const WarpOptions& options);
+
+  // Warps `source_image` (any PixelFormat; `source` was fitted to it with
+  // `camera`, whose size must match) to `target`. Returns RGB CV_8UC3 of the
+  // source size. When the head is not in front of the camera, returns the
+  // source unchanged (as RGB). `debug` (optional) receives intermediates.
+  cv::Mat Warp(const ImageView& source_image, const face3d::FaceParams& source,
+               const face3d::FaceParams& target, const face3d::Camera& camera,
+               WarpDebug* debug = nullptr) const;
+
+  const WarpOptions& options() const { return options_; }
+  // The mesh that is rendered: face, head and neck, eye sockets and eyeballs,
+  // mouth socket, gums and tongue, teeth.
+  const PartMesh& mesh() const { return mesh_; }
+
+ private:
+  FaceWarper(PartMesh mesh, const WarpOptions& options, int num_face_vertices,
+             int num_outer_triangles)
+      : mesh_(std::move(mesh)),
+        options_(options),
+        num_face_vertices_(num_face_vertices),
+        num_outer_triangles_(num_outer_triangles) {}
+  PartMesh mesh_;
+  WarpOptions options_;
+  int num_face_vertices_;    // Mesh vertices [0, n) are the face part's.
+  int num_outer_triangles_;  // Mesh triangles [0, n) are the face's and head's.
+};
+
+}  // namespace faceanime::render
+
+#endif  // FACEANIME_RENDER_FACE_WARPER_H_

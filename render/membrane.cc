@@ -1,0 +1,145 @@
+#include "render/membrane.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <opencv2/core.hpp>
+
+namespace faceanime::render {
+namespace {
+
+// One Gauss-Seidel sweep over the free pixels (w == 0): each becomes the mean
+// of its 4-neighbours inside the image.
+template <int C>
+void RelaxSweep(cv::Mat& v, const cv::Mat& w) {
+  const int rows = v.rows, cols = v.cols;
+  for (int y = 0; y < rows; ++y) {
+    float* vr = v.ptr<float>(y);
+    const float* up = y > 0 ? v.ptr<float>(y - 1) : nullptr;
+    const float* down = y + 1 < rows ? v.ptr<float>(y + 1) : nullptr;
+    const float* wr = w.ptr<float>(y);
+    for (int x = 0; x < cols; ++x) {
+      if (wr[x] > 0.f) continue;
+      if (up && down && x > 0 && x + 1 < cols) {
+        for (int c = 0; c < C; ++c) {
+          vr[x * C + c] = 0.25f * (vr[(x - 1) * C + c] + vr[(x + 1) * C + c] + up[x * C + c] + down[x * C + c]);
+        }
+        continue;
+      }
+      float sum[C] = {};
+      int count = 0;
+      auto add = [&](const float* p) {
+        for (int c = 0; c < C; ++c) sum[c] += p[c];
+        ++count;
+      };
+      if (x > 0) add(vr + (x - 1) * C);
+      if (x + 1 < cols) add(vr + (x + 1) * C);
+      if (up) add(up + x * C);
+      if (down) add(down + x * C);
+      if (count == 0) continue;
+      for (int c = 0; c < C; ++c) vr[x * C + c] = sum[c] / count;
+    }
+  }
+}
+
+// One level: `v` (C channels) and weights `w` in [0, 1]; pixels with w == 0
+// are free, the others are (partly) fixed.
+void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps) {
+  const int rows = v.rows, cols = v.cols, ch = v.channels();
+  bool any_free = false;
+  for (int y = 0; y < rows && !any_free; ++y) {
+    const float* wr = w.ptr<float>(y);
+    for (int x = 0; x < cols; ++x) {
+      if (wr[x] < 1.f) {
+        any_free = true;
+        break;
+      }
+    }
+  }
+  if (!any_free) return;
+  if (rows > 1 || cols > 1) {
+    // Push: weighted 2x2 averages.
+    const int crow = (rows + 1) / 2, ccol = (cols + 1) / 2;
+    cv::Mat cvals(crow, ccol, v.type(), cv::Scalar::all(0));
+    cv::Mat cw(crow, ccol, CV_32F, cv::Scalar::all(0));
+    for (int y = 0; y < rows; ++y) {
+      const float* vr = v.ptr<float>(y);
+      const float* wr = w.ptr<float>(y);
+      float* cvr = cvals.ptr<float>(y / 2);
+      float* cwr = cw.ptr<float>(y / 2);
+      for (int x = 0; x < cols; ++x) {
+        const float wt = wr[x];
+        if (wt <= 0.f) continue;
+        cwr[x / 2] += wt;
+        for (int c = 0; c < ch; ++c) cvr[(x / 2) * ch + c] += wt * vr[x * ch + c];
+      }
+    }
+    for (int y = 0; y < crow; ++y) {
+      float* cvr = cvals.ptr<float>(y);
+      float* cwr = cw.ptr<float>(y);
+      for (int x = 0; x < ccol; ++x) {
+        if (cwr[x] > 0.f) {
+          for (int c = 0; c < ch; ++c) cvr[x * ch + c] /= cwr[x];
+          cwr[x] = std::min(1.f, cwr[x]);
+        }
+      }
+    }
+    // Coarser levels are cheap: relax them more (cascadic multigrid).
+    SolveLevel(cvals, cw, std::min(2 * sweeps + 2, 32));
+    // Pull: blend the bilinear upsampling into the free part of each pixel.
+    for (int y = 0; y < rows; ++y) {
+      float* vr = v.ptr<float>(y);
+      const float* wr = w.ptr<float>(y);
+      const float fy = std::clamp(0.5f * y - 0.25f, 0.f, static_cast<float>(crow - 1));
+      const int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, crow - 1);
+      const float ay = fy - y0;
+      const float* c0 = cvals.ptr<float>(y0);
+      const float* c1 = cvals.ptr<float>(y1);
+      for (int x = 0; x < cols; ++x) {
+        const float wt = wr[x];
+        if (wt >= 1.f) continue;
+        const float fx = std::clamp(0.5f * x - 0.25f, 0.f, static_cast<float>(ccol - 1));
+        const int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, ccol - 1);
+        const float ax = fx - x0;
+        for (int c = 0; c < ch; ++c) {
+          const float top = (1 - ax) * c0[x0 * ch + c] + ax * c0[x1 * ch + c];
+          const float bottom = (1 - ax) * c1[x0 * ch + c] + ax * c1[x1 * ch + c];
+          const float up = (1 - ay) * top + ay * bottom;
+          vr[x * ch + c] = wt * vr[x * ch + c] + (1 - wt) * up;
+        }
+      }
+    }
+  }
+  // Relax: Gauss-Seidel on the free pixels (discrete Laplace equation).
+  for (int s = 0; s < sweeps; ++s) {
+    switch (ch) {
+      case 1: RelaxSweep<1>(v, w); break;
+      case 2: RelaxSweep<2>(v, w); break;
+      case 3: RelaxSweep<3>(v, w); break;
+      default: RelaxSweep<4>(v, w); break;
+    }
+  }
+}
+
+}  // namespace
+
+void FillMembrane(const cv::Mat& known, cv::Mat* values, const MembraneOptions& options) {
+  if (values == nullptr || values->depth() != CV_32F || values->channels() > 4) {
+    throw std::invalid_argument("FillMembrane: values must be CV_32FC1..4");
+  }
+  if (known.type() != CV_8U || known.size() != values->size()) {
+    throw std::invalid_argument("FillMembrane: known must be CV_8U of the values' size");
+  }
+  if (options.sweeps_per_level < 0) throw std::invalid_argument("FillMembrane: sweeps_per_level < 0");
+  if (values->empty()) return;
+  if (cv::countNonZero(known) == 0) {
+    values->setTo(cv::Scalar::all(0));
+    return;
+  }
+  cv::Mat w;
+  cv::Mat(known != 0).convertTo(w, CV_32F, 1.0 / 255.0);
+  SolveLevel(*values, w, options.sweeps_per_level);
+}
+
+}  // namespace faceanime::render

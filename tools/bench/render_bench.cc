@@ -1,0 +1,87 @@
+// render micro-benchmarks. Needs the converted model (tools/setup).
+//   build/tools/bench/faceanime_bench --benchmark_filter=Render
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "face3d/face_params.h"
+#include "face3d/image.h"
+#include "face3d/morphable_model.h"
+#include "render/face_warper.h"
+#include "render/part_mesh.h"
+#include "render/rasterizer.h"
+
+namespace {
+
+using faceanime::face3d::Camera;
+using faceanime::face3d::FaceParams;
+using faceanime::face3d::MorphableModel;
+using faceanime::face3d::Part;
+namespace render = faceanime::render;
+
+const MorphableModel& Model() {
+  static const MorphableModel model = MorphableModel::Load(MorphableModel::DefaultPath());
+  return model;
+}
+
+// A fitted-looking state: non-zero identity, a few expressions.
+FaceParams TypicalParams(double yaw_deg, double jaw_open) {
+  FaceParams p;
+  for (int i = 0; i < 100; ++i) p.identity[i] = 0.3 * ((i * 37) % 7 - 3) / 3.0;
+  p.expression[Model().ExpressionIndex("jawOpen")] = jaw_open;
+  p.expression[Model().ExpressionIndex("mouthSmile_L")] = 0.3;
+  p.expression[Model().ExpressionIndex("mouthSmile_R")] = 0.3;
+  p.expression[Model().ExpressionIndex("eyeBlink_L")] = 0.2;
+  p.pose.rotation = faceanime::face3d::RotationFromEuler({yaw_deg, 0, 0});
+  return p;
+}
+
+// Rasterise face + head and neck (11248 vertices, 22288 triangles) at 256x256,
+// framed as in a face crop. Timed: transform, projection, raster (the shape is
+// evaluated once, outside the loop).
+void BM_RenderRasterizeFaceHead256(benchmark::State& state) {
+  const Part parts[] = {Part::kFace, Part::kHeadAndNeck};
+  const render::PartMesh mesh = render::PartMesh::Create(Model(), parts);
+  FaceParams params = TypicalParams(10, 0.2);
+  params.pose.translation = Eigen::Vector3d(0, 2, 50);  // Face about 200 px tall.
+  const Camera camera = Camera::ForImage(256, 256);
+  const render::Positions model_space = mesh.Evaluate(params);
+  const render::Rasterizer raster = render::Rasterizer::Create({});
+  render::RasterBuffers buffers;
+  for (auto _ : state) {
+    const render::Positions cam = render::PartMesh::ToCamera(model_space, params.pose);
+    raster.Render(cam, mesh.triangles(), camera, &buffers);
+    benchmark::DoNotOptimize(buffers.depth.data);
+  }
+  state.counters["pixels"] = cv::countNonZero(buffers.mask);
+}
+BENCHMARK(BM_RenderRasterizeFaceHead256)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
+
+// The whole classical generator on astronaut.png (512x512): shape evaluation
+// (identity cached), two renders at the 256x256 crop, displacement membrane,
+// mouth interior, occlusion fill, full-resolution remap and paste-back.
+void BM_RenderWarpCrop256(benchmark::State& state) {
+  const std::filesystem::path path =
+      std::filesystem::path(FACEANIME_SOURCE_DIR) / "assets" / "astronaut.png";
+  cv::Mat rgb = cv::imread(path.string(), cv::IMREAD_COLOR);
+  if (rgb.empty()) throw std::runtime_error("cannot read " + path.string());
+  cv::cvtColor(rgb, rgb, cv::COLOR_BGR2RGB);
+  const Camera camera = Camera::ForImage(rgb.cols, rgb.rows);
+  FaceParams source = TypicalParams(0, 0.0);
+  source.pose.translation = Eigen::Vector3d(-4.1, -15.8, 72.7);
+  FaceParams target = TypicalParams(state.range(0), 0.5);
+  target.pose.translation = source.pose.translation;
+  const render::FaceWarper warper = render::FaceWarper::Create(Model(), {.crop_size = 256});
+  const faceanime::ImageView view = faceanime::ViewOf(rgb, faceanime::PixelFormat::kRgb);
+  for (auto _ : state) {
+    cv::Mat out = warper.Warp(view, source, target, camera);
+    benchmark::DoNotOptimize(out.data);
+  }
+}
+BENCHMARK(BM_RenderWarpCrop256)->Arg(0)->Arg(20)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
+
+}  // namespace
