@@ -12,6 +12,7 @@
 #include <opencv2/core.hpp>
 
 #include "face3d/fitting_costs.h"
+#include "face3d/landmark_solver.h"
 
 namespace faceanime::face3d {
 namespace {
@@ -19,6 +20,7 @@ namespace {
 using internal::kExpressionOffset;
 using internal::kStateSize;
 using State = std::array<double, kStateSize>;
+static_assert(kStateSize == internal::kSolverStateSize);
 
 // Contour slot (0..15) of Multi-PIE landmark 0-7 / 9-16.
 int ContourSlot(int landmark) { return landmark < 8 ? landmark : landmark - 1; }
@@ -389,6 +391,9 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
   State state = ToState(params);
   std::array<double, kNumIdentityShapes> identity = params.identity;
   std::array<int, kNumLandmarks> rows{};
+  internal::LandmarkFitProblem problem = internal::FitProblemFor(*this, landmarks, camera, request.weights);
+  internal::SolverSettings settings;
+  settings.max_iterations = options_.max_iterations;
   for (int round = 0; round < options_.max_rounds; ++round) {
     FromState(state, &params);
     params.identity = identity;
@@ -397,19 +402,9 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
     const bool fix_identity = hold_identity || round == 0;
     if (round > 0 && selected == rows && (round > 1 || hold_identity)) break;
     rows = selected;
-
-    ceres::Problem::Options problem_options;
-    ceres::Problem problem(problem_options);
-    AddFrameResiduals(landmarks_, options_, landmarks, camera, request.weights, rows, state.data(), identity.data(),
-                      &problem);
-    if (fix_identity) {
-      problem.SetParameterBlockConstant(identity.data());
-    } else if (options_.identity_prior_weight > 0) {
-      problem.AddResidualBlock(internal::IdentityPriorResidual::Create(options_.identity_prior_weight), nullptr,
-                               identity.data());
-    }
-    result.iterations += internal::SolveWithExpressionBounds(
-        SolverOptions(options_.max_iterations, ceres::DENSE_NORMAL_CHOLESKY), {state.data()}, &problem);
+    problem.rows = rows;
+    problem.estimate_identity = !fix_identity;
+    result.iterations += internal::SolveLandmarkFit(problem, settings, &state, &identity).iterations;
   }
   FromState(state, &params);
   params.identity = identity;

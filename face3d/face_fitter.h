@@ -1,4 +1,6 @@
-// Fitting the ICT morphable model to 68 image landmarks (Ceres).
+// Fitting the ICT morphable model to 68 image landmarks: a dense bounded
+// Levenberg-Marquardt solver (face3d/landmark_solver.h) per image, Ceres
+// (Schur elimination) for the joint multi-frame identity fit.
 //
 // Frames and units follow face_params.h: model space in centimetres (+X the
 // subject's left, +Y up, +Z out of the face); camera space OpenCV (cm);
@@ -102,7 +104,7 @@ struct FitOptions {
   double identity_prior_weight = 1.0;
   // L1 sparsity weight on expression (cost units per unit weight). >= 0.
   double expression_l1_weight = 0.5;
-  // Contour re-selection rounds (each a Ceres solve). >= 1.
+  // Contour re-selection rounds (each a Levenberg-Marquardt solve). >= 1.
   int max_rounds = 4;
   // Levenberg-Marquardt iterations per round. >= 1.
   int max_iterations = 25;

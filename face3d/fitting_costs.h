@@ -176,29 +176,8 @@ struct ExpressionSparsityResidual {
   double slope, offset;
 };
 
-// Temporal term on one state entry: residual = (state[index] - predicted) /
-// scale, with `predicted` from a constant-velocity extrapolation of the
-// previous frames. Paired with a redescending loss (Cauchy) by the tracker, so
-// jitter of the size of `scale` is damped while a genuine step change (many
-// scales away) costs almost nothing and is followed at once.
-//   Parameter blocks: state[kStateSize]. Residuals[1].
-struct TemporalResidual {
-  TemporalResidual(int index, double predicted, double scale)
-      : index(index), predicted(predicted), inv_scale(1.0 / scale) {}
-  template <typename T>
-  bool operator()(const T* state, T* residual) const {
-    residual[0] = (state[index] - T(predicted)) * T(inv_scale);
-    return true;
-  }
-  static ceres::CostFunction* Create(int index, double predicted, double scale) {
-    return new ceres::AutoDiffCostFunction<TemporalResidual, 1, kStateSize>(
-        new TemporalResidual(index, predicted, scale));
-  }
-  int index;
-  double predicted, inv_scale;
-};
-
-// Helpers shared by FaceFitter and VideoFitter (face_fitter.cc).
+// Helpers of the multi-frame identity fit (FaceFitter::FitFrames, face_fitter.cc;
+// single frames use the dense solver of landmark_solver.h).
 // The per-vertex basis of LandmarkModel row `row`.
 VertexBasis RowBasis(const LandmarkModel& model, int row);
 // Adds one frame's landmark costs (Huber) and expression prior to `problem`.
@@ -207,10 +186,6 @@ void AddFrameResiduals(const LandmarkModel& model, const FitOptions& options, co
                        const Camera& camera, const std::optional<std::array<double, kNumLandmarks>>& weights,
                        const std::array<int, kNumLandmarks>& rows, double* state, double* identity,
                        ceres::Problem* problem);
-// RMS reprojection error (pixels) with the given basis rows.
-double RmseForRows(const LandmarkModel& model, const FaceParams& params, const Camera& camera,
-                   const Landmarks68& landmarks, const std::optional<std::array<double, kNumLandmarks>>& weights,
-                   const std::array<int, kNumLandmarks>& rows);
 
 // Solves `problem` with every state's expression weights bounded to [0, 1]
 // (Ceres parameter bounds; starting values are clamped first). `states` are

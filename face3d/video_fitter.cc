@@ -6,15 +6,13 @@
 #include <string>
 #include <utility>
 
-#include <ceres/ceres.h>
-
-#include "face3d/fitting_costs.h"
+#include "face3d/landmark_solver.h"
 
 namespace faceanime::face3d {
 namespace {
 
-using internal::kExpressionOffset;
-using internal::kStateSize;
+constexpr int kExpressionOffset = internal::kSolverPoseSize;
+constexpr int kStateSize = internal::kSolverStateSize;
 using State = std::array<double, kStateSize>;
 constexpr double kDeg = M_PI / 180.0;
 
@@ -100,41 +98,33 @@ FitResult VideoFitter::TrackFrame(const Landmarks68& landmarks, const Camera& ca
   }
 
   const LandmarkModel& model = fitter_.landmark_model();
-  const FitOptions& fit = fitter_.options();
   State state = predicted;
   std::array<double, kNumIdentityShapes> identity = identity_;
   FitResult result;
   FaceParams& params = result.params;
   params.identity = identity_;
   std::array<int, kNumLandmarks> rows{};
+  internal::LandmarkFitProblem problem = internal::FitProblemFor(fitter_, landmarks, camera, weights);
+  internal::TemporalPrior temporal;
+  temporal.predicted = predicted;
+  temporal.weight = options_.temporal_weight;
+  for (int i = 0; i < kStateSize; ++i) {
+    temporal.scale[i] = i < 3   ? options_.rotation_jitter_deg * kDeg
+                        : i < 6 ? options_.translation_jitter_cm
+                                : options_.expression_jitter;
+  }
+  if (options_.temporal_weight > 0) problem.temporal = &temporal;
+  internal::SolverSettings settings;
+  settings.max_iterations = options_.track_iterations;
+  settings.function_tolerance = 1e-6;
+  settings.parameter_tolerance = 1e-7;
   for (int round = 0; round < 2; ++round) {
     FromState(state, &params);
     const std::array<int, kNumLandmarks> selected = model.SelectRows(params, camera, &landmarks);
     if (round > 0 && selected == rows) break;
     rows = selected;
-
-    ceres::Problem problem;
-    internal::AddFrameResiduals(model, fit, landmarks, camera, weights, rows, state.data(), identity.data(), &problem);
-    problem.SetParameterBlockConstant(identity.data());
-    if (options_.temporal_weight > 0) {
-      for (int i = 0; i < kStateSize; ++i) {
-        const double scale = i < 3 ? options_.rotation_jitter_deg * kDeg
-                             : i < 6 ? options_.translation_jitter_cm
-                                     : options_.expression_jitter;
-        problem.AddResidualBlock(internal::TemporalResidual::Create(i, predicted[i], scale),
-                                 new ceres::ScaledLoss(new ceres::CauchyLoss(1.0), options_.temporal_weight,
-                                                       ceres::TAKE_OWNERSHIP),
-                                 state.data());
-      }
-    }
-    ceres::Solver::Options solver;
-    solver.linear_solver_type = ceres::DENSE_NORMAL_CHOLESKY;
-    solver.num_threads = 1;
-    solver.max_num_iterations = options_.track_iterations;
-    solver.function_tolerance = 1e-6;
-    solver.parameter_tolerance = 1e-7;
-    solver.logging_type = ceres::SILENT;
-    result.iterations += internal::SolveWithExpressionBounds(solver, {state.data()}, &problem);
+    problem.rows = rows;
+    result.iterations += internal::SolveLandmarkFit(problem, settings, &state, &identity).iterations;
   }
   FromState(state, &params);
   for (int k = 0; k < kNumLandmarks; ++k) result.vertices[k] = model.basis().vertex_ids[rows[k]];

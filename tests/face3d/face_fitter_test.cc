@@ -2,13 +2,16 @@
 // synthetic ground truth drawn from the ICT model itself.
 #include "face3d/face_fitter.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "face3d/landmark_solver.h"
 #include "tests/face3d/synthetic_face.h"
 #include "tests/test_support.h"
 
@@ -101,6 +104,79 @@ TEST(FaceFitterTest, RejectsInvalidOptions) {
   EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
 }
 
+// The analytic Jacobian of the dense solver matches central differences
+// (estimated identity: all 159 columns).
+TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
+  std::mt19937 rng(5);
+  const Camera camera = SyntheticCamera();
+  const FaceParams truth = RandomFace(TestModel(), rng);
+  const LandmarkModel& lm = Fitter().landmark_model();
+  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 2.0, rng);
+  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
+  problem.rows = lm.SelectRows(truth, camera, &observed);
+  problem.estimate_identity = true;
+  internal::SolverState state{};
+  for (int i = 0; i < 3; ++i) {
+    state[i] = truth.pose.rotation[i];
+    state[3 + i] = truth.pose.translation[i];
+  }
+  std::copy(truth.expression.begin(), truth.expression.end(), state.begin() + internal::kSolverPoseSize);
+  internal::IdentityWeights identity = truth.identity;
+  Eigen::VectorXd r;
+  internal::RowMajorMatrix jacobian;
+  internal::LandmarkResiduals(problem, state, identity, &r, &jacobian);
+  ASSERT_EQ(jacobian.rows(), internal::kNumLandmarkResiduals);
+  ASSERT_EQ(jacobian.cols(), internal::kSolverFullSize);
+  constexpr double kStep = 1e-6;
+  for (int c = 0; c < internal::kSolverFullSize; ++c) {
+    double& x = c < internal::kSolverStateSize ? state[c] : identity[c - internal::kSolverStateSize];
+    const double saved = x;
+    Eigen::VectorXd plus, minus;
+    x = saved + kStep;
+    internal::LandmarkResiduals(problem, state, identity, &plus, nullptr);
+    x = saved - kStep;
+    internal::LandmarkResiduals(problem, state, identity, &minus, nullptr);
+    x = saved;
+    const Eigen::VectorXd numeric = (plus - minus) / (2 * kStep);
+    EXPECT_LT((numeric - jacobian.col(c)).cwiseAbs().maxCoeff(), 1e-4 * (1.0 + numeric.cwiseAbs().maxCoeff()))
+        << "column " << c;
+  }
+}
+
+// The bounded quadratic solver meets the KKT conditions: free entries have a
+// zero gradient, entries at a bound a gradient pointing out of the box.
+TEST(LandmarkSolverTest, BoxQpMeetsKktConditions) {
+  std::mt19937 rng(13);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  constexpr int n = 30;
+  for (int trial = 0; trial < 20; ++trial) {
+    Eigen::MatrixXd m(n + 5, n);
+    for (int i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
+    const Eigen::MatrixXd a = m.transpose() * m + 0.1 * Eigen::MatrixXd::Identity(n, n);
+    Eigen::VectorXd b(n), lower(n), upper(n);
+    for (int j = 0; j < n; ++j) {
+      b[j] = 5 * normal(rng);
+      lower[j] = j % 3 == 0 ? -std::numeric_limits<double>::infinity() : -std::abs(normal(rng)) * (j % 2);
+      upper[j] = lower[j] + 1.0;
+      if (upper[j] < 0) upper[j] = 0;
+    }
+    Eigen::VectorXd d;
+    ASSERT_TRUE(internal::SolveBoxQp(a, b, lower, upper, &d));
+    const Eigen::VectorXd g = a * d + b;
+    for (int j = 0; j < n; ++j) {
+      ASSERT_GE(d[j], lower[j]);
+      ASSERT_LE(d[j], upper[j]);
+      if (d[j] <= lower[j]) {
+        EXPECT_GE(g[j], -1e-8) << "trial " << trial << " entry " << j;
+      } else if (d[j] >= upper[j]) {
+        EXPECT_LE(g[j], 1e-8) << "trial " << trial << " entry " << j;
+      } else {
+        EXPECT_NEAR(g[j], 0.0, 1e-8) << "trial " << trial << " entry " << j;
+      }
+    }
+  }
+}
+
 struct Errors {
   double rmse = 0, rot = 0, expr = 0, conf = 1;
 };
@@ -137,9 +213,13 @@ TEST(FaceFitterTest, RecoversPoseAndExpressionFromNoiseFreeLandmarksWithKnownIde
   EXPECT_LE(expr_sum / kTrials, 0.05);
 }
 
-// Acceptance criteria not met yet (Levenberg-Marquardt stops short of the
-// optimum on some faces; measured: known identity max RMSE 0.34-0.9 px;
-// estimated identity RMSE ~0.7 px, rotation ~1.1 deg mean, up to 2.8 deg).
+// Acceptance criteria not met yet. Measured (dense bounded LM solver): known
+// identity 7 of 8 trials <= 0.003 px, trial 2 0.310 px; estimated identity
+// RMSE 0.41-1.09 px, rotation 0.5-2.4 deg. Not only a solver matter: started
+// from the true face, the fit (the MAP estimate with the default priors,
+// landmark_sigma_px 1 and identity_prior_weight 1) ends at RMSE 0.36-0.49 px
+// and rotation 0.5-1.1 deg, and from the PnP start it stops in local minima
+// of the jaw-contour correspondence (contour residuals of 3-11 px).
 // Kept, disabled, as the target: run with --gtest_also_run_disabled_tests.
 TEST(FaceFitterTest, DISABLED_ReachesSubPixelResidualOnNoiseFreeLandmarks) {
   std::mt19937 rng(11);
