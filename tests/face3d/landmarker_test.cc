@@ -304,7 +304,9 @@ TEST(FaceAnalysisTest, LondonSmilesAreHappierAndSamePersonIsClosest) {
     const double same = FaceRecognizer::Distance(neutral[i], smiling[i]);
     EXPECT_LT(same, 0.6) << "identity " << i;
     for (size_t j = 0; j < smiling.size(); ++j) {
-      if (j != i) EXPECT_GT(FaceRecognizer::Distance(neutral[i], smiling[j]), same) << i << " vs " << j;
+      if (j != i) {
+        EXPECT_GT(FaceRecognizer::Distance(neutral[i], smiling[j]), same) << i << " vs " << j;
+      }
     }
   }
 }

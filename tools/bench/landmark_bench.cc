@@ -3,7 +3,7 @@
 // the confidence when flip_check is on), full and tiny nets, with the LibTorch
 // thread count as the benchmark argument. Also the recognition and expression
 // nets per face. Report medians:
-//   build-*/tools/bench/faceanime_bench --benchmark_filter='Landmarks|Embed|Expression' \
+//   build/tools/bench/faceanime_bench --benchmark_filter='Landmarks|Embed|Expression'
 //       --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // Needs the face models (tools/setup).
 #include <filesystem>

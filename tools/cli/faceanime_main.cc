@@ -1,41 +1,52 @@
 // The `faceanime` command line. Each subcommand is a thin layer over the
-// libraries; errors are reported on stderr with a non-zero exit status.
+// libraries; errors go to stderr with a non-zero exit status.
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "face3d/data_paths.h"
 #include "face3d/ict_converter.h"
 #include "face3d/morphable_model.h"
+#include "pipeline/face_analyzer.h"
+#include "pipeline/fit_record.h"
+#include "pipeline/frame_source.h"
+#include "pipeline/retargeter.h"
+#include "predict/procedural_motion.h"
+#include "tools/cli/gst_jobs.h"
+#include "tools/cli/progress.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using faceanime::face3d::MorphableModel;
 
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 int RunConvertIct(const std::string& input, const std::string& output, const std::string& provenance) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto report = faceanime::face3d::ConvertIctFaceKit({input, output, provenance});
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("wrote %s: %d vertices, %d triangles, %d UVs, %.1f MiB in %.1f s\n", output.c_str(),
               report.num_vertices, report.num_triangles, report.num_uvs,
-              static_cast<double>(report.file_bytes) / (1 << 20), s);
+              static_cast<double>(report.file_bytes) / (1 << 20), Seconds(t0));
   return 0;
 }
 
 int RunModelInfo(const std::string& path) {
   const auto t0 = std::chrono::steady_clock::now();
   const MorphableModel model = MorphableModel::Load(path);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("model:       %s (loaded in %.1f ms)\n", model.path().c_str(), ms);
+  std::printf("model:       %s (loaded in %.1f ms)\n", model.path().c_str(), Seconds(t0) * 1e3);
   std::printf("provenance:  %s\n", model.provenance().c_str());
-  std::printf("vertices:    %d   triangles: %zu   uvs: %zu\n", model.num_vertices(),
-              model.triangles().size(), model.uv().size());
+  std::printf("vertices:    %d   triangles: %zu   uvs: %zu\n", model.num_vertices(), model.triangles().size(),
+              model.uv().size());
   std::printf("identity:    %d PCA shapes   expression: %d shapes\n", faceanime::face3d::kNumIdentityShapes,
               faceanime::face3d::kNumExpressionShapes);
   std::printf("parts:\n");
@@ -56,15 +67,154 @@ int RunModelInfo(const std::string& path) {
   return 0;
 }
 
+struct FitArgs {
+  std::string input, output;
+  bool quiet = false;
+  int threads = 2;
+  bool tiny = false;
+};
+
+int RunFit(const FitArgs& args) {
+  auto source = faceanime::pipeline::FrameSource::Open(args.input);
+  faceanime::pipeline::FaceAnalyzerOptions options;
+  options.num_threads = args.threads;
+  options.landmarks.tiny = args.tiny;
+  auto analyzer = faceanime::pipeline::FaceAnalyzer::Create(options);
+  std::ofstream out(args.output);
+  if (!out) throw std::runtime_error("cannot write '" + args.output + "'");
+  const auto& names = analyzer->model().expression_names();
+  faceanime::cli::ProgressBar progress("fit", source->frame_count(), args.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  int frames = 0, faces = 0;
+  while (auto frame = source->Next()) {
+    const faceanime::ImageView view = faceanime::ViewOf(frame->bgr, faceanime::PixelFormat::kBgr);
+    faceanime::pipeline::FitRecord record;
+    record.pts_ns = frame->pts_ns;
+    record.frame = frame->index;
+    record.face = source->is_still() ? analyzer->AnalyzeStill(view) : analyzer->AnalyzeFrame(view, frame->pts_ns);
+    faces += record.face.has_value();
+    out << faceanime::pipeline::ToJsonLine(record, names) << '\n';
+    ++frames;
+    progress.Update(frames, Seconds(t0));
+  }
+  out.close();
+  if (!out) throw std::runtime_error("writing '" + args.output + "' failed");
+  progress.Finish(frames, Seconds(t0));
+  if (frames == 0) throw std::runtime_error("'" + args.input + "' has no frames");
+  if (!args.quiet) std::fprintf(stderr, "faces found in %d of %d frames; wrote %s\n", faces, frames, args.output.c_str());
+  return faces > 0 ? 0 : 3;  // 3: ran, but no face anywhere.
+}
+
+struct AnimateArgs {
+  std::string source, output;
+  double seconds = 8.0;
+  int fps = 25;
+  uint64_t seed = 1;
+  int crop = 0;
+  int threads = 2;
+  bool quiet = false;
+};
+
+// The README demo: the portrait driven by procedural motion (blinks, gaze,
+// expressions, speech-like mouth motion, head sway); needs no video.
+int RunAnimate(const AnimateArgs& args) {
+  faceanime::pipeline::RetargeterOptions options;
+  options.source_image = args.source;
+  options.output_crop = args.crop;
+  options.analysis.num_threads = args.threads;
+  auto retargeter = faceanime::pipeline::Retargeter::Create(options);
+  faceanime::predict::ProceduralMotionOptions motion_options;
+  motion_options.fps = args.fps;
+  motion_options.seed = args.seed;
+  const auto motion = faceanime::predict::ProceduralMotion::Create(retargeter->analyzer().model(), motion_options);
+  const int frames = static_cast<int>(args.seconds * args.fps + 0.5);
+  const auto sequence = motion.Generate(frames);
+  cv::Size size = retargeter->output_size();
+  size.width &= ~1;  // H.264 in I420 needs even sizes.
+  size.height &= ~1;
+  auto writer = faceanime::cli::Mp4Writer::Open(args.output, size, args.fps);
+  faceanime::cli::ProgressBar progress("animate", frames, args.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int k = 0; k < frames; ++k) {
+    const cv::Mat rgb = retargeter->Render(faceanime::predict::ApplyDynamics(retargeter->source().params, sequence[k]));
+    writer->Write(rgb(cv::Rect(0, 0, size.width, size.height)));
+    progress.Update(k + 1, Seconds(t0));
+  }
+  writer->Close();
+  progress.Finish(frames, Seconds(t0));
+  std::printf("%s\n", fs::absolute(args.output).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
       "faceanime: bring a still portrait to life by 3D face retargeting.\n"
-      "Data (face models) live in $FACEANIME_DATA (default ~/.cache/faceanime); run tools/setup to fetch them."};
+      "Models live in $FACEANIME_DATA (default ~/.cache/faceanime); tools/setup installs them."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("faceanime 0.1.0"));
 
+  // fit
+  FitArgs fit;
+  auto* fit_cmd = app.add_subcommand(
+      "fit", "Fit the 3D face model to an image or every frame of a video; write JSON lines (one per frame)");
+  fit_cmd->add_option("--input", fit.input, "Image or video file")->required();
+  fit_cmd->add_option("--output", fit.output, "Output .jsonl file (keys: pts, frame, box, landmarks68, pose, "
+                                              "camera, identity, expression, confidence, rmse_px)")
+      ->required();
+  fit_cmd->add_option("--threads", fit.threads, "Worker threads")->capture_default_str()->check(CLI::Range(1, 64));
+  fit_cmd->add_flag("--tiny", fit.tiny, "Use the tiny landmark network (faster, less precise)");
+  fit_cmd->add_flag("-q,--quiet", fit.quiet, "No progress or summary on stderr");
+
+  // animate
+  AnimateArgs animate;
+  auto* animate_cmd = app.add_subcommand(
+      "animate", "Animate a portrait with procedural motion (blinks, gaze, expressions, talking, head sway)");
+  animate_cmd->add_option("--source", animate.source, "Portrait image (one roughly frontal face)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  animate_cmd->add_option("--output", animate.output, "Output video (.mp4: H.264; .mkv)")->required();
+  animate_cmd->add_option("--seconds", animate.seconds, "Duration")->capture_default_str()->check(CLI::Range(0.1, 600.0));
+  animate_cmd->add_option("--fps", animate.fps, "Frame rate")->capture_default_str()->check(CLI::Range(1, 120));
+  animate_cmd->add_option("--seed", animate.seed, "Motion seed (same seed, same motion)")->capture_default_str();
+  animate_cmd->add_option("--crop", animate.crop, "Output an NxN crop around the face (0: full image)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  animate_cmd->add_option("--threads", animate.threads, "Worker threads")->capture_default_str();
+  animate_cmd->add_flag("-q,--quiet", animate.quiet, "No progress on stderr");
+
+  // retarget
+  faceanime::cli::RetargetJob job;
+  std::string motion_mode = "relative";
+  bool no_audio = false, no_pose = false, no_expression = false, no_gaze = false;
+  std::string generator = "classical";
+  auto* retarget_cmd = app.add_subcommand(
+      "retarget", "Drive a portrait with the face in a video or camera; record H.264/AAC MP4 (or MKV)");
+  retarget_cmd->add_option("--source", job.source, "Portrait image")->required()->check(CLI::ExistingFile);
+  retarget_cmd->add_option("--driving", job.driving, "Driving video file, or /dev/videoN (stop with Ctrl-C)")
+      ->required();
+  retarget_cmd->add_option("--output", job.output, "Output .mp4 or .mkv")->required();
+  retarget_cmd->add_flag("--no-audio", no_audio, "Do not copy the driver's audio");
+  retarget_cmd->add_option("--motion", motion_mode, "relative: the driver's change applied to the portrait's face; "
+                                                    "absolute: the driver's rotation and expression copied")
+      ->check(CLI::IsMember({"relative", "absolute"}))
+      ->capture_default_str();
+  retarget_cmd->add_flag("--no-pose", no_pose, "Keep the portrait's head pose");
+  retarget_cmd->add_flag("--no-expression", no_expression, "Keep the portrait's expression");
+  retarget_cmd->add_flag("--no-gaze", no_gaze, "Keep the portrait's gaze");
+  retarget_cmd->add_option("--expression-gain", job.motion.expression_gain, "Scale the driver's expression change")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3.0));
+  retarget_cmd->add_option("--generator", generator, "Image generator (the neural one is not available yet)")
+      ->check(CLI::IsMember({"classical"}))
+      ->capture_default_str();
+  retarget_cmd->add_option("--crop", job.crop_size, "Output an NxN crop around the face (0: full portrait)")
+      ->capture_default_str();
+  retarget_cmd->add_option("--threads", job.threads, "Worker threads")->capture_default_str();
+  retarget_cmd->add_flag("-q,--quiet", job.quiet, "No progress on stderr");
+
+  // convert-ict, model-info
   std::string ict_input, ict_output = MorphableModel::DefaultPath().string(), provenance;
   auto* convert = app.add_subcommand("convert-ict",
                                      "Convert ICT-FaceKit's FaceXModel folder into faceanime's runtime model file");
@@ -73,13 +223,28 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   convert->add_option("--output", ict_output, "Model file to write")->capture_default_str();
   convert->add_option("--provenance", provenance, "Free text stored in the file (source, upstream commit)");
-
   std::string model_path = MorphableModel::DefaultPath().string();
   auto* info = app.add_subcommand("model-info", "Print what a runtime model file holds, and its load time");
   info->add_option("--model", model_path, "Model file")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   try {
+    if (*fit_cmd) return RunFit(fit);
+    if (*animate_cmd) return RunAnimate(animate);
+    if (*retarget_cmd) {
+      job.audio = !no_audio;
+      job.motion.mode = motion_mode == "absolute" ? faceanime::pipeline::MotionMode::kAbsolute
+                                                  : faceanime::pipeline::MotionMode::kRelative;
+      job.motion.transfer_pose = !no_pose;
+      job.motion.transfer_expression = !no_expression;
+      job.motion.transfer_gaze = !no_gaze;
+      const auto report = faceanime::cli::RunRetarget(job);
+      std::printf("%s\n", fs::absolute(job.output).c_str());
+      if (!job.quiet) {
+        std::fprintf(stderr, "%d frames%s\n", report.frames, report.audio_muxed ? ", audio copied" : "");
+      }
+      return 0;
+    }
     if (*convert) return RunConvertIct(ict_input, ict_output, provenance);
     if (*info) return RunModelInfo(model_path);
   } catch (const std::exception& e) {

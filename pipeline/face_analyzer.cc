@@ -1,0 +1,104 @@
+#include "pipeline/face_analyzer.h"
+
+#include <stdexcept>
+
+namespace faceanime::pipeline {
+namespace {
+
+// Adapts the landmark network to the tracker's LandmarkSource interface.
+class LandmarkerSource : public face3d::LandmarkSource {
+ public:
+  explicit LandmarkerSource(const face3d::Landmarker& landmarker) : landmarker_(landmarker) {}
+  face3d::LandmarkResult Detect(const ImageView& image, const Eigen::AlignedBox2d& box) const override {
+    return landmarker_.Detect(image, box);
+  }
+
+ private:
+  const face3d::Landmarker& landmarker_;
+};
+
+}  // namespace
+
+struct FaceAnalyzer::Impl {
+  FaceAnalyzerOptions options;
+  face3d::MorphableModel model;
+  face3d::FaceDetector detector;
+  std::unique_ptr<face3d::Landmarker> landmarker;
+  LandmarkerSource source;
+  face3d::FaceTracker tracker;
+  face3d::FaceFitter still_fitter;
+  face3d::VideoFitter video_fitter;
+
+  Impl(const FaceAnalyzerOptions& o, face3d::MorphableModel m, face3d::FaceDetector d,
+       std::unique_ptr<face3d::Landmarker> l)
+      : options(o),
+        model(std::move(m)),
+        detector(std::move(d)),
+        landmarker(std::move(l)),
+        source(*landmarker),
+        tracker(face3d::FaceTracker::Create(o.tracker, detector, source)),
+        still_fitter(face3d::FaceFitter::Create(model, o.still_fit)),
+        video_fitter(face3d::VideoFitter::Create(model, o.video_fit)) {}
+};
+
+std::unique_ptr<FaceAnalyzer> FaceAnalyzer::Create(const FaceAnalyzerOptions& options) {
+  if (options.num_threads < 1) throw std::invalid_argument("FaceAnalyzerOptions: num_threads must be >= 1");
+  if (options.min_fit_confidence < 0 || options.min_fit_confidence > 1) {
+    throw std::invalid_argument("FaceAnalyzerOptions: min_fit_confidence must be in [0, 1]");
+  }
+  FaceAnalyzerOptions o = options;
+  if (o.model_path.empty()) o.model_path = face3d::MorphableModel::DefaultPath();
+  if (o.detector.num_threads == 0) o.detector.num_threads = o.num_threads;
+  o.landmarks.num_threads = o.num_threads;
+  auto model = face3d::MorphableModel::Load(o.model_path);
+  auto detector = face3d::FaceDetector::Create(o.detector);
+  auto landmarker = face3d::Landmarker::Create(o.landmarks);
+  return std::unique_ptr<FaceAnalyzer>(
+      new FaceAnalyzer(std::make_unique<Impl>(o, std::move(model), std::move(detector), std::move(landmarker))));
+}
+
+FaceAnalyzer::FaceAnalyzer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FaceAnalyzer::~FaceAnalyzer() = default;
+
+std::optional<FaceObservation> FaceAnalyzer::AnalyzeStill(const ImageView& image) const {
+  const auto faces = impl_->detector.Detect(image);
+  const auto face = face3d::LargestFace(faces);
+  if (!face) return std::nullopt;
+  const face3d::LandmarkResult lm = impl_->landmarker->Detect(image, face->box);
+  if (lm.confidence < impl_->options.tracker.min_landmark_confidence) return std::nullopt;
+  FaceObservation obs;
+  obs.box = face->box;
+  obs.landmarks = lm.points;
+  obs.camera = face3d::Camera::ForImage(image.width, image.height);
+  const face3d::FitResult fit = impl_->still_fitter.Fit(lm.points, obs.camera);
+  if (fit.confidence < impl_->options.min_fit_confidence) return std::nullopt;
+  obs.params = fit.params;
+  obs.confidence = std::min(fit.confidence, lm.confidence);
+  obs.rmse_px = fit.rmse_px;
+  return obs;
+}
+
+std::optional<FaceObservation> FaceAnalyzer::AnalyzeFrame(const ImageView& image, int64_t timestamp_ns) {
+  const auto tracked = impl_->tracker.Track(image, timestamp_ns);
+  if (!tracked) return std::nullopt;
+  FaceObservation obs;
+  obs.box = tracked->box;
+  obs.landmarks = tracked->landmarks;
+  obs.camera = face3d::Camera::ForImage(image.width, image.height);
+  const face3d::FitResult fit = impl_->video_fitter.Track(tracked->landmarks, obs.camera, timestamp_ns);
+  if (fit.confidence < impl_->options.min_fit_confidence) return std::nullopt;
+  obs.params = fit.params;
+  obs.confidence = std::min(fit.confidence, tracked->confidence);
+  obs.rmse_px = fit.rmse_px;
+  return obs;
+}
+
+void FaceAnalyzer::Reset() {
+  impl_->tracker.Reset();
+  impl_->video_fitter.Reset();
+}
+
+const face3d::MorphableModel& FaceAnalyzer::model() const { return impl_->model; }
+const FaceAnalyzerOptions& FaceAnalyzer::options() const { return impl_->options; }
+
+}  // namespace faceanime::pipeline

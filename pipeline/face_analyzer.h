@@ -1,0 +1,69 @@
+// Face analysis for the pipeline: detection, 68 landmarks, and the 3DMM fit,
+// for a still portrait (single-image fit with identity) or a video stream
+// (tracking: landmarks followed across frames, identity estimated over the
+// first frames then held, temporal smoothing). Used by `faceanime fit`, the
+// retargeter and the GStreamer `facefit` element.
+#ifndef FACEANIME_PIPELINE_FACE_ANALYZER_H_
+#define FACEANIME_PIPELINE_FACE_ANALYZER_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "face3d/face_detector.h"
+#include "face3d/face_fitter.h"
+#include "face3d/face_tracker.h"
+#include "face3d/image.h"
+#include "face3d/landmarker.h"
+#include "face3d/morphable_model.h"
+#include "face3d/video_fitter.h"
+#include "pipeline/fit_record.h"
+
+namespace faceanime::pipeline {
+
+struct FaceAnalyzerOptions {
+  // Morphable model file. Empty: MorphableModel::DefaultPath().
+  std::filesystem::path model_path;
+  face3d::FaceDetectorOptions detector;  // Which detector, thresholds.
+  face3d::Landmarker::Options landmarks;  // Full or tiny net, weights folder.
+  face3d::FaceTrackerOptions tracker;     // Re-detection and landmark filter.
+  face3d::FitOptions still_fit;           // Single-image fit.
+  face3d::VideoFitOptions video_fit;      // Tracking fit.
+  // Worker threads for the networks (OpenCV DNN and LibTorch), >= 1.
+  int num_threads = 2;
+  // Fits below this confidence count as "no face" (never emit garbage). [0, 1].
+  double min_fit_confidence = 0.2;
+};
+
+class FaceAnalyzer {
+ public:
+  // Loads every model once. Throws std::runtime_error subclasses naming the
+  // missing or corrupt file and the fix (tools/setup); std::invalid_argument
+  // for invalid options.
+  static std::unique_ptr<FaceAnalyzer> Create(const FaceAnalyzerOptions& options = {});
+  ~FaceAnalyzer();
+
+  // A still image: the largest face, fitted with identity. std::nullopt when
+  // no face is found or the fit is not credible.
+  std::optional<FaceObservation> AnalyzeStill(const ImageView& image) const;
+
+  // One frame of a video stream (timestamps increasing). std::nullopt when
+  // the frame has no (credible) face.
+  std::optional<FaceObservation> AnalyzeFrame(const ImageView& image, int64_t timestamp_ns);
+
+  // Forgets the tracked face and the identity estimate (new stream/scene).
+  void Reset();
+
+  const face3d::MorphableModel& model() const;
+  const FaceAnalyzerOptions& options() const;
+
+ private:
+  struct Impl;
+  explicit FaceAnalyzer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace faceanime::pipeline
+
+#endif  // FACEANIME_PIPELINE_FACE_ANALYZER_H_

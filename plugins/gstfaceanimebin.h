@@ -1,0 +1,13 @@
+#ifndef FACEANIME_PLUGINS_GSTFACEANIMEBIN_H_
+#define FACEANIME_PLUGINS_GSTFACEANIMEBIN_H_
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_FACEANIME_BIN (gst_faceanime_bin_get_type())
+G_DECLARE_FINAL_TYPE(GstFaceanimeBin, gst_faceanime_bin, GST, FACEANIME_BIN, GstBin)
+
+G_END_DECLS
+
+#endif  // FACEANIME_PLUGINS_GSTFACEANIMEBIN_H_
