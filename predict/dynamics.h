@@ -26,9 +26,17 @@ struct Dynamics {
 
 using DynamicsSequence = std::vector<Dynamics>;
 
+// How ApplyDynamics combines expressions.
+enum class ExpressionBlend {
+  kReplace,  // The result's expression is d.expression.
+  kAdd,      // clamp(base + d.expression, 0, 1): motion on top of the base's
+             // own resting face (a smiling portrait keeps smiling).
+};
+
 // Applies `d` to a base face state: pose composed with the base pose (see
-// Dynamics), expression replaced by d.expression, identity kept.
-face3d::FaceParams ApplyDynamics(const face3d::FaceParams& base, const Dynamics& d);
+// Dynamics), expression per `blend`, identity kept.
+face3d::FaceParams ApplyDynamics(const face3d::FaceParams& base, const Dynamics& d,
+                                 ExpressionBlend blend = ExpressionBlend::kReplace);
 
 }  // namespace faceanime::predict
 

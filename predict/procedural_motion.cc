@@ -272,7 +272,7 @@ DynamicsSequence ProceduralMotion::Generate(int num_frames) const {
   return seq;
 }
 
-face3d::FaceParams ApplyDynamics(const face3d::FaceParams& base, const Dynamics& d) {
+face3d::FaceParams ApplyDynamics(const face3d::FaceParams& base, const Dynamics& d, ExpressionBlend blend) {
   face3d::FaceParams out = base;
   const double angle = d.rotation.norm();
   const Eigen::Matrix3d delta =
@@ -281,7 +281,11 @@ face3d::FaceParams ApplyDynamics(const face3d::FaceParams& base, const Dynamics&
   const Eigen::AngleAxisd composed(delta * base.pose.RotationMatrix());
   out.pose.rotation = composed.axis() * composed.angle();
   out.pose.translation = base.pose.translation + d.translation;
-  out.expression = d.expression;
+  for (size_t j = 0; j < out.expression.size(); ++j) {
+    out.expression[j] = blend == ExpressionBlend::kReplace
+                            ? d.expression[j]
+                            : std::clamp(base.expression[j] + d.expression[j], 0.0, 1.0);
+  }
   return out;
 }
 

@@ -157,5 +157,19 @@ TEST(ProceduralMotionTest, ApplyDynamicsComposesWithTheBasePose) {
   EXPECT_EQ(out.identity, base.identity);
 }
 
+TEST(ProceduralMotionTest, AddBlendKeepsTheBasesOwnExpression) {
+  face3d::FaceParams base;
+  base.expression[5] = 0.7;  // A portrait that smiles.
+  base.expression[6] = 0.9;
+  Dynamics d;
+  d.expression[6] = 0.3;
+  d.expression[7] = 0.2;
+  const auto added = ApplyDynamics(base, d, ExpressionBlend::kAdd);
+  EXPECT_DOUBLE_EQ(added.expression[5], 0.7);
+  EXPECT_DOUBLE_EQ(added.expression[6], 1.0);  // Clamped.
+  EXPECT_DOUBLE_EQ(added.expression[7], 0.2);
+  EXPECT_DOUBLE_EQ(ApplyDynamics(base, d, ExpressionBlend::kReplace).expression[5], 0.0);
+}
+
 }  // namespace
 }  // namespace faceanime::predict

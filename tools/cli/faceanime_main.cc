@@ -136,7 +136,9 @@ int RunAnimate(const AnimateArgs& args) {
   faceanime::cli::ProgressBar progress("animate", frames, args.quiet);
   const auto t0 = std::chrono::steady_clock::now();
   for (int k = 0; k < frames; ++k) {
-    const cv::Mat rgb = retargeter->Render(faceanime::predict::ApplyDynamics(retargeter->source().params, sequence[k]));
+    // The motion plays on top of the portrait's own expression (relative).
+    const cv::Mat rgb = retargeter->Render(faceanime::predict::ApplyDynamics(
+        retargeter->source().params, sequence[k], faceanime::predict::ExpressionBlend::kAdd));
     writer->Write(rgb(cv::Rect(0, 0, size.width, size.height)));
     progress.Update(k + 1, Seconds(t0));
   }
