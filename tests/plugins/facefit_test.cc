@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -150,6 +151,47 @@ TEST_F(FaceFitTest, TracksAcrossFramesAndSurvivesFlushAndEos) {
   }
   EXPECT_TRUE(saw_eos);
   gst_harness_teardown(h);
+}
+
+TEST_F(FaceFitTest, PostsElementMessagesWithPoseAndNamedExpression) {
+  const std::string description = "filesrc location=\"" + std::string(FACEANIME_TEST_ASSETS) +
+                                  "/astronaut.png\" ! pngdec ! imagefreeze num-buffers=2 ! videoconvert ! "
+                                  "facefit post-messages=true ! fakesink";
+  GstElement* pipeline = gst_parse_launch(description.c_str(), nullptr);
+  ASSERT_NE(pipeline, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  int messages = 0;
+  for (;;) {
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, 20 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    ASSERT_NE(msg, nullptr);
+    if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ELEMENT) {
+      EXPECT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
+      gst_message_unref(msg);
+      break;
+    }
+    const GstStructure* s = gst_message_get_structure(msg);
+    if (gst_structure_has_name(s, "facefit")) {
+      ++messages;
+      gboolean has_face = FALSE;
+      EXPECT_TRUE(gst_structure_get_boolean(s, "has-face", &has_face));
+      EXPECT_TRUE(has_face);
+      double yaw = 1e9;
+      EXPECT_TRUE(gst_structure_get_double(s, "yaw", &yaw));
+      EXPECT_LT(std::abs(yaw), 30.0);
+      const GValue* expression = gst_structure_get_value(s, "expression");
+      ASSERT_NE(expression, nullptr);
+      double smile = -1;
+      EXPECT_TRUE(gst_structure_get_double(gst_value_get_structure(expression), "mouthSmile_L", &smile));
+      EXPECT_GT(smile, 0.3);  // She smiles broadly.
+    }
+    gst_message_unref(msg);
+  }
+  EXPECT_EQ(messages, 2);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
 }
 
 TEST_F(FaceFitTest, RefusesUnsupportedCaps) {

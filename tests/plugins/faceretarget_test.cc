@@ -1,0 +1,225 @@
+// faceretarget and the faceanime bin through GstHarness: output caps follow
+// the portrait, timestamps pass through, frames without a face still render,
+// motion properties act mid-stream, and bad set-ups fail with clear errors.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "face3d/face_params.h"
+#include "plugins/elements.h"
+#include "plugins/face_meta.h"
+#include "tests/test_support.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kPortrait = std::string(FACEANIME_TEST_ASSETS) + "/astronaut.png";
+
+class FaceRetargetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    gst_init(nullptr, nullptr);
+    faceanime::plugins::RegisterStatic();
+  }
+
+  // A small driver frame carrying a face meta with the given head yaw
+  // (degrees) and jawOpen, or has_face = FALSE when `face` is false.
+  static GstBuffer* DriverBuffer(GstClockTime pts, bool face, double yaw = 0, double jaw = 0) {
+    GstBuffer* buffer = gst_buffer_new_allocate(nullptr, 64 * 48 * 3, nullptr);
+    gst_buffer_memset(buffer, 0, 90, 64 * 48 * 3);
+    GST_BUFFER_PTS(buffer) = pts;
+    GST_BUFFER_DURATION(buffer) = 40 * GST_MSECOND;
+    GstFaceMeta* meta = gst_buffer_add_face_meta(buffer);
+    meta->has_face = face;
+    if (face) {
+      const Eigen::Vector3d r = faceanime::face3d::RotationFromEuler({yaw, 0, 0});
+      for (int k = 0; k < 3; ++k) meta->rotation[k] = r[k];
+      meta->translation[2] = 60;
+      meta->expression[26] = jaw;  // jawOpen.
+      meta->confidence = 0.9;
+    }
+    return buffer;
+  }
+
+  static GstHarness* Harness(const std::string& extra = "") {
+    GstHarness* h = gst_harness_new_parse(("faceretarget source=\"" + kPortrait + "\" " + extra).c_str());
+    gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=64,height=48,framerate=25/1");
+    gst_harness_set_sink_caps_str(h, "video/x-raw,format=RGB");
+    return h;
+  }
+
+  static cv::Mat ToMat(GstBuffer* buffer, int w, int h) {
+    GstMapInfo map;
+    gst_buffer_map(buffer, &map, GST_MAP_READ);
+    cv::Mat m = cv::Mat(h, w, CV_8UC3, map.data).clone();
+    gst_buffer_unmap(buffer, &map);
+    return m;
+  }
+
+  static double MeanDiff(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_L1) / a.total() / 3; }
+
+  static std::string ErrorOf(const std::string& description) {
+    GstElement* pipeline = gst_parse_launch(description.c_str(), nullptr);
+    EXPECT_NE(pipeline, nullptr);
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBus* bus = gst_element_get_bus(pipeline);
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
+                                                 static_cast<GstMessageType>(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    std::string text = "(no error)";
+    if (msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+      GError* error = nullptr;
+      gchar* debug = nullptr;
+      gst_message_parse_error(msg, &error, &debug);
+      text = std::string(error->message) + " | " + (debug ? debug : "");
+      g_error_free(error);
+      g_free(debug);
+    }
+    if (msg) gst_message_unref(msg);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+    return text;
+  }
+};
+
+TEST_F(FaceRetargetTest, OutputHasThePortraitsSizeAndTheDriversTimestamps) {
+  GstHarness* h = Harness();
+  GstBuffer* out = gst_harness_push_and_pull(h, DriverBuffer(120 * GST_MSECOND, true));
+  ASSERT_NE(out, nullptr);
+  GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
+  GstVideoInfo info;
+  ASSERT_TRUE(gst_video_info_from_caps(&info, caps));
+  EXPECT_EQ(GST_VIDEO_INFO_WIDTH(&info), 512);
+  EXPECT_EQ(GST_VIDEO_INFO_HEIGHT(&info), 512);
+  EXPECT_EQ(GST_BUFFER_PTS(out), 120 * GST_MSECOND);
+  EXPECT_EQ(GST_BUFFER_DURATION(out), 40 * GST_MSECOND);
+  // The first driver face is the reference: the portrait comes out as it is.
+  cv::Mat portrait = cv::imread(kPortrait, cv::IMREAD_COLOR);
+  cv::cvtColor(portrait, portrait, cv::COLOR_BGR2RGB);
+  EXPECT_LT(MeanDiff(ToMat(out, 512, 512), portrait), 1.0);
+  gst_caps_unref(caps);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST_F(FaceRetargetTest, CropSizeGivesASquareOutput) {
+  GstHarness* h = Harness("crop-size=128");
+  GstBuffer* out = gst_harness_push_and_pull(h, DriverBuffer(0, true));
+  ASSERT_NE(out, nullptr);
+  GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
+  GstVideoInfo info;
+  ASSERT_TRUE(gst_video_info_from_caps(&info, caps));
+  EXPECT_EQ(GST_VIDEO_INFO_WIDTH(&info), 128);
+  EXPECT_EQ(GST_VIDEO_INFO_HEIGHT(&info), 128);
+  gst_caps_unref(caps);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST_F(FaceRetargetTest, MotionFollowsTheDriverAndPropertiesActMidStream) {
+  GstHarness* h = Harness();
+  GstBuffer* rest = gst_harness_push_and_pull(h, DriverBuffer(0, true, 0, 0));
+  const cv::Mat rest_img = ToMat(rest, 512, 512);
+  gst_buffer_unref(rest);
+  // The driver turns and opens the mouth: the portrait changes.
+  GstBuffer* moved = gst_harness_push_and_pull(h, DriverBuffer(40 * GST_MSECOND, true, 15, 0.6));
+  const cv::Mat moved_img = ToMat(moved, 512, 512);
+  gst_buffer_unref(moved);
+  EXPECT_GT(MeanDiff(moved_img, rest_img), 2.0);
+  // Switch every transfer off while playing: the same driver face now leaves
+  // the portrait at rest.
+  GstElement* retarget = gst_harness_find_element(h, "faceretarget");
+  ASSERT_NE(retarget, nullptr);
+  g_object_set(retarget, "transfer-pose", FALSE, "transfer-expression", FALSE, "transfer-gaze", FALSE, nullptr);
+  gst_object_unref(retarget);
+  GstBuffer* off = gst_harness_push_and_pull(h, DriverBuffer(80 * GST_MSECOND, true, 15, 0.6));
+  EXPECT_LT(MeanDiff(ToMat(off, 512, 512), rest_img), 0.5);
+  gst_buffer_unref(off);
+  gst_harness_teardown(h);
+}
+
+TEST_F(FaceRetargetTest, FramesWithoutAFaceStillRenderAndHoldTheLastMotion) {
+  GstHarness* h = Harness();
+  gst_buffer_unref(gst_harness_push_and_pull(h, DriverBuffer(0, true, 0, 0)));
+  GstBuffer* moved = gst_harness_push_and_pull(h, DriverBuffer(40 * GST_MSECOND, true, 0, 0.6));
+  const cv::Mat moved_img = ToMat(moved, 512, 512);
+  gst_buffer_unref(moved);
+  // Lost for one frame (within the hold time): the motion is held.
+  GstBuffer* held = gst_harness_push_and_pull(h, DriverBuffer(80 * GST_MSECOND, false));
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(GST_BUFFER_PTS(held), 80 * GST_MSECOND);
+  EXPECT_LT(MeanDiff(ToMat(held, 512, 512), moved_img), 0.2);
+  gst_buffer_unref(held);
+  gst_harness_teardown(h);
+}
+
+TEST_F(FaceRetargetTest, SurvivesFlushAndForwardsEos) {
+  GstHarness* h = Harness();
+  gst_buffer_unref(gst_harness_push_and_pull(h, DriverBuffer(0, true)));
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=64,height=48,framerate=25/1");
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  gst_harness_push_event(h, gst_event_new_segment(&segment));
+  GstBuffer* out = gst_harness_push_and_pull(h, DriverBuffer(0, true, 10, 0.2));
+  ASSERT_NE(out, nullptr);
+  gst_buffer_unref(out);
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  bool saw_eos = false;
+  while (GstEvent* e = gst_harness_try_pull_event(h)) {
+    saw_eos |= GST_EVENT_TYPE(e) == GST_EVENT_EOS;
+    gst_event_unref(e);
+  }
+  EXPECT_TRUE(saw_eos);
+  gst_harness_teardown(h);
+}
+
+TEST_F(FaceRetargetTest, BinAnimatesThePortraitFromRawVideo) {
+  // faceanime = facefit ! faceretarget: a raw portrait video drives itself.
+  GstHarness* h = gst_harness_new_parse(("faceanime source=\"" + kPortrait + "\" crop-size=96").c_str());
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=BGR,width=512,height=512,framerate=25/1");
+  gst_harness_set_sink_caps_str(h, "video/x-raw,format=RGB");
+  const cv::Mat bgr = cv::imread(kPortrait, cv::IMREAD_COLOR);
+  GstBuffer* in = gst_buffer_new_allocate(nullptr, bgr.total() * 3, nullptr);
+  gst_buffer_fill(in, 0, bgr.data, bgr.total() * 3);
+  GST_BUFFER_PTS(in) = 0;
+  GstBuffer* out = gst_harness_push_and_pull(h, in);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(gst_buffer_get_size(out), 96u * 96 * 3);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST_F(FaceRetargetTest, MissingFaceMetaIsAnErrorThatNamesFacefit) {
+  const std::string error = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
+                                    "faceretarget source=\"" + kPortrait + "\" ! fakesink");
+  EXPECT_THAT(error, HasSubstr("facefit"));
+}
+
+TEST_F(FaceRetargetTest, MissingSourceImageIsAnErrorNamingTheFile) {
+  const std::string error = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
+                                    "facefit ! faceretarget source=/nonexistent/me.png ! fakesink");
+  EXPECT_THAT(error, HasSubstr("/nonexistent/me.png"));
+  const std::string unset = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
+                                    "facefit ! faceretarget ! fakesink");
+  EXPECT_THAT(unset, HasSubstr("source"));
+}
+
+TEST_F(FaceRetargetTest, SourceWithoutAFaceIsAnError) {
+  const auto path = faceanime::testing::TempDir() / "grey.png";
+  cv::imwrite(path.string(), cv::Mat(200, 200, CV_8UC3, cv::Scalar(128, 128, 128)));
+  const std::string error = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
+                                    "facefit ! faceretarget source=\"" + path.string() + "\" ! fakesink");
+  EXPECT_THAT(error, HasSubstr("no face"));
+}
+
+}  // namespace
