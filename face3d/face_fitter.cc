@@ -47,24 +47,6 @@ Eigen::Vector2d ProjectPoint(const Eigen::Vector3d& model_point, const Eigen::Ma
   return {camera.focal * p.x() / z + camera.cx, camera.focal * p.y() / z + camera.cy};
 }
 
-State ToState(const FaceParams& params) {
-  State s{};
-  for (int i = 0; i < 3; ++i) {
-    s[i] = params.pose.rotation[i];
-    s[3 + i] = params.pose.translation[i];
-  }
-  std::copy(params.expression.begin(), params.expression.end(), s.begin() + kExpressionOffset);
-  return s;
-}
-
-void FromState(const State& s, FaceParams* params) {
-  for (int i = 0; i < 3; ++i) {
-    params->pose.rotation[i] = s[i];
-    params->pose.translation[i] = s[3 + i];
-  }
-  std::copy(s.begin() + kExpressionOffset, s.end(), params->expression.begin());
-}
-
 ceres::Solver::Options SolverOptions(int max_iterations, ceres::LinearSolverType solver) {
   ceres::Solver::Options o;
   o.linear_solver_type = solver;
@@ -388,14 +370,14 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
     params.pose = *pose;
   }
 
-  State state = ToState(params);
+  State state = internal::ToSolverState(params);
   std::array<double, kNumIdentityShapes> identity = params.identity;
   std::array<int, kNumLandmarks> rows{};
   internal::LandmarkFitProblem problem = internal::FitProblemFor(*this, landmarks, camera, request.weights);
   internal::SolverSettings settings;
   settings.max_iterations = options_.max_iterations;
   for (int round = 0; round < options_.max_rounds; ++round) {
-    FromState(state, &params);
+    internal::FromSolverState(state, &params);
     params.identity = identity;
     const std::array<int, kNumLandmarks> selected = landmarks_.SelectRows(params, camera, &landmarks);
     // Identity is estimated only once the pose is settled (round >= 1).
@@ -406,7 +388,7 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
     problem.estimate_identity = !fix_identity;
     result.iterations += internal::SolveLandmarkFit(problem, settings, &state, &identity).iterations;
   }
-  FromState(state, &params);
+  internal::FromSolverState(state, &params);
   params.identity = identity;
   // Report the correspondences of the last solve (a re-selection after it
   // may flip near-tied silhouette vertices the solve did not see).
@@ -429,7 +411,7 @@ std::vector<FitResult> FaceFitter::FitFrames(std::span<const FrameObservation> f
     request.initial = frames[f].initial;
     request.identity = frames[f].initial.has_value() ? frames[f].initial->identity : identity;
     results[f] = Fit(frames[f].landmarks, frames[f].camera, request);
-    states[f] = ToState(results[f].params);
+    states[f] = internal::ToSolverState(results[f].params);
     if (f == 0 && frames[f].initial.has_value()) identity = frames[f].initial->identity;
   }
 
@@ -438,7 +420,7 @@ std::vector<FitResult> FaceFitter::FitFrames(std::span<const FrameObservation> f
     bool changed = round == 0;
     for (int f = 0; f < n; ++f) {
       FaceParams p;
-      FromState(states[f], &p);
+      internal::FromSolverState(states[f], &p);
       p.identity = identity;
       const auto selected = landmarks_.SelectRows(p, frames[f].camera, &frames[f].landmarks);
       changed |= selected != rows[f];
@@ -477,7 +459,7 @@ std::vector<FitResult> FaceFitter::FitFrames(std::span<const FrameObservation> f
       r.params.identity = identity;
       continue;
     }
-    FromState(states[f], &r.params);
+    internal::FromSolverState(states[f], &r.params);
     r.params.identity = identity;
     for (int k = 0; k < kNumLandmarks; ++k) r.vertices[k] = landmarks_.basis().vertex_ids[rows[f][k]];
     r.rmse_px = internal::RmseForRows(landmarks_, r.params, frames[f].camera, frames[f].landmarks, frames[f].weights,

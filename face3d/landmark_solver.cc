@@ -390,4 +390,22 @@ SolverSummary SolveLandmarkFit(const LandmarkFitProblem& problem, const SolverSe
   return summary;
 }
 
+SolverState ToSolverState(const FaceParams& params) {
+  SolverState s{};
+  for (int i = 0; i < 3; ++i) {
+    s[i] = params.pose.rotation[i];
+    s[3 + i] = params.pose.translation[i];
+  }
+  std::copy(params.expression.begin(), params.expression.end(), s.begin() + kSolverPoseSize);
+  return s;
+}
+
+void FromSolverState(const SolverState& state, FaceParams* params) {
+  for (int i = 0; i < 3; ++i) {
+    params->pose.rotation[i] = state[i];
+    params->pose.translation[i] = state[3 + i];
+  }
+  std::copy(state.begin() + kSolverPoseSize, state.end(), params->expression.begin());
+}
+
 }  // namespace faceanime::face3d::internal

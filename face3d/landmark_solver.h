@@ -43,6 +43,11 @@ inline constexpr int kSolverFullSize = kSolverStateSize + kNumIdentityShapes;   
 inline constexpr int kNumLandmarkResiduals = 2 * kNumLandmarks;                          // 136.
 
 using SolverState = std::array<double, kSolverStateSize>;
+
+// Face state <-> solver state: [rotation (3), translation (3), expression
+// (53)]; the identity is not part of it.
+SolverState ToSolverState(const FaceParams& params);
+void FromSolverState(const SolverState& state, FaceParams* params);
 using IdentityWeights = std::array<double, kNumIdentityShapes>;
 using RowMajorMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 

@@ -16,24 +16,6 @@ constexpr int kStateSize = internal::kSolverStateSize;
 using State = std::array<double, kStateSize>;
 constexpr double kDeg = M_PI / 180.0;
 
-State ToState(const FaceParams& params) {
-  State s{};
-  for (int i = 0; i < 3; ++i) {
-    s[i] = params.pose.rotation[i];
-    s[3 + i] = params.pose.translation[i];
-  }
-  std::copy(params.expression.begin(), params.expression.end(), s.begin() + kExpressionOffset);
-  return s;
-}
-
-void FromState(const State& s, FaceParams* params) {
-  for (int i = 0; i < 3; ++i) {
-    params->pose.rotation[i] = s[i];
-    params->pose.translation[i] = s[3 + i];
-  }
-  std::copy(s.begin() + kExpressionOffset, s.end(), params->expression.begin());
-}
-
 }  // namespace
 
 VideoFitter::VideoFitter(FaceFitter fitter, const VideoFitOptions& options)
@@ -63,7 +45,7 @@ void VideoFitter::Reset() {
 }
 
 void VideoFitter::Remember(const FaceParams& params, int64_t timestamp_ns) {
-  history_.push_back({ToState(params), timestamp_ns});
+  history_.push_back({internal::ToSolverState(params), timestamp_ns});
   if (history_.size() > 2) history_.erase(history_.begin());
 }
 
@@ -119,14 +101,14 @@ FitResult VideoFitter::TrackFrame(const Landmarks68& landmarks, const Camera& ca
   settings.function_tolerance = 1e-6;
   settings.parameter_tolerance = 1e-7;
   for (int round = 0; round < 2; ++round) {
-    FromState(state, &params);
+    internal::FromSolverState(state, &params);
     const std::array<int, kNumLandmarks> selected = model.SelectRows(params, camera, &landmarks);
     if (round > 0 && selected == rows) break;
     rows = selected;
     problem.rows = rows;
     result.iterations += internal::SolveLandmarkFit(problem, settings, &state, &identity).iterations;
   }
-  FromState(state, &params);
+  internal::FromSolverState(state, &params);
   for (int k = 0; k < kNumLandmarks; ++k) result.vertices[k] = model.basis().vertex_ids[rows[k]];
   result.rmse_px = internal::RmseForRows(model, params, camera, landmarks, weights, rows);
   result.confidence = params.pose.translation.z() > 0 ? fitter_.Confidence(result.rmse_px, landmarks) : 0.0;
