@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "face3d/landmarker.h"
+
 namespace faceanime::face3d {
+
+LandmarkResult LandmarkerSource::Detect(const ImageView& image, const Eigen::AlignedBox2d& face_box) const {
+  return landmarker_.Detect(image, face_box);
+}
 namespace {
 
 // Below this IoU between the newly detected box and the last tracked one, a

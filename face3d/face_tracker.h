@@ -34,6 +34,19 @@ class LandmarkSource {
                                 const Eigen::AlignedBox2d& face_box) const = 0;
 };
 
+class Landmarker;
+
+// The face-api landmark network (face3d/landmarker.h) as a LandmarkSource.
+// Holds a reference: `landmarker` must outlive it.
+class LandmarkerSource : public LandmarkSource {
+ public:
+  explicit LandmarkerSource(const Landmarker& landmarker) : landmarker_(landmarker) {}
+  LandmarkResult Detect(const ImageView& image, const Eigen::AlignedBox2d& face_box) const override;
+
+ private:
+  const Landmarker& landmarker_;
+};
+
 struct FaceTrackerOptions {
   // Below this landmark confidence the face is considered lost from the
   // landmark-derived box: the tracker re-detects in the same frame and, if

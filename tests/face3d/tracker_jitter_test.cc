@@ -24,17 +24,6 @@ namespace {
 
 constexpr int64_t kFrameNs = 33'333'333;  // 30 fps.
 
-class LandmarkerSource : public LandmarkSource {
- public:
-  explicit LandmarkerSource(const Landmarker& landmarker) : landmarker_(landmarker) {}
-  LandmarkResult Detect(const ImageView& image, const Eigen::AlignedBox2d& face_box) const override {
-    return landmarker_.Detect(image, face_box);
-  }
-
- private:
-  const Landmarker& landmarker_;
-};
-
 struct JitterFigures {
   double raw_rms = 0.0;       // Frame-to-frame RMS motion of the raw landmarks, px.
   double filtered_rms = 0.0;  // Same for the One-Euro filtered landmarks, px.

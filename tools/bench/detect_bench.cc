@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "face3d/face_detector.h"
+#include "tools/bench/bench_frames.h"
 
 namespace {
 
@@ -20,27 +21,13 @@ using faceanime::face3d::DetectorModel;
 using faceanime::face3d::FaceDetector;
 using faceanime::face3d::FaceDetectorOptions;
 
-// The astronaut portrait scaled to 480 rows, centred in a 640x480 BGR frame.
-const cv::Mat& Frame() {
-  static const cv::Mat frame = [] {
-    const auto path = std::filesystem::path(FACEANIME_SOURCE_DIR) / "assets" / "astronaut.png";
-    const cv::Mat portrait = cv::imread(path.string(), cv::IMREAD_COLOR);
-    if (portrait.empty()) throw std::runtime_error("cannot read " + path.string());
-    cv::Mat out(480, 640, CV_8UC3, cv::Scalar::all(0)), scaled;
-    cv::resize(portrait, scaled, {480, 480}, 0, 0, cv::INTER_AREA);
-    scaled.copyTo(out(cv::Rect(80, 0, 480, 480)));
-    return out;
-  }();
-  return frame;
-}
-
 void BM_Detect(benchmark::State& state, DetectorModel model, int yunet_size) {
   FaceDetectorOptions options;
   options.model = model;
   options.yunet_input_size = yunet_size;
   options.num_threads = static_cast<int>(state.range(0));
   const FaceDetector detector = FaceDetector::Create(options);
-  const auto view = faceanime::ViewOf(Frame(), PixelFormat::kBgr);
+  const auto view = faceanime::ViewOf(faceanime::bench::AstronautVgaBgr(), PixelFormat::kBgr);
   size_t faces = 0;
   for (auto _ : state) {
     faces = detector.Detect(view).size();

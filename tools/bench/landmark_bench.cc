@@ -18,6 +18,7 @@
 #include "face3d/expression_classifier.h"
 #include "face3d/face_recognizer.h"
 #include "face3d/landmarker.h"
+#include "tools/bench/bench_frames.h"
 
 namespace {
 
@@ -26,20 +27,7 @@ using faceanime::face3d::ExpressionClassifier;
 using faceanime::face3d::FaceRecognizer;
 using faceanime::face3d::Landmarker;
 
-// The astronaut portrait scaled to 480 rows, centred in a 640x480 BGR frame;
-// her face box in that frame (from the 512x512 original's box by eye).
-const cv::Mat& VgaFrame() {
-  static const cv::Mat frame = [] {
-    const auto path = std::filesystem::path(FACEANIME_SOURCE_DIR) / "assets" / "astronaut.png";
-    const cv::Mat portrait = cv::imread(path.string(), cv::IMREAD_COLOR);
-    if (portrait.empty()) throw std::runtime_error("cannot read " + path.string());
-    cv::Mat out(480, 640, CV_8UC3, cv::Scalar::all(0)), scaled;
-    cv::resize(portrait, scaled, {480, 480}, 0, 0, cv::INTER_AREA);
-    scaled.copyTo(out(cv::Rect(80, 0, 480, 480)));
-    return out;
-  }();
-  return frame;
-}
+// Her face box in the 640x480 frame of bench_frames.h (from the 512x512 original's box by eye).
 
 Eigen::AlignedBox2d FaceBox() {
   const double s = 480.0 / 512.0;
@@ -49,7 +37,7 @@ Eigen::AlignedBox2d FaceBox() {
 void BM_Landmarks(benchmark::State& state, bool tiny, bool flip_check) {
   const auto landmarker = Landmarker::Create(
       {.tiny = tiny, .num_threads = static_cast<int>(state.range(0)), .flip_check = flip_check});
-  const auto view = faceanime::ViewOf(VgaFrame(), PixelFormat::kBgr);
+  const auto view = faceanime::ViewOf(faceanime::bench::AstronautVgaBgr(), PixelFormat::kBgr);
   faceanime::face3d::LandmarkResult result{};
   for (auto _ : state) {
     result = landmarker->Detect(view, FaceBox());
@@ -72,7 +60,7 @@ void BM_Embed(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   const auto landmarker = Landmarker::Create({.num_threads = threads});
   const auto recognizer = FaceRecognizer::Create({.num_threads = threads});
-  const auto view = faceanime::ViewOf(VgaFrame(), PixelFormat::kBgr);
+  const auto view = faceanime::ViewOf(faceanime::bench::AstronautVgaBgr(), PixelFormat::kBgr);
   const auto landmarks = landmarker->Detect(view, FaceBox()).points;
   for (auto _ : state) benchmark::DoNotOptimize(recognizer->Embed(view, landmarks));
 }
@@ -80,7 +68,7 @@ BENCHMARK(BM_Embed)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_Expression(benchmark::State& state) {
   const auto classifier = ExpressionClassifier::Create({.num_threads = static_cast<int>(state.range(0))});
-  const auto view = faceanime::ViewOf(VgaFrame(), PixelFormat::kBgr);
+  const auto view = faceanime::ViewOf(faceanime::bench::AstronautVgaBgr(), PixelFormat::kBgr);
   for (auto _ : state) benchmark::DoNotOptimize(classifier->Classify(view, FaceBox()));
 }
 BENCHMARK(BM_Expression)->Arg(1)->Unit(benchmark::kMillisecond);

@@ -23,41 +23,20 @@
 #include "face3d/face_detector.h"
 #include "face3d/face_tracker.h"
 #include "face3d/landmarker.h"
+#include "tools/bench/bench_frames.h"
 
 namespace {
 
 using faceanime::PixelFormat;
 using namespace faceanime::face3d;
 
-// The astronaut portrait scaled to 480 rows, centred in a 640x480 BGR frame.
-cv::Mat TrackVgaFrame() {
-  const auto path = std::filesystem::path(FACEANIME_SOURCE_DIR) / "assets" / "astronaut.png";
-  const cv::Mat portrait = cv::imread(path.string(), cv::IMREAD_COLOR);
-  if (portrait.empty()) throw std::runtime_error("cannot read " + path.string());
-  cv::Mat out(480, 640, CV_8UC3, cv::Scalar::all(0)), scaled;
-  cv::resize(portrait, scaled, {480, 480}, 0, 0, cv::INTER_AREA);
-  scaled.copyTo(out(cv::Rect(80, 0, 480, 480)));
-  return out;
-}
-
-class TrackLandmarkerSource : public LandmarkSource {
- public:
-  explicit TrackLandmarkerSource(const Landmarker& landmarker) : landmarker_(landmarker) {}
-  LandmarkResult Detect(const faceanime::ImageView& image, const Eigen::AlignedBox2d& box) const override {
-    return landmarker_.Detect(image, box);
-  }
-
- private:
-  const Landmarker& landmarker_;
-};
-
 void BM_TrackFrame(benchmark::State& state, bool tiny) {
   const int threads = static_cast<int>(state.range(0));
-  const cv::Mat frame = TrackVgaFrame();
+  const cv::Mat& frame = faceanime::bench::AstronautVgaBgr();
   const auto view = faceanime::ViewOf(frame, PixelFormat::kBgr);
   const FaceDetector detector = FaceDetector::Create({.num_threads = threads});
   const auto landmarker = Landmarker::Create({.tiny = tiny, .num_threads = threads});
-  const TrackLandmarkerSource source(*landmarker);
+  const LandmarkerSource source(*landmarker);
   FaceTracker tracker = FaceTracker::Create({}, detector, source);
   constexpr int64_t kFrameNs = 33'333'333;  // 30 fps.
   int64_t t = 0;
