@@ -1,6 +1,8 @@
 #include "pipeline/face_analyzer.h"
 
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace faceanime::pipeline {
 namespace {
@@ -10,11 +12,15 @@ class LandmarkerSource : public face3d::LandmarkSource {
  public:
   explicit LandmarkerSource(const face3d::Landmarker& landmarker) : landmarker_(landmarker) {}
   face3d::LandmarkResult Detect(const ImageView& image, const Eigen::AlignedBox2d& box) const override {
+    ScopedStageTimer timer(landmarks_ms_);
     return landmarker_.Detect(image, box);
   }
+  // Where to add the landmark network's time (nullptr: not timed).
+  void set_timing_sink(double* landmarks_ms) { landmarks_ms_ = landmarks_ms; }
 
  private:
   const face3d::Landmarker& landmarker_;
+  double* landmarks_ms_ = nullptr;
 };
 
 }  // namespace
@@ -60,17 +66,30 @@ std::unique_ptr<FaceAnalyzer> FaceAnalyzer::Create(const FaceAnalyzerOptions& op
 FaceAnalyzer::FaceAnalyzer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FaceAnalyzer::~FaceAnalyzer() = default;
 
-std::optional<FaceObservation> FaceAnalyzer::AnalyzeStill(const ImageView& image) const {
-  const auto faces = impl_->detector.Detect(image);
+std::optional<FaceObservation> FaceAnalyzer::AnalyzeStill(const ImageView& image, StageTimes* times) const {
+  if (times) times->detected = true;
+  std::vector<face3d::FaceDetection> faces;
+  {
+    ScopedStageTimer timer(times ? &times->detect_ms : nullptr);
+    faces = impl_->detector.Detect(image);
+  }
   const auto face = face3d::LargestFace(faces);
   if (!face) return std::nullopt;
-  const face3d::LandmarkResult lm = impl_->landmarker->Detect(image, face->box);
+  face3d::LandmarkResult lm;
+  {
+    ScopedStageTimer timer(times ? &times->landmarks_ms : nullptr);
+    lm = impl_->landmarker->Detect(image, face->box);
+  }
   if (lm.confidence < impl_->options.tracker.min_landmark_confidence) return std::nullopt;
   FaceObservation obs;
   obs.box = face->box;
   obs.landmarks = lm.points;
   obs.camera = face3d::Camera::ForImage(image.width, image.height);
-  const face3d::FitResult fit = impl_->still_fitter.Fit(lm.points, obs.camera);
+  face3d::FitResult fit;
+  {
+    ScopedStageTimer timer(times ? &times->fit_ms : nullptr);
+    fit = impl_->still_fitter.Fit(lm.points, obs.camera);
+  }
   if (fit.confidence < impl_->options.min_fit_confidence) return std::nullopt;
   obs.params = fit.params;
   obs.confidence = std::min(fit.confidence, lm.confidence);
@@ -78,14 +97,40 @@ std::optional<FaceObservation> FaceAnalyzer::AnalyzeStill(const ImageView& image
   return obs;
 }
 
-std::optional<FaceObservation> FaceAnalyzer::AnalyzeFrame(const ImageView& image, int64_t timestamp_ns) {
-  const auto tracked = impl_->tracker.Track(image, timestamp_ns);
+std::optional<FaceObservation> FaceAnalyzer::AnalyzeFrame(const ImageView& image, int64_t timestamp_ns,
+                                                         StageTimes* times) {
+  std::optional<face3d::TrackedFace> tracked;
+  if (times) {
+    // The tracker interleaves detection and the landmark network; time the
+    // network through the adapter and attribute the rest to detection.
+    double landmarks_ms = 0.0, track_ms = 0.0;
+    {
+      // Detach the sink even when Track throws (it points at this frame).
+      struct SinkGuard {
+        LandmarkerSource& source;
+        ~SinkGuard() { source.set_timing_sink(nullptr); }
+      } guard{impl_->source};
+      impl_->source.set_timing_sink(&landmarks_ms);
+      ScopedStageTimer timer(&track_ms);
+      tracked = impl_->tracker.Track(image, timestamp_ns);
+    }
+    times->landmarks_ms += landmarks_ms;
+    times->detect_ms += std::max(0.0, track_ms - landmarks_ms);
+    // No face: the detector ran (fresh detection or re-detection failed).
+    times->detected = !tracked || tracked->redetected;
+  } else {
+    tracked = impl_->tracker.Track(image, timestamp_ns);
+  }
   if (!tracked) return std::nullopt;
   FaceObservation obs;
   obs.box = tracked->box;
   obs.landmarks = tracked->landmarks;
   obs.camera = face3d::Camera::ForImage(image.width, image.height);
-  const face3d::FitResult fit = impl_->video_fitter.Track(tracked->landmarks, obs.camera, timestamp_ns);
+  face3d::FitResult fit;
+  {
+    ScopedStageTimer timer(times ? &times->fit_ms : nullptr);
+    fit = impl_->video_fitter.Track(tracked->landmarks, obs.camera, timestamp_ns);
+  }
   if (fit.confidence < impl_->options.min_fit_confidence) return std::nullopt;
   obs.params = fit.params;
   obs.confidence = std::min(fit.confidence, tracked->confidence);

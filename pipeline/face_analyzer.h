@@ -19,6 +19,7 @@
 #include "face3d/morphable_model.h"
 #include "face3d/video_fitter.h"
 #include "pipeline/fit_record.h"
+#include "pipeline/stage_times.h"
 
 namespace faceanime::pipeline {
 
@@ -45,12 +46,14 @@ class FaceAnalyzer {
   ~FaceAnalyzer();
 
   // A still image: the largest face, fitted with identity. std::nullopt when
-  // no face is found or the fit is not credible.
-  std::optional<FaceObservation> AnalyzeStill(const ImageView& image) const;
+  // no face is found or the fit is not credible. `times` (optional): filled
+  // with the detect, landmarks and fit wall times (see stage_times.h).
+  std::optional<FaceObservation> AnalyzeStill(const ImageView& image, StageTimes* times = nullptr) const;
 
   // One frame of a video stream (timestamps increasing). std::nullopt when
-  // the frame has no (credible) face.
-  std::optional<FaceObservation> AnalyzeFrame(const ImageView& image, int64_t timestamp_ns);
+  // the frame has no (credible) face. `times` (optional): as above.
+  std::optional<FaceObservation> AnalyzeFrame(const ImageView& image, int64_t timestamp_ns,
+                                              StageTimes* times = nullptr);
 
   // Forgets the tracked face and the identity estimate (new stream/scene).
   void Reset();

@@ -76,15 +76,20 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
 Retargeter::Retargeter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Retargeter::~Retargeter() = default;
 
-RetargetFrame Retargeter::Process(const ImageView& driver, int64_t timestamp_ns) {
-  const auto face = impl_->analyzer->AnalyzeFrame(driver, timestamp_ns);
-  return ProcessFace(face ? std::optional<face3d::FaceParams>(face->params) : std::nullopt, timestamp_ns);
+RetargetFrame Retargeter::Process(const ImageView& driver, int64_t timestamp_ns, StageTimes* times) {
+  const auto face = impl_->analyzer->AnalyzeFrame(driver, timestamp_ns, times);
+  return ProcessFace(face ? std::optional<face3d::FaceParams>(face->params) : std::nullopt, timestamp_ns, times);
 }
 
-RetargetFrame Retargeter::ProcessFace(const std::optional<face3d::FaceParams>& driver, int64_t timestamp_ns) {
+RetargetFrame Retargeter::ProcessFace(const std::optional<face3d::FaceParams>& driver, int64_t timestamp_ns,
+                                      StageTimes* times) {
   RetargetFrame out;
   out.driver_face = driver.has_value();
-  out.target = impl_->motion.Update(driver, timestamp_ns);
+  {
+    ScopedStageTimer timer(times ? &times->motion_ms : nullptr);
+    out.target = impl_->motion.Update(driver, timestamp_ns);
+  }
+  ScopedStageTimer timer(times ? &times->render_ms : nullptr);
   out.rgb = Render(out.target);
   return out;
 }

@@ -23,6 +23,7 @@
 #include "pipeline/face_analyzer.h"
 #include "pipeline/fit_record.h"
 #include "pipeline/motion_transfer.h"
+#include "pipeline/stage_times.h"
 #include "render/face_warper.h"
 
 namespace faceanime::pipeline {
@@ -60,12 +61,15 @@ class Retargeter {
   ~Retargeter();
 
   // One driver frame (any PixelFormat; timestamps increasing): track its
-  // face, transfer the motion, render.
-  RetargetFrame Process(const ImageView& driver, int64_t timestamp_ns);
+  // face, transfer the motion, render. `times` (optional, for benchmarks):
+  // filled with every stage's wall time (see stage_times.h).
+  RetargetFrame Process(const ImageView& driver, int64_t timestamp_ns, StageTimes* times = nullptr);
 
   // A driver face analysed elsewhere (e.g. GstFaceMeta from facefit);
-  // std::nullopt when that frame had no face.
-  RetargetFrame ProcessFace(const std::optional<face3d::FaceParams>& driver, int64_t timestamp_ns);
+  // std::nullopt when that frame had no face. `times` (optional): motion_ms
+  // and render_ms are added.
+  RetargetFrame ProcessFace(const std::optional<face3d::FaceParams>& driver, int64_t timestamp_ns,
+                            StageTimes* times = nullptr);
 
   // Renders the source at any face state (animation, prediction, editing).
   cv::Mat Render(const face3d::FaceParams& target) const;

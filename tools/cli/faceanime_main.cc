@@ -19,6 +19,8 @@
 #include "pipeline/frame_source.h"
 #include "pipeline/retargeter.h"
 #include "predict/procedural_motion.h"
+#include "tools/cli/bench_command.h"
+#include "tools/cli/eval_command.h"
 #include "tools/cli/gst_jobs.h"
 #include "tools/cli/progress.h"
 
@@ -216,6 +218,12 @@ int main(int argc, char** argv) {
   retarget_cmd->add_option("--threads", job.threads, "Worker threads")->capture_default_str();
   retarget_cmd->add_flag("-q,--quiet", job.quiet, "No progress on stderr");
 
+  // eval, bench
+  faceanime::cli::EvalArgs eval;
+  auto* eval_cmd = faceanime::cli::AddEvalCommand(app, eval);
+  faceanime::cli::BenchArgs bench;
+  auto* bench_cmd = faceanime::cli::AddBenchCommand(app, bench);
+
   // convert-ict, model-info
   std::string ict_input, ict_output = MorphableModel::DefaultPath().string(), provenance;
   auto* convert = app.add_subcommand("convert-ict",
@@ -247,6 +255,8 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (*eval_cmd) return faceanime::cli::RunEval(eval);
+    if (*bench_cmd) return faceanime::cli::RunBench(bench);
     if (*convert) return RunConvertIct(ict_input, ict_output, provenance);
     if (*info) return RunModelInfo(model_path);
   } catch (const std::exception& e) {

@@ -1,0 +1,153 @@
+#include "tools/cli/eval_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "pipeline/evaluation.h"
+#include "pipeline/frame_source.h"
+#include "tools/cli/progress.h"
+
+namespace faceanime::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kEvalHelp =
+    "Evaluate retargeting quality against baselines.\n"
+    "Suites (--data layout):\n"
+    "  self   video clips (*.mpg, *.mp4, ...): each clip's frame --source-frame (default 0) is driven by\n"
+    "         the clip itself; ground truth = every frame\n"
+    "  cross  >= 2 clips of different people: clip i's first frame driven by clip i+1 (no ground truth)\n"
+    "  pairs  neutral/NNN_03.jpg (source) + smiling/NNN_08.jpg (driver = ground truth), same person\n"
+    "Methods: faceanime; baselines (self, pairs) 'source' = the source frame unchanged, 'similarity' =\n"
+    "the source warped by the 2D similarity from its 68 landmarks to the driver's\n"
+    "(estimateAffinePartial2D + warpAffine).\n"
+    "Metrics (means over frames, then over cases; landmarks/fits by a separate measurement analyzer\n"
+    "without landmark smoothing):\n"
+    "  l1/psnr/ssim_face   on the ground-truth frame's landmark box grown 10% per side\n"
+    "  l1/psnr/ssim_mouth  on its mouth box (landmarks 48-67) grown 25% per side\n"
+    "     L1 = mean |a-b| (grey levels); PSNR = 10 log10(255^2/MSE), capped at 100 dB;\n"
+    "     SSIM = Wang et al. on luma, 11x11 Gaussian window, sigma 1.5\n"
+    "  akd_px    mean landmark distance output vs ground truth (cross: vs driver) after similarity alignment\n"
+    "  aed       mean |expression weight difference| of the output's fit vs the driver's fit (53 shapes)\n"
+    "  identity_distance  Euclidean distance of 128-D face embeddings, output vs source (< 0.6: same person)\n"
+    "  jitter_px landmark acceleration RMS on the output, px/frame^2\n"
+    "  fps       that method's output frames per second (faceanime: incl. driver analysis)\n"
+    "  output_face_rate  share of output frames with a measured face";
+
+}  // namespace
+
+CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
+  auto* cmd = app.add_subcommand(
+      "eval", "Evaluate retargeting quality (suites self, cross, pairs) against baselines; Markdown + JSON");
+  cmd->footer(kEvalHelp);
+  cmd->add_option("suite", args.suite, "self, cross or pairs")
+      ->required()
+      ->check(CLI::IsMember({"self", "cross", "pairs"}));
+  cmd->add_option("--data", args.data, "The suite's data folder (layouts above)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", args.out, "Output folder for the JSON (eval_SUITE.json) and --sheets");
+  cmd->add_option("--json", args.json, "JSON file (default: OUT/eval_SUITE.json with --out, else none)");
+  cmd->add_option("--clips", args.clips, "Cases to evaluate, in file-name order (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--frames", args.frames, "Driver frames per case (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--source-frame", args.source_frame, "self/cross: the clip frame used as the source portrait")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_flag("--sheets", args.sheets,
+                "Write a contact sheet PNG per case (source / driver / outputs at the middle frame) to OUT "
+                "(default OUT: faceanime-eval)");
+  cmd->add_option("--threads", args.threads, "Worker threads for the networks")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_flag("-q,--quiet", args.quiet, "No progress on stderr");
+  return cmd;
+}
+
+int RunEval(const EvalArgs& args) {
+  const pipeline::EvalSuite suite = pipeline::ParseEvalSuite(args.suite);
+  const auto cases = pipeline::FindEvalCases(suite, args.data, args.clips);
+  fs::path out_dir = args.out;
+  if (args.sheets && out_dir.empty()) out_dir = "faceanime-eval";
+  if (!out_dir.empty()) fs::create_directories(out_dir);
+  fs::path json_path = args.json;
+  if (json_path.empty() && !args.out.empty()) json_path = out_dir / ("eval_" + args.suite + ".json");
+
+  pipeline::EvaluationOptions options;
+  options.suite = suite;
+  options.max_frames = args.frames;
+  options.source_frame = args.source_frame;
+  options.retarget.analysis.num_threads = args.threads;
+  options.measure.num_threads = args.threads;
+  options.recognizer.num_threads = args.threads;
+  options.contact_sheets = args.sheets;
+  auto evaluator = pipeline::Evaluator::Create(options);
+
+  // Frames to expect, for the progress bar.
+  int total = 0;
+  std::vector<int> offsets;
+  for (const auto& c : cases) {
+    offsets.push_back(total);
+    const auto src = pipeline::FrameSource::Open(c.driver);
+    int n = src->is_still() ? 1 : src->frame_count();
+    if (args.frames > 0 && (n <= 0 || n > args.frames)) n = args.frames;
+    total += std::max(n, 0);
+  }
+  ProgressBar progress("eval " + args.suite, total, args.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  int done = 0;
+
+  pipeline::SuiteResult result;
+  result.suite = suite;
+  result.data_dir = args.data;
+  result.methods = pipeline::EvalMethods(suite);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    pipeline::CaseResult r;
+    try {
+      r = evaluator->Evaluate(cases[i], static_cast<int>(i), [&](int, int) { progress.Update(++done, elapsed()); });
+    } catch (const pipeline::SourceError& e) {
+      // One unusable source (no face in that frame) must not end the suite.
+      result.skipped.emplace_back(cases[i].name, e.what());
+      if (!args.quiet) std::fprintf(stderr, "\nfaceanime eval: skipping %s: %s\n", cases[i].name.c_str(), e.what());
+      continue;
+    }
+    if (args.sheets && !r.sheet.empty()) {
+      std::string file = r.name;
+      for (char& ch : file) {
+        if (ch == '/' || ch == '>' || ch == ' ') ch = '_';
+      }
+      const fs::path sheet = out_dir / (args.suite + "_" + file + ".png");
+      cv::Mat bgr;
+      cv::cvtColor(r.sheet, bgr, cv::COLOR_RGB2BGR);
+      if (!cv::imwrite(sheet.string(), bgr)) {
+        throw std::runtime_error("cannot write '" + sheet.string() + "': check the folder is writable");
+      }
+      r.sheet.release();
+    }
+    result.cases.push_back(std::move(r));
+  }
+  progress.Finish(done, elapsed());
+  result.aggregate = pipeline::AggregateCases(result.cases, result.methods);
+
+  std::printf("%s", pipeline::SuiteResultToMarkdown(result).c_str());
+  if (!json_path.empty()) {
+    std::ofstream f(json_path);
+    f << pipeline::SuiteResultToJson(result) << '\n';
+    if (!f) throw std::runtime_error("cannot write '" + json_path.string() + "': check the folder is writable");
+    if (!args.quiet) std::fprintf(stderr, "wrote %s\n", json_path.string().c_str());
+  }
+  return 0;
+}
+
+}  // namespace faceanime::cli

@@ -1,0 +1,34 @@
+// `faceanime eval SUITE --data DIR`: the quality suites of
+// pipeline/evaluation.h (self, cross, pairs) with their baselines. Prints a
+// Markdown table on stdout, a progress bar on stderr; writes JSON and, with
+// --sheets, one contact sheet PNG per case (source / driver / outputs).
+#ifndef FACEANIME_TOOLS_CLI_EVAL_COMMAND_H_
+#define FACEANIME_TOOLS_CLI_EVAL_COMMAND_H_
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace faceanime::cli {
+
+struct EvalArgs {
+  std::string suite;         // self, cross, pairs.
+  std::string data;          // Data folder.
+  std::string out;           // Output folder (JSON, sheets); empty: none unless --sheets.
+  std::string json;          // JSON path (default: OUT/eval_SUITE.json when --out is given).
+  int clips = 0;             // Cases (0: all).
+  int frames = 0;            // Driver frames per case (0: all).
+  int source_frame = 0;      // self: the clip's frame used as the source.
+  bool sheets = false;
+  // Network threads. Default 1: the evaluator runs several analyzers one
+  // after another, and OpenMP teams spin badly on a busy 2-core machine.
+  int threads = 1;
+  bool quiet = false;
+};
+
+CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args);
+int RunEval(const EvalArgs& args);
+
+}  // namespace faceanime::cli
+
+#endif  // FACEANIME_TOOLS_CLI_EVAL_COMMAND_H_
