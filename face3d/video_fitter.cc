@@ -39,7 +39,8 @@ void VideoFitter::Reset() {
   identity_.fill(0.0);
   has_identity_ = false;
   identity_locked_ = false;
-  identity_pool_.clear();
+  identity_sum_.fill(0.0);
+  identity_count_ = 0;
   history_.clear();
   frames_tracked_ = 0;
 }
@@ -140,15 +141,26 @@ FitResult VideoFitter::Track(const Landmarks68& landmarks, const Camera& camera,
   }
 
   if (!identity_locked_ && (frames_tracked_ - 1) % options_.identity_stride == 0) {
-    identity_pool_.push_back({landmarks, camera, weights, result.params});
-    if (static_cast<int>(identity_pool_.size()) >= options_.identity_frames) {
-      const std::vector<FitResult> joint = fitter_.FitFrames(identity_pool_);
-      identity_ = joint.back().params.identity;
+    // This frame's own identity estimate, warm-started from its tracked pose
+    // and expression.
+    FitRequest request;
+    request.weights = weights;
+    request.initial = result.params;
+    const FitResult single = fitter_.Fit(landmarks, camera, request);
+    if (single.confidence >= options_.min_confidence) {
+      for (int i = 0; i < kNumIdentityShapes; ++i) identity_sum_[i] += single.params.identity[i];
+      ++identity_count_;
+    }
+    if (identity_count_ >= options_.identity_frames) {
+      for (int i = 0; i < kNumIdentityShapes; ++i) identity_[i] = identity_sum_[i] / identity_count_;
       has_identity_ = identity_locked_ = true;
-      identity_pool_.clear();
-      // This frame is the pool's last one: take its joint estimate, and
-      // restart the motion history on the new identity.
-      result = joint.back();
+      // Re-fit this frame on the locked identity and restart the motion
+      // history from it.
+      FitRequest locked;
+      locked.weights = weights;
+      locked.identity = identity_;
+      locked.initial = result.params;
+      result = fitter_.Fit(landmarks, camera, locked);
       history_.clear();
     }
   }

@@ -1,7 +1,10 @@
 // Tracking the morphable model through a video from per-frame landmarks.
 //
-// Identity is estimated jointly over the first frames (FaceFitter::FitFrames
-// over `identity_frames` frames, `identity_stride` apart) and then held; each
+// Identity is refined as frames arrive: on `identity_frames` frames,
+// `identity_stride` apart, a single-image fit estimates it (~20 ms each, so no
+// frame stalls), and their mean is then held (averaging the per-frame
+// estimates removes most of their noise; a joint multi-frame fit, which
+// FaceFitter::FitFrames offers, cost ~1.8 s in one frame). Each
 // frame then fits only pose and expression, warm-started from a
 // constant-velocity prediction, with a temporal term that damps jitter but
 // lets genuine motion through (a redescending Cauchy loss on the deviation
@@ -28,9 +31,9 @@ struct VideoFitOptions {
   // Per-frame fitting (noise model, robust loss, priors). Its max_iterations
   // applies to fresh fits and the identity fit.
   FitOptions fit;
-  // Frames pooled for the identity estimate (>= 1) and the spacing between
-  // them in tracked frames (>= 1). Until then identity comes from the first
-  // frame's single-image fit.
+  // Frames whose single-image identity estimates are averaged (>= 1), and the
+  // spacing between them in tracked frames (>= 1). Until the mean is locked,
+  // identity comes from the first frame's single-image fit.
   int identity_frames = 8;
   int identity_stride = 3;
   // Temporal term: jitter scales of the Cauchy loss per state entry (> 0):
@@ -97,7 +100,8 @@ class VideoFitter {
   std::array<double, kNumIdentityShapes> identity_{};
   bool has_identity_ = false;
   bool identity_locked_ = false;
-  std::vector<FrameObservation> identity_pool_;
+  std::array<double, kNumIdentityShapes> identity_sum_{};  // Of the pooled estimates.
+  int identity_count_ = 0;
   std::vector<HistoryEntry> history_;  // Last two tracked frames, oldest first.
   int frames_tracked_ = 0;
 };

@@ -32,7 +32,11 @@ struct FaceAnalyzerOptions {
   face3d::FitOptions still_fit;           // Single-image fit.
   face3d::VideoFitOptions video_fit;      // Tracking fit.
   // Worker threads for the networks (OpenCV DNN and LibTorch), >= 1.
-  int num_threads = 2;
+  // Default 1: on a 2-core machine shared with decoding, encoding or another
+  // process, LibTorch's OpenMP threads at 2 made the landmark net take ~0.7 s
+  // instead of ~5-9 ms per face (measured with faceanime bench); raise it
+  // only on an otherwise idle machine with spare cores.
+  int num_threads = 1;
   // Fits below this confidence count as "no face" (never emit garbage). [0, 1].
   double min_fit_confidence = 0.2;
 };

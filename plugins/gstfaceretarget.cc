@@ -38,7 +38,7 @@ struct Settings {
   std::string source;
   faceanime::pipeline::MotionTransferOptions motion;
   gint crop_size = 0;
-  gint threads = 2;
+  gint threads = 1;
 };
 
 }  // namespace
@@ -291,7 +291,7 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                        ready));
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
-      g_param_spec_int("threads", "Threads", "Worker threads for fitting the portrait", 1, 64, 2, ready));
+      g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));
 
   gst_element_class_set_static_metadata(
       element_class, "Face retarget", "Filter/Effect/Video",

@@ -48,7 +48,7 @@ struct BenchArgs {
   int frames = 0;           // Driver frames (0: the whole video).
   std::string driver_size;  // "WxH" to scale the driver; empty: native size.
   int crop = 0;             // Output crop (0: full portrait).
-  int threads = 2;
+  int threads = 1;
   bool quiet = false;
 };
 

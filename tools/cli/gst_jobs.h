@@ -60,7 +60,7 @@ struct RetargetJob {
   bool audio = true;              // Mux the driver's audio when it has some.
   pipeline::MotionTransferOptions motion;
   int crop_size = 0;              // faceretarget crop-size.
-  int threads = 2;
+  int threads = 1;
   bool quiet = false;
 };
 
