@@ -11,21 +11,13 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "face3d/face_detector.h"
+#include "tests/face3d/detector_fixtures.h"
 #include "tests/test_support.h"
 
 namespace faceanime::face3d {
 namespace {
 
-const FaceDetector& DetectorFor(DetectorModel model) {
-  static auto* detectors = new std::map<DetectorModel, FaceDetector>();
-  auto it = detectors->find(model);
-  if (it == detectors->end()) {
-    FaceDetectorOptions options;
-    options.model = model;
-    it = detectors->emplace(model, FaceDetector::Create(options)).first;
-  }
-  return it->second;
-}
+using testing::DetectorFor;
 
 struct LondonPhoto {
   std::string name;

@@ -1,6 +1,7 @@
 // Face detection on the bundled portraits: hand-picked boxes, tiles,
 // blank images, pixel formats and strides, model file errors.
 #include "face3d/face_detector.h"
+#include "tests/face3d/detector_fixtures.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -31,16 +32,7 @@ cv::Mat ReadAsset(const std::string& name) {
 
 // One detector per model for the whole binary (loading takes milliseconds,
 // but every test would otherwise repeat it).
-const FaceDetector& DetectorFor(DetectorModel model) {
-  static std::map<DetectorModel, FaceDetector>* detectors = new std::map<DetectorModel, FaceDetector>();
-  auto it = detectors->find(model);
-  if (it == detectors->end()) {
-    FaceDetectorOptions options;
-    options.model = model;
-    it = detectors->emplace(model, FaceDetector::Create(options)).first;
-  }
-  return it->second;
-}
+using testing::DetectorFor;
 
 // Face boxes (hairline or brows to chin, cheek to cheek) picked by eye on a
 // 25-pixel grid drawn over each portrait.
