@@ -194,6 +194,24 @@ TEST_F(FaceFitTest, PostsElementMessagesWithPoseAndNamedExpression) {
   gst_object_unref(pipeline);
 }
 
+TEST_F(FaceFitTest, LateFramesAreDroppedAfterAQosEvent) {
+  // A sink reporting that a frame at 1 s arrived 0.5 s late: frames due
+  // before the element's new earliest time are dropped, not processed.
+  GstHarness* h = gst_harness_new("facefit");
+  gst_harness_set_src_caps_str(h, Caps("RGB", 128, 128).c_str());
+  gst_buffer_unref(gst_harness_push_and_pull(h, PortraitBuffer(GST_VIDEO_FORMAT_RGB, 128, 128, 0)));
+  ASSERT_TRUE(gst_harness_push_upstream_event(
+      h, gst_event_new_qos(GST_QOS_TYPE_UNDERFLOW, 0.5, 500 * GST_MSECOND, 1 * GST_SECOND)));
+  EXPECT_EQ(gst_harness_push(h, PortraitBuffer(GST_VIDEO_FORMAT_RGB, 128, 128, 1200 * GST_MSECOND)), GST_FLOW_OK);
+  EXPECT_EQ(gst_harness_buffers_in_queue(h), 0u);  // Dropped as late.
+  // A frame well after the earliest time goes through.
+  GstBuffer* out = gst_harness_push_and_pull(h, PortraitBuffer(GST_VIDEO_FORMAT_RGB, 128, 128, 5 * GST_SECOND));
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(GST_BUFFER_PTS(out), 5 * GST_SECOND);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
 TEST_F(FaceFitTest, RefusesUnsupportedCaps) {
   GstElement* element = gst_element_factory_make("facefit", nullptr);
   ASSERT_NE(element, nullptr);
