@@ -14,6 +14,8 @@ struct Retargeter::Impl {
   FaceObservation source;
   MotionTransfer motion;
   render::FaceWarper warper;
+  predict::ExpressionControl control;
+  std::optional<ExpressionEdit> edit;
   cv::Rect crop;  // Output crop in source pixels (the whole image when no crop).
 
   Impl(RetargeterOptions o, std::unique_ptr<FaceAnalyzer> a, cv::Mat rgb, FaceObservation s)
@@ -22,7 +24,8 @@ struct Retargeter::Impl {
         source_rgb(std::move(rgb)),
         source(std::move(s)),
         motion(MotionTransfer::Create(analyzer->model(), options.motion)),
-        warper(render::FaceWarper::Create(analyzer->model(), options.warp)) {
+        warper(render::FaceWarper::Create(analyzer->model(), options.warp)),
+        control(predict::ExpressionControl::Create(analyzer->model())) {
     motion.SetSource(source.params);
     crop = cv::Rect(0, 0, source_rgb.cols, source_rgb.rows);
     if (options.output_crop > 0) {
@@ -88,6 +91,7 @@ RetargetFrame Retargeter::ProcessFace(const std::optional<face3d::FaceParams>& d
   {
     ScopedStageTimer timer(times ? &times->motion_ms : nullptr);
     out.target = impl_->motion.Update(driver, timestamp_ns);
+    if (impl_->edit) out.target = impl_->control.Apply(out.target, impl_->edit->aus, impl_->edit->mode);
   }
   ScopedStageTimer timer(times ? &times->render_ms : nullptr);
   out.rgb = Render(out.target);
@@ -114,6 +118,13 @@ void Retargeter::ResetDriver() {
   impl_->analyzer->Reset();
   impl_->motion.ResetDriverReference();
 }
+
+void Retargeter::set_expression_edit(std::optional<ExpressionEdit> edit) {
+  if (edit) impl_->control.Validate(edit->aus);
+  impl_->edit = std::move(edit);
+}
+
+const predict::ExpressionControl& Retargeter::expression_control() const { return impl_->control; }
 
 FaceAnalyzer& Retargeter::analyzer() { return *impl_->analyzer; }
 

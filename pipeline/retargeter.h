@@ -23,6 +23,7 @@
 #include "pipeline/face_analyzer.h"
 #include "pipeline/fit_record.h"
 #include "pipeline/motion_transfer.h"
+#include "predict/expression_control.h"
 #include "pipeline/stage_times.h"
 #include "render/face_warper.h"
 
@@ -45,6 +46,14 @@ struct RetargeterOptions {
   // 0 (default): output the source's full size. > 0: a square crop of this
   // many pixels around the source face (for small outputs, avatars).
   int output_crop = 0;
+};
+
+// An expression edit applied on top of the transferred motion (FACS action
+// units, e.g. from a preset): kReplace gives the portrait exactly this
+// expression, kAdd adds it to the driver's ("always a bit happier").
+struct ExpressionEdit {
+  predict::ActionUnitSet aus;
+  predict::ExpressionBlend mode = predict::ExpressionBlend::kAdd;
 };
 
 struct RetargetFrame {
@@ -81,6 +90,11 @@ class Retargeter {
 
   // Options that may change while running (motion switches and gain).
   void set_motion_options(const MotionTransferOptions& options);
+  // The expression edit applied to every following frame (std::nullopt:
+  // none). Validate `aus` with expression_control() first.
+  void set_expression_edit(std::optional<ExpressionEdit> edit);
+  const predict::ExpressionControl& expression_control() const;
+
   // New driver stream: forget its reference frame and tracking state.
   void ResetDriver();
 

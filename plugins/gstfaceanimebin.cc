@@ -18,7 +18,8 @@ namespace {
 // Property ids: the child's properties in this order (fit first).
 const char* const kFitProperties[] = {"detector", "tiny-landmarks", "min-confidence"};
 const char* const kRetargetProperties[] = {"source",          "motion",    "transfer-pose", "transfer-expression",
-                                           "transfer-gaze",   "expression-gain", "crop-size", "threads"};
+                                           "transfer-gaze",   "expression-gain", "crop-size", "threads", "au", "expression",
+                                           "expression-strength", "expression-mode"};
 constexpr guint kNumFit = G_N_ELEMENTS(kFitProperties);
 constexpr guint kNumRetarget = G_N_ELEMENTS(kRetargetProperties);
 

@@ -10,6 +10,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "face3d/data_paths.h"
@@ -32,6 +33,10 @@ enum {
   PROP_EXPRESSION_GAIN,
   PROP_CROP_SIZE,
   PROP_THREADS,
+  PROP_AU,
+  PROP_EXPRESSION,
+  PROP_EXPRESSION_STRENGTH,
+  PROP_EXPRESSION_MODE,
 };
 
 struct Settings {
@@ -39,7 +44,38 @@ struct Settings {
   faceanime::pipeline::MotionTransferOptions motion;
   gint crop_size = 0;
   gint threads = 1;
+  // Expression control (predict/expression_control.h).
+  std::string au;          // "AU12=0.8,AU6=0.5".
+  std::string expression;  // A preset: "happy" or "happy=0.7".
+  gdouble expression_strength = 1.0;
+  faceanime::predict::ExpressionBlend expression_mode = faceanime::predict::ExpressionBlend::kAdd;
 };
+
+// The edit described by the settings (std::nullopt: none). Throws
+// std::invalid_argument naming the bad value and listing the valid ones.
+std::optional<faceanime::pipeline::ExpressionEdit> ParseEdit(const faceanime::pipeline::Retargeter& retargeter,
+                                                             const Settings& s) {
+  if (!s.au.empty() && !s.expression.empty()) {
+    throw std::invalid_argument("set either 'au' or 'expression', not both");
+  }
+  faceanime::pipeline::ExpressionEdit edit;
+  edit.mode = s.expression_mode;
+  if (!s.au.empty()) {
+    edit.aus = retargeter.expression_control().ParseActionUnits(s.au);
+    for (auto& au : edit.aus) au.intensity *= s.expression_strength;
+  } else if (!s.expression.empty()) {
+    const auto preset = faceanime::predict::ParsePreset(s.expression);
+    edit.aus = faceanime::predict::PresetActionUnits(preset.preset, preset.strength * s.expression_strength);
+  } else {
+    return std::nullopt;
+  }
+  return edit;
+}
+
+std::string EditKey(const Settings& s) {
+  return s.au + "|" + s.expression + "|" + std::to_string(s.expression_strength) + "|" +
+         std::to_string(static_cast<int>(s.expression_mode));
+}
 
 }  // namespace
 
@@ -50,6 +86,7 @@ struct _GstFaceRetarget {
   std::unique_ptr<faceanime::pipeline::Retargeter> retargeter;
   GstVideoInfo in_info;
   GstVideoInfo out_info;
+  std::string applied_edit;  // EditKey of the edit in force.
 };
 
 G_DEFINE_TYPE(GstFaceRetarget, gst_face_retarget, GST_TYPE_BASE_TRANSFORM)
@@ -69,6 +106,19 @@ GType gst_face_retarget_motion_get_type() {
   return type;
 }
 
+GType gst_face_retarget_expression_mode_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(faceanime::predict::ExpressionBlend::kReplace), "Replace the expression", "replace"},
+      {static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), "Add to the driver's expression", "add"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) {
+    GType t = g_enum_register_static("GstFaceRetargetExpressionMode", values);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}
+
 static void gst_face_retarget_set_property(GObject* object, guint prop_id, const GValue* value,
                                            GParamSpec* pspec) {
   GstFaceRetarget* self = GST_FACE_RETARGET(object);
@@ -83,6 +133,12 @@ static void gst_face_retarget_set_property(GObject* object, guint prop_id, const
     case PROP_EXPRESSION_GAIN: s.motion.expression_gain = g_value_get_double(value); break;
     case PROP_CROP_SIZE: s.crop_size = g_value_get_int(value); break;
     case PROP_THREADS: s.threads = g_value_get_int(value); break;
+    case PROP_AU: s.au = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
+    case PROP_EXPRESSION: s.expression = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
+    case PROP_EXPRESSION_STRENGTH: s.expression_strength = g_value_get_double(value); break;
+    case PROP_EXPRESSION_MODE:
+      s.expression_mode = static_cast<faceanime::predict::ExpressionBlend>(g_value_get_enum(value));
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -101,6 +157,10 @@ static void gst_face_retarget_get_property(GObject* object, guint prop_id, GValu
     case PROP_EXPRESSION_GAIN: g_value_set_double(value, s.motion.expression_gain); break;
     case PROP_CROP_SIZE: g_value_set_int(value, s.crop_size); break;
     case PROP_THREADS: g_value_set_int(value, s.threads); break;
+    case PROP_AU: g_value_set_string(value, s.au.c_str()); break;
+    case PROP_EXPRESSION: g_value_set_string(value, s.expression.c_str()); break;
+    case PROP_EXPRESSION_STRENGTH: g_value_set_double(value, s.expression_strength); break;
+    case PROP_EXPRESSION_MODE: g_value_set_enum(value, static_cast<gint>(s.expression_mode)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -132,6 +192,14 @@ static gboolean gst_face_retarget_start(GstBaseTransform* trans) {
                       ("Could not load the face models. Run '%s' to install them (data directory: %s).",
                        faceanime::kSetupCommand, faceanime::FaceanimeDataDir().c_str()),
                       ("%s", e.what()));
+    return FALSE;
+  }
+  try {
+    self->retargeter->set_expression_edit(ParseEdit(*self->retargeter, settings));
+    self->applied_edit = EditKey(settings);
+  } catch (const std::exception& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid expression setting: %s", e.what()), ("%s", e.what()));
+    self->retargeter.reset();
     return FALSE;
   }
   return TRUE;
@@ -202,8 +270,21 @@ static gboolean gst_face_retarget_sink_event(GstBaseTransform* trans, GstEvent* 
 static GstFlowReturn gst_face_retarget_transform(GstBaseTransform* trans, GstBuffer* inbuf, GstBuffer* outbuf) {
   GstFaceRetarget* self = GST_FACE_RETARGET(trans);
   GST_OBJECT_LOCK(self);
-  const faceanime::pipeline::MotionTransferOptions motion = self->settings.motion;
+  const Settings settings = self->settings;
   GST_OBJECT_UNLOCK(self);
+  const faceanime::pipeline::MotionTransferOptions& motion = settings.motion;
+  if (const std::string key = EditKey(settings); key != self->applied_edit) {
+    // Changed while playing: a bad value is a warning (the stream goes on
+    // with no edit), not an error.
+    self->applied_edit = key;
+    try {
+      self->retargeter->set_expression_edit(ParseEdit(*self->retargeter, settings));
+    } catch (const std::exception& e) {
+      self->retargeter->set_expression_edit(std::nullopt);
+      GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("Ignoring an invalid expression setting: %s", e.what()),
+                          ("%s", e.what()));
+    }
+  }
 
   const GstFaceMeta* meta = gst_buffer_get_primary_face_meta(inbuf);
   if (meta == nullptr) {
@@ -245,6 +326,7 @@ static GstFlowReturn gst_face_retarget_transform(GstBaseTransform* trans, GstBuf
 static void gst_face_retarget_finalize(GObject* object) {
   GstFaceRetarget* self = GST_FACE_RETARGET(object);
   self->retargeter.~unique_ptr();
+  self->applied_edit.~basic_string();
   self->settings.~Settings();
   G_OBJECT_CLASS(gst_face_retarget_parent_class)->finalize(object);
 }
@@ -290,6 +372,29 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                        "0: output the portrait's full size; N: an NxN crop around the portrait's face", 0, 4096, 0,
                        ready));
   g_object_class_install_property(
+      gobject_class, PROP_AU,
+      g_param_spec_string("au", "Action units",
+                          "FACS action units applied to the portrait, e.g. \"AU12=0.8,AU6=0.5\" (intensities 0-1; "
+                          "one-sided variants like AU12L; ICT-FaceKit's FACS table)",
+                          "", playing));
+  g_object_class_install_property(
+      gobject_class, PROP_EXPRESSION,
+      g_param_spec_string("expression", "Expression preset",
+                          "An expression preset: angry, contemptuous, disgusted, fearful, happy, neutral, sad or "
+                          "surprised, optionally with a strength (\"happy=0.7\")",
+                          "", playing));
+  g_object_class_install_property(
+      gobject_class, PROP_EXPRESSION_STRENGTH,
+      g_param_spec_double("expression-strength", "Expression strength",
+                          "Scales the 'au' or 'expression' edit", 0.0, 1.0, 1.0, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_EXPRESSION_MODE,
+      g_param_spec_enum("expression-mode", "Expression mode",
+                        "replace: the portrait gets exactly the edit's expression; add: the edit is added to the "
+                        "driver's expression",
+                        gst_face_retarget_expression_mode_get_type(),
+                        static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));
+  g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));
 
@@ -312,11 +417,13 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
   trans_class->transform = GST_DEBUG_FUNCPTR(gst_face_retarget_transform);
   trans_class->passthrough_on_same_caps = FALSE;
   gst_type_mark_as_plugin_api(gst_face_retarget_motion_get_type(), static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(gst_face_retarget_expression_mode_get_type(), static_cast<GstPluginAPIFlags>(0));
 }
 
 static void gst_face_retarget_init(GstFaceRetarget* self) {
   new (&self->settings) Settings();
   new (&self->retargeter) std::unique_ptr<faceanime::pipeline::Retargeter>();
+  new (&self->applied_edit) std::string();
   gst_video_info_init(&self->in_info);
   gst_video_info_init(&self->out_info);
   gst_base_transform_set_qos_enabled(GST_BASE_TRANSFORM(self), TRUE);

@@ -146,6 +146,33 @@ TEST_F(FaceRetargetTest, MotionFollowsTheDriverAndPropertiesActMidStream) {
   gst_harness_teardown(h);
 }
 
+TEST_F(FaceRetargetTest, ExpressionPresetAppliesAndClearsWhilePlaying) {
+  GstHarness* h = Harness();
+  GstBuffer* rest = gst_harness_push_and_pull(h, DriverBuffer(0, true));
+  const cv::Mat rest_img = ToMat(rest, 512, 512);
+  gst_buffer_unref(rest);
+  GstElement* retarget = gst_harness_find_element(h, "faceretarget");
+  ASSERT_NE(retarget, nullptr);
+  gst_util_set_object_arg(G_OBJECT(retarget), "expression-mode", "replace");
+  g_object_set(retarget, "expression", "surprised", nullptr);
+  GstBuffer* edited = gst_harness_push_and_pull(h, DriverBuffer(40 * GST_MSECOND, true));
+  EXPECT_GT(MeanDiff(ToMat(edited, 512, 512), rest_img), 1.0);  // Her smile goes, the mouth opens.
+  gst_buffer_unref(edited);
+  g_object_set(retarget, "expression", "", nullptr);
+  GstBuffer* cleared = gst_harness_push_and_pull(h, DriverBuffer(80 * GST_MSECOND, true));
+  EXPECT_LT(MeanDiff(ToMat(cleared, 512, 512), rest_img), 0.5);
+  gst_buffer_unref(cleared);
+  gst_object_unref(retarget);
+  gst_harness_teardown(h);
+}
+
+TEST_F(FaceRetargetTest, InvalidActionUnitIsAnErrorListingTheValidOnes) {
+  const std::string error = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
+                                    "facefit ! faceretarget source=\"" + kPortrait + "\" au=AU99=0.5 ! fakesink");
+  EXPECT_THAT(error, HasSubstr("AU99"));
+  EXPECT_THAT(error, HasSubstr("AU12"));  // The list of valid action units.
+}
+
 TEST_F(FaceRetargetTest, FramesWithoutAFaceStillRenderAndHoldTheLastMotion) {
   GstHarness* h = Harness();
   gst_buffer_unref(gst_harness_push_and_pull(h, DriverBuffer(0, true, 0, 0)));
