@@ -4,6 +4,9 @@
 #define FACEANIME_TESTS_FACE3D_DETECTOR_FIXTURES_H_
 
 #include <map>
+#include <string>
+
+#include <gtest/gtest.h>
 
 #include "face3d/face_detector.h"
 
@@ -18,6 +21,22 @@ inline const FaceDetector& DetectorFor(DetectorModel model) {
     it = detectors->emplace(model, FaceDetector::Create(options)).first;
   }
   return it->second;
+}
+
+// Every detector model, for INSTANTIATE_TEST_SUITE_P.
+inline auto AllDetectorModels() {
+  return ::testing::Values(DetectorModel::kBlazeFaceFront, DetectorModel::kBlazeFaceBack, DetectorModel::kYuNet);
+}
+
+// Test-name suffix per model (DetectorModelName has spaces, which gtest
+// names cannot).
+inline std::string DetectorTestName(const ::testing::TestParamInfo<DetectorModel>& info) {
+  switch (info.param) {
+    case DetectorModel::kBlazeFaceFront: return "BlazeFaceFront";
+    case DetectorModel::kBlazeFaceBack: return "BlazeFaceBack";
+    case DetectorModel::kYuNet: return "YuNet";
+  }
+  return "Unknown";
 }
 
 }  // namespace faceanime::face3d::testing

@@ -89,17 +89,7 @@ TEST_P(FaceDetectorDataTest, FindsAFaceInEveryLondonPhoto) {
   EXPECT_EQ(found, 144);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, FaceDetectorDataTest,
-                         ::testing::Values(DetectorModel::kBlazeFaceFront, DetectorModel::kBlazeFaceBack,
-                                           DetectorModel::kYuNet),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case DetectorModel::kBlazeFaceFront: return std::string("BlazeFaceFront");
-                             case DetectorModel::kBlazeFaceBack: return std::string("BlazeFaceBack");
-                             case DetectorModel::kYuNet: return std::string("YuNet");
-                           }
-                           return std::string("Unknown");
-                         });
+INSTANTIATE_TEST_SUITE_P(AllModels, FaceDetectorDataTest, testing::AllDetectorModels(), testing::DetectorTestName);
 
 TEST(FaceDetectorDataTest, BlazeFaceAndYuNetBoxesAgreeOnLondonPhotos) {
   const auto& photos = LondonPhotos();

@@ -178,17 +178,7 @@ TEST_P(FaceDetectorModelTest, MapsBoxesBackToTheImageOfAnySizeAndAspectRatio) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, FaceDetectorModelTest,
-                         ::testing::Values(DetectorModel::kBlazeFaceFront, DetectorModel::kBlazeFaceBack,
-                                           DetectorModel::kYuNet),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case DetectorModel::kBlazeFaceFront: return std::string("BlazeFaceFront");
-                             case DetectorModel::kBlazeFaceBack: return std::string("BlazeFaceBack");
-                             case DetectorModel::kYuNet: return std::string("YuNet");
-                           }
-                           return std::string("Unknown");
-                         });
+INSTANTIATE_TEST_SUITE_P(AllModels, FaceDetectorModelTest, testing::AllDetectorModels(), testing::DetectorTestName);
 
 TEST(FaceDetectorTest, LongRangeModelsFindBothFacesInFullPortraitsSideBySide) {
   // The faces fill only about a tenth of a 1024-pixel-wide frame: below the

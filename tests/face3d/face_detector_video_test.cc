@@ -11,6 +11,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "face3d/face_detector.h"
+#include "tests/face3d/detector_fixtures.h"
 #include "tests/test_support.h"
 
 namespace faceanime::face3d {
@@ -69,17 +70,7 @@ TEST_P(GridVideoTest, FindsTheSpeakersFaceInEveryFrameOfThreeGridClips) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, GridVideoTest,
-                         ::testing::Values(DetectorModel::kBlazeFaceFront, DetectorModel::kBlazeFaceBack,
-                                           DetectorModel::kYuNet),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case DetectorModel::kBlazeFaceFront: return std::string("BlazeFaceFront");
-                             case DetectorModel::kBlazeFaceBack: return std::string("BlazeFaceBack");
-                             case DetectorModel::kYuNet: return std::string("YuNet");
-                           }
-                           return std::string("Unknown");
-                         });
+INSTANTIATE_TEST_SUITE_P(AllModels, GridVideoTest, testing::AllDetectorModels(), testing::DetectorTestName);
 
 }  // namespace
 }  // namespace faceanime::face3d

@@ -16,6 +16,7 @@
 
 #include "plugins/elements.h"
 #include "plugins/face_meta.h"
+#include "tests/plugins/harness_util.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -133,23 +134,12 @@ TEST_F(FaceFitTest, TracksAcrossFramesAndSurvivesFlushAndEos) {
     gst_buffer_unref(out);
   }
   // A flush (as from a seek) resets tracking; timestamps may restart.
-  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
-  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
-  gst_harness_set_src_caps_str(h, Caps("RGB", 256, 256).c_str());
-  GstSegment segment;
-  gst_segment_init(&segment, GST_FORMAT_TIME);
-  gst_harness_push_event(h, gst_event_new_segment(&segment));
+  faceanime::testing::FlushAndRestart(h, Caps("RGB", 256, 256).c_str());
   GstBuffer* out = gst_harness_push_and_pull(h, PortraitBuffer(GST_VIDEO_FORMAT_RGB, 256, 256, 0));
   ASSERT_NE(out, nullptr);
   EXPECT_TRUE(gst_buffer_get_primary_face_meta(out)->has_face);
   gst_buffer_unref(out);
-  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
-  bool saw_eos = false;
-  while (GstEvent* e = gst_harness_try_pull_event(h)) {
-    saw_eos |= GST_EVENT_TYPE(e) == GST_EVENT_EOS;
-    gst_event_unref(e);
-  }
-  EXPECT_TRUE(saw_eos);
+  EXPECT_TRUE(faceanime::testing::PushEosAndSeeItDownstream(h));
   gst_harness_teardown(h);
 }
 

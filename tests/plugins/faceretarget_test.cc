@@ -15,6 +15,7 @@
 #include "face3d/face_params.h"
 #include "plugins/elements.h"
 #include "plugins/face_meta.h"
+#include "tests/plugins/harness_util.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -191,22 +192,11 @@ TEST_F(FaceRetargetTest, FramesWithoutAFaceStillRenderAndHoldTheLastMotion) {
 TEST_F(FaceRetargetTest, SurvivesFlushAndForwardsEos) {
   GstHarness* h = Harness();
   gst_buffer_unref(gst_harness_push_and_pull(h, DriverBuffer(0, true)));
-  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_start()));
-  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_flush_stop(TRUE)));
-  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=64,height=48,framerate=25/1");
-  GstSegment segment;
-  gst_segment_init(&segment, GST_FORMAT_TIME);
-  gst_harness_push_event(h, gst_event_new_segment(&segment));
+  faceanime::testing::FlushAndRestart(h, "video/x-raw,format=RGB,width=64,height=48,framerate=25/1");
   GstBuffer* out = gst_harness_push_and_pull(h, DriverBuffer(0, true, 10, 0.2));
   ASSERT_NE(out, nullptr);
   gst_buffer_unref(out);
-  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
-  bool saw_eos = false;
-  while (GstEvent* e = gst_harness_try_pull_event(h)) {
-    saw_eos |= GST_EVENT_TYPE(e) == GST_EVENT_EOS;
-    gst_event_unref(e);
-  }
-  EXPECT_TRUE(saw_eos);
+  EXPECT_TRUE(faceanime::testing::PushEosAndSeeItDownstream(h));
   gst_harness_teardown(h);
 }
 
