@@ -1,0 +1,79 @@
+// The PGFG training-data cache: shards of samples written by the CPU-side
+// data builder (`faceanime gen-data`) and read by `pgfg_train`, so training
+// needs LibTorch only.
+//
+// Layout of a cache folder DIR:
+//   DIR/train/shard_00000.pt, shard_00001.pt, ...   training samples
+//   DIR/heldout/shard_00000.pt, ...                 held-out samples (never trained on)
+//   DIR/manifest.tsv     one line per sample: split, shard, index, kind
+//                        (grid|london), name, source frame, target frame
+//   DIR/README.txt       how the cache was made (command, split rule)
+// A shard is a torch::serialize archive (torch::save format; C++
+// torch::serialize::InputArchive reads it) of named uint8 tensors, N samples
+// each, S = crop side:
+//   "source"  [N,3,S,S]  the source frame, RGB 0-255
+//   "warp"    [N,3,S,S]  the classical 3D-guided warp W of the source to the target
+//   "prior_s" [N,3,S,S]  sparse texture prior p_s (black off the points)
+//   "mask_s"  [N,1,S,S]  its coverage, 0-255 (fractional after area resize)
+//   "prior_t" [N,3,S,S]  p_t: the same points at the target params
+//   "mask_t"  [N,1,S,S]
+//   "target"  [N,3,S,S]  the ground-truth target frame
+//   "format_version" [1] int64, = kShardFormatVersion
+// All seven are the same square crop of the source camera's image.
+#ifndef FACEANIME_GEN_PGFG_DATASET_H_
+#define FACEANIME_GEN_PGFG_DATASET_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace faceanime::gen::pgfg {
+
+inline constexpr int64_t kShardFormatVersion = 1;
+
+// A batch of samples. Stored (shards): uint8 as in the layout above. For the
+// networks (ToNetwork): float32, images in [-1, 1], masks in [0, 1].
+struct Batch {
+  torch::Tensor source, warp, prior_s, mask_s, prior_t, mask_t, target;
+
+  int64_t size() const { return source.defined() ? source.size(0) : 0; }
+  Batch To(const torch::Device& device) const;
+  Batch Index(const torch::Tensor& indices) const;  // Rows `indices` (int64).
+  Batch FlipHorizontal() const;
+  static Batch Cat(const std::vector<Batch>& parts);
+};
+
+// uint8 (shard) -> float (network) conventions.
+Batch ToNetwork(const Batch& stored);
+
+// Writes a uint8 batch as one shard; std::invalid_argument if shapes/dtypes
+// break the layout, std::runtime_error if the file cannot be written.
+void WriteShard(const Batch& stored, const std::filesystem::path& path);
+// Reads and validates one shard (uint8); std::runtime_error naming the file.
+Batch ReadShard(const std::filesystem::path& path);
+
+// Every shard_*.pt of one folder (name order), held in memory as uint8.
+class ShardDataset {
+ public:
+  // `dir`: a cache folder (reads DIR/train) or a folder of shards.
+  // std::runtime_error naming the folder when it has no shard.
+  static ShardDataset Load(const std::filesystem::path& dir);
+
+  int64_t size() const { return samples_.size(); }
+  int64_t image_size() const { return samples_.source.size(2); }
+  // `batch_size` distinct samples (fewer if the set is smaller), chosen and
+  // flipped (probability 1/2 when `flip`) by a generator seeded with
+  // (seed, step): the same step draws the same batch, also after a resume.
+  // Returned in network conventions on `device`.
+  Batch Draw(int64_t batch_size, uint64_t seed, int64_t step, bool flip, const torch::Device& device) const;
+  const Batch& stored() const { return samples_; }
+
+ private:
+  Batch samples_;
+};
+
+}  // namespace faceanime::gen::pgfg
+
+#endif  // FACEANIME_GEN_PGFG_DATASET_H_

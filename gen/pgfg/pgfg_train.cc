@@ -1,0 +1,164 @@
+// pgfg_train: trains the prior-guided face generator on a tensor cache made
+// by `faceanime gen-data`. Depends on LibTorch only, so it builds on a GPU
+// machine against PyTorch's LibTorch (see gen/README.md). Resumes from
+// OUT/checkpoint when it exists.
+//
+//   pgfg_train --data CACHE --out RUN --steps 20000 --size 128 [--batch 8]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "gen/pgfg/dataset.h"
+#include "gen/pgfg/trainer.h"
+
+namespace {
+
+using namespace faceanime::gen::pgfg;
+
+constexpr const char* kUsage =
+    "usage: pgfg_train --data DIR --out DIR --steps N [options]\n"
+    "  --data DIR            tensor cache (faceanime gen-data --out DIR): reads DIR/train/shard_*.pt\n"
+    "  --out DIR             run folder: checkpoint/, losses.csv, samples/ (resumes when checkpoint/ exists)\n"
+    "  --steps N             train until the step counter reaches N\n"
+    "  --minutes M           also stop (with a checkpoint) after M minutes of wall time (default: no limit)\n"
+    "  --size 128|256        128: CPU real-time model; 256: GPU quality model (default 128; must match the cache)\n"
+    "  --batch B             samples per step (default 8)\n"
+    "  --device auto|cpu|cuda  (default auto: CUDA when available)\n"
+    "  --threads T           LibTorch CPU threads (default 1)\n"
+    "  --lr-g X --lr-d X     Adam learning rates (default 1e-4, 4e-4)\n"
+    "  --l1 W --adv W --att-l1 W --att-tv W   loss weights (default 10, 1, 0.1, 1e-4)\n"
+    "  --sample-every N      sample grid PNG period (default 500)\n"
+    "  --checkpoint-every N  checkpoint period (default 1000; always at the end)\n"
+    "  --log-every N         print losses every N steps (default 10)\n"
+    "  --seed S              initialisation and batch-order seed (default 0)\n"
+    "  --no-flip             no random horizontal flips\n";
+
+[[noreturn]] void Usage(const std::string& error) {
+  std::fprintf(stderr, "pgfg_train: %s\n%s", error.c_str(), kUsage);
+  std::exit(2);
+}
+
+double Number(const std::map<std::string, std::string>& args, const std::string& key, double fallback) {
+  const auto it = args.find(key);
+  if (it == args.end()) return fallback;
+  try {
+    size_t used = 0;
+    const double v = std::stod(it->second, &used);
+    if (used != it->second.size()) throw std::invalid_argument("trailing characters");
+    return v;
+  } catch (const std::exception&) {
+    Usage(key + " '" + it->second + "' is not a number");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> args;
+  bool flip = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string key = argv[i];
+    if (key == "-h" || key == "--help") {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+    if (key == "--no-flip") {
+      flip = false;
+      continue;
+    }
+    static const char* kKeys[] = {"--data",  "--out",  "--steps",        "--size",         "--batch",
+                                  "--device", "--threads", "--lr-g",     "--lr-d",         "--l1",
+                                  "--adv",   "--att-l1", "--att-tv",     "--sample-every", "--checkpoint-every",
+                                  "--log-every", "--seed", "--minutes"};
+    bool known = false;
+    for (const char* k : kKeys) known |= key == k;
+    if (!known) Usage("unknown argument '" + key + "'");
+    if (i + 1 >= argc) Usage(key + " needs a value");
+    args[key] = argv[++i];
+  }
+  if (!args.count("--data") || !args.count("--out") || !args.count("--steps")) {
+    Usage("--data, --out and --steps are required");
+  }
+  try {
+    const int threads = static_cast<int>(Number(args, "--threads", 1));
+    if (threads < 1) Usage("--threads must be >= 1");
+    torch::set_num_threads(threads);
+    const int64_t size = static_cast<int64_t>(Number(args, "--size", 128));
+    const int64_t steps = static_cast<int64_t>(Number(args, "--steps", 0));
+    const int64_t batch_size = static_cast<int64_t>(Number(args, "--batch", 8));
+    const int64_t log_every = static_cast<int64_t>(Number(args, "--log-every", 10));
+    if (batch_size < 1) Usage("--batch must be >= 1");
+    if (log_every < 1) Usage("--log-every must be >= 1");
+
+    TrainerOptions options;
+    options.generator = GeneratorOptions::ForSize(size);
+    options.discriminator = DiscriminatorOptions::ForSize(size);
+    options.out_dir = args["--out"];
+    options.device = args.count("--device") ? args["--device"] : "auto";
+    options.lr_g = Number(args, "--lr-g", options.lr_g);
+    options.lr_d = Number(args, "--lr-d", options.lr_d);
+    options.l1_weight = Number(args, "--l1", options.l1_weight);
+    options.adversarial_weight = Number(args, "--adv", options.adversarial_weight);
+    options.attention_l1_weight = Number(args, "--att-l1", options.attention_l1_weight);
+    options.attention_tv_weight = Number(args, "--att-tv", options.attention_tv_weight);
+    options.sample_every = static_cast<int64_t>(Number(args, "--sample-every", 500));
+    options.checkpoint_every = static_cast<int64_t>(Number(args, "--checkpoint-every", 1000));
+    options.seed = static_cast<uint64_t>(Number(args, "--seed", 0));
+
+    const ShardDataset data = ShardDataset::Load(args["--data"]);
+    if (data.image_size() != size) {
+      throw std::invalid_argument("the cache in '" + args["--data"] + "' holds " + std::to_string(data.image_size()) +
+                                  "-pixel crops but --size is " + std::to_string(size) +
+                                  "; rebuild the cache with gen-data --size " + std::to_string(size) +
+                                  " or pass --size " + std::to_string(data.image_size()));
+    }
+    // The number to beat: L1 of the classical warp itself against the target.
+    double warp_l1 = 0;
+    for (int64_t begin = 0; begin < data.size(); begin += 64) {
+      const auto idx = torch::arange(begin, std::min(begin + 64, data.size()), torch::kInt64);
+      const Batch b = ToNetwork(data.stored().Index(idx));
+      warp_l1 += (b.warp - b.target).abs().mean().item<double>() * idx.size(0);
+    }
+    std::fprintf(stderr, "pgfg_train: L1 of the classical warp vs the target on this data: %.4f\n",
+                 warp_l1 / data.size());
+    auto trainer = Trainer::Create(options);
+    std::fprintf(stderr, "pgfg_train: %lld samples of %lldx%lld, device %s, %d thread(s), %s at step %lld\n",
+                 static_cast<long long>(data.size()), static_cast<long long>(size), static_cast<long long>(size),
+                 trainer->device().str().c_str(), threads, trainer->resumed() ? "resumed" : "starting",
+                 static_cast<long long>(trainer->step()));
+    const double max_seconds = Number(args, "--minutes", 0) * 60;
+    const auto start = std::chrono::steady_clock::now();
+    double total_seconds = 0;
+    int64_t timed = 0;
+    while (trainer->step() < steps) {
+      if (max_seconds > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= max_seconds) {
+        std::fprintf(stderr, "pgfg_train: --minutes limit reached\n");
+        break;
+      }
+      const Batch batch = data.Draw(batch_size, options.seed, trainer->step(), flip, trainer->device());
+      const StepLosses l = trainer->Step(batch);
+      total_seconds += l.seconds;
+      ++timed;
+      if (l.step % log_every == 0 || l.step == steps) {
+        std::fprintf(stderr, "step %lld  l1 %.4f  adv_g %.3f  d %.3f  A %.3f  tv %.2e  %.3f s/step (mean %.3f)\n",
+                     static_cast<long long>(l.step), l.l1, l.adversarial_g, l.discriminator, l.attention_l1,
+                     l.attention_tv, l.seconds, total_seconds / timed);
+      }
+    }
+    trainer->SaveCheckpoint();
+    std::fprintf(stderr, "pgfg_train: step %lld; checkpoint in %s\n", static_cast<long long>(trainer->step()),
+                 (options.out_dir / "checkpoint").c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pgfg_train: error: %s\n", e.what());
+    return 1;
+  }
+}

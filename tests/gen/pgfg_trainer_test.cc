@@ -1,0 +1,189 @@
+#include "gen/pgfg/trainer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "gen/pgfg/dataset.h"
+
+namespace faceanime::gen::pgfg {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kSize = 32;
+
+// A tiny model so a step takes milliseconds.
+TrainerOptions TinyOptions(const fs::path& out) {
+  TrainerOptions o;
+  o.generator.image_size = kSize;
+  o.generator.base_channels = 8;
+  o.generator.max_channels = 16;
+  o.generator.num_downsamples = 2;
+  o.generator.prior_channels = 4;
+  o.discriminator.base_channels = 8;
+  o.discriminator.max_channels = 16;
+  o.discriminator.num_layers = 2;
+  o.out_dir = out;
+  o.device = "cpu";
+  o.lr_g = 1e-3;
+  o.sample_every = 0;
+  o.checkpoint_every = 0;
+  return o;
+}
+
+// A stored (uint8) batch with structure: the target is a shifted source, the
+// warp a blurred target, priors sparse samples of source/target.
+Batch StoredBatch(int64_t n, int64_t size, int seed) {
+  torch::manual_seed(seed);
+  auto base = torch::rand({n, 3, size / 4, size / 4});
+  auto source = torch::upsample_bilinear2d(base, {size, size}, false);
+  auto target = torch::roll(source, {2}, {3});
+  auto warp = torch::avg_pool2d(target, 3, 1, 1);
+  auto mask_s = (torch::rand({n, 1, size, size}) > 0.85).to(torch::kFloat32);
+  auto mask_t = torch::roll(mask_s, {2}, {3});
+  auto to8 = [](const torch::Tensor& t) { return (t.clamp(0, 1) * 255).round().to(torch::kUInt8); };
+  Batch b;
+  b.source = to8(source);
+  b.target = to8(target);
+  b.warp = to8(warp);
+  b.mask_s = to8(mask_s);
+  b.mask_t = to8(mask_t);
+  b.prior_s = to8(source * mask_s);
+  b.prior_t = to8(target * mask_t);
+  return b;
+}
+
+fs::path FreshDir(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+TEST(PgfgTrainerTest, TrainingStepsOnAFixedBatchReduceL1) {
+  torch::set_num_threads(1);
+  const fs::path out = FreshDir("pgfg_overfit");
+  auto trainer = Trainer::Create(TinyOptions(out));
+  const Batch batch = ToNetwork(StoredBatch(2, kSize, 1));
+  const double first = trainer->Step(batch).l1;
+  double last = first;
+  for (int i = 0; i < 40; ++i) last = trainer->Step(batch).l1;
+  EXPECT_LT(last, 0.7 * first) << "first " << first << " last " << last;
+  EXPECT_EQ(trainer->step(), 41);
+  // The loss log: a header and one line per step.
+  std::ifstream log(out / "losses.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(log, line)) ++lines;
+  EXPECT_EQ(lines, 1 + 41);
+  fs::remove_all(out);
+}
+
+TEST(PgfgTrainerTest, ResumeFromCheckpointReproducesTheNextStep) {
+  torch::set_num_threads(1);
+  const fs::path out = FreshDir("pgfg_resume");
+  const Batch batch = ToNetwork(StoredBatch(2, kSize, 2));
+  TrainerOptions options = TinyOptions(out);
+  options.checkpoint_every = 3;
+  StepLosses expected;
+  {
+    auto trainer = Trainer::Create(options);
+    EXPECT_FALSE(trainer->resumed());
+    for (int i = 0; i < 3; ++i) trainer->Step(batch);  // Checkpoint at step 3.
+    expected = trainer->Step(batch);
+  }
+  ASSERT_TRUE(fs::exists(out / "checkpoint" / "generator.pt"));
+  auto resumed = Trainer::Create(options);
+  EXPECT_TRUE(resumed->resumed());
+  EXPECT_EQ(resumed->step(), 3);
+  const StepLosses again = resumed->Step(batch);
+  EXPECT_EQ(again.step, 4);
+  EXPECT_NEAR(again.l1, expected.l1, 1e-6);
+  EXPECT_NEAR(again.discriminator, expected.discriminator, 1e-5);
+  EXPECT_NEAR(again.generator_total, expected.generator_total, 1e-5);
+  // A fresh trainer (no checkpoint) does not give the same step-4 loss.
+  options.out_dir = FreshDir("pgfg_resume_fresh");
+  auto fresh = Trainer::Create(options);
+  EXPECT_GT(std::abs(fresh->Step(batch).l1 - expected.l1), 1e-4);
+  fs::remove_all(out);
+  fs::remove_all(options.out_dir);
+}
+
+TEST(PgfgTrainerTest, WritesSampleGridPng) {
+  const fs::path out = FreshDir("pgfg_samples");
+  TrainerOptions options = TinyOptions(out);
+  options.sample_every = 2;
+  auto trainer = Trainer::Create(options);
+  const Batch batch = ToNetwork(StoredBatch(3, kSize, 3));
+  trainer->Step(batch);
+  EXPECT_FALSE(fs::exists(out / "samples" / "step_0000001.png"));
+  trainer->Step(batch);
+  const cv::Mat grid = cv::imread((out / "samples" / "step_0000002.png").string(), cv::IMREAD_COLOR);
+  ASSERT_FALSE(grid.empty());
+  EXPECT_EQ(grid.cols, 7 * kSize);  // source | p_t | W | C | A | output | target
+  EXPECT_EQ(grid.rows, 3 * kSize);
+  // The first column is the source: compare one pixel (grid is BGR).
+  const auto src = batch.source.index({1, torch::indexing::Slice(), 5, 7});
+  const cv::Vec3b px = grid.at<cv::Vec3b>(kSize + 5, 7);
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_NEAR(px[2 - c], (src[c].item<float>() + 1) * 127.5, 1.0);
+  }
+  fs::remove_all(out);
+}
+
+TEST(PgfgTrainerTest, IdentityWeightWithoutEmbedderIsRejected) {
+  TrainerOptions options = TinyOptions(FreshDir("pgfg_identity"));
+  options.identity_weight = 1.0;
+  EXPECT_THROW(Trainer::Create(options), std::invalid_argument);
+}
+
+TEST(PgfgDatasetTest, ShardRoundTripAndNetworkConventions) {
+  const fs::path dir = FreshDir("pgfg_shards");
+  fs::create_directories(dir / "train");
+  const Batch stored = StoredBatch(5, kSize, 4);
+  WriteShard(stored, dir / "train" / "shard_00000.pt");
+  const Batch read = ReadShard(dir / "train" / "shard_00000.pt");
+  EXPECT_TRUE(torch::equal(read.source, stored.source));
+  EXPECT_TRUE(torch::equal(read.mask_t, stored.mask_t));
+  EXPECT_TRUE(torch::equal(read.target, stored.target));
+
+  const ShardDataset data = ShardDataset::Load(dir);
+  EXPECT_EQ(data.size(), 5);
+  EXPECT_EQ(data.image_size(), kSize);
+  const Batch a = data.Draw(3, 7, 11, true, torch::kCPU);
+  const Batch b = data.Draw(3, 7, 11, true, torch::kCPU);
+  EXPECT_EQ(a.size(), 3);
+  EXPECT_TRUE(torch::equal(a.source, b.source));  // Same (seed, step): same batch.
+  EXPECT_GE(a.source.min().item<float>(), -1.0f);
+  EXPECT_LE(a.source.max().item<float>(), 1.0f);
+  EXPECT_GE(a.mask_s.min().item<float>(), 0.0f);
+  bool differs = false;
+  for (int step = 12; step < 20 && !differs; ++step) {
+    differs = !torch::equal(data.Draw(3, 7, step, true, torch::kCPU).source, a.source);
+  }
+  EXPECT_TRUE(differs);
+  fs::remove_all(dir);
+}
+
+TEST(PgfgDatasetTest, BadShardsAreReportedByName) {
+  const fs::path dir = FreshDir("pgfg_bad_shards");
+  fs::create_directories(dir);
+  Batch wrong = StoredBatch(2, kSize, 5);
+  wrong.mask_s = wrong.source;  // 3 channels where 1 is expected.
+  EXPECT_THROW(WriteShard(wrong, dir / "shard_00000.pt"), std::invalid_argument);
+  std::ofstream(dir / "shard_00001.pt") << "garbage";
+  try {
+    ShardDataset::Load(dir);
+    FAIL() << "expected std::runtime_error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("shard_00001.pt"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ShardDataset::Load(dir / "missing"), std::runtime_error);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace faceanime::gen::pgfg
