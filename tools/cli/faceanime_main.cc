@@ -25,6 +25,7 @@
 #include "predict/procedural_motion.h"
 #include "tools/cli/bench_command.h"
 #include "tools/cli/eval_command.h"
+#include "tools/cli/gen_data_command.h"
 #include "tools/cli/gst_jobs.h"
 #include "tools/cli/progress.h"
 
@@ -330,6 +331,8 @@ int main(int argc, char** argv) {
   auto* eval_cmd = faceanime::cli::AddEvalCommand(app, eval);
   faceanime::cli::BenchArgs bench;
   auto* bench_cmd = faceanime::cli::AddBenchCommand(app, bench);
+  faceanime::cli::GenDataArgs gen_data;
+  auto* gen_data_cmd = faceanime::cli::AddGenDataCommand(app, gen_data);
 
   // convert-ict, model-info
   std::string ict_input, ict_output = MorphableModel::DefaultPath().string(), provenance;
@@ -370,6 +373,7 @@ int main(int argc, char** argv) {
     }
     if (*eval_cmd) return faceanime::cli::RunEval(eval);
     if (*bench_cmd) return faceanime::cli::RunBench(bench);
+    if (*gen_data_cmd) return faceanime::cli::RunGenData(gen_data);
     if (*convert) return RunConvertIct(ict_input, ict_output, provenance);
     if (*info) return RunModelInfo(model_path);
   } catch (const std::exception& e) {
