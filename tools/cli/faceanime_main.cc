@@ -25,6 +25,7 @@
 #include "predict/procedural_motion.h"
 #include "tools/cli/bench_command.h"
 #include "tools/cli/eval_command.h"
+#include "tools/cli/expression_eval_command.h"
 #include "tools/cli/gen_data_command.h"
 #include "tools/cli/gst_jobs.h"
 #include "tools/cli/progress.h"
@@ -329,6 +330,8 @@ int main(int argc, char** argv) {
   // eval, bench
   faceanime::cli::EvalArgs eval;
   auto* eval_cmd = faceanime::cli::AddEvalCommand(app, eval);
+  faceanime::cli::ExpressionEvalArgs eval_expression;
+  auto* eval_expression_cmd = faceanime::cli::AddExpressionEvalCommand(app, eval_expression);
   faceanime::cli::BenchArgs bench;
   auto* bench_cmd = faceanime::cli::AddBenchCommand(app, bench);
   faceanime::cli::GenDataArgs gen_data;
@@ -372,6 +375,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*eval_cmd) return faceanime::cli::RunEval(eval);
+    if (*eval_expression_cmd) return faceanime::cli::RunExpressionEval(eval_expression);
     if (*bench_cmd) return faceanime::cli::RunBench(bench);
     if (*gen_data_cmd) return faceanime::cli::RunGenData(gen_data);
     if (*convert) return RunConvertIct(ict_input, ict_output, provenance);

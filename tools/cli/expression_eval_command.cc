@@ -1,0 +1,563 @@
+#include "tools/cli/expression_eval_command.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "pipeline/metrics.h"
+#include "render/contact_sheet.h"
+#include "tools/cli/progress.h"
+
+namespace faceanime::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using face3d::ExpressionClassifier;
+using pipeline::FaceObservation;
+using predict::ActionUnitSet;
+using predict::ExpressionBlend;
+using predict::ExpressionPreset;
+
+constexpr const char* kHelp =
+    "Tasks:\n"
+    "  roundtrip --source IMG [--source IMG ...]\n"
+    "      Each source rendered with single AUs (landmark-visible ones at 0.3 and 0.7, the others at 0.6) and\n"
+    "      the happy, sad and surprised presets, replace mode, through pipeline::Retargeter::Render (as\n"
+    "      `faceanime edit`); the render is analysed like a photo (detector + face-api 68 landmarks + the\n"
+    "      single-image fit, FaceAnalyzer::AnalyzeStill) and each requested AU read back (mean of its ICT\n"
+    "      shapes' weights). Columns: req = requested; edited = read back from the edited render;\n"
+    "      |err| = |edited - req|; d|err| = |(edited - unedited) - (req - source)|, the error of the change\n"
+    "      (unedited = read back from the render at the source's own fit, source = the source's fit);\n"
+    "      lmk = the fitter on the target's projected model landmarks (no pixels); idheld = the edited\n"
+    "      render's landmarks refitted with the source identity held. With --output DIR: the renders.\n"
+    "  london --data ../shared/data/london [--strength S ...] [--limit N]\n"
+    "      The happy preset (--mode, default replace) on each neutral photo: face-api's expression classifier on input,\n"
+    "      outputs and the real smiling photo (happy = argmax rate, mean happy probability), and the\n"
+    "      landmark distance to the smiling photo (Umeyama similarity alignment, mean over 68 points,\n"
+    "      divided by the smiling photo's outer-eye-corner distance) before (neutral) and after (output).\n"
+    "  sheet --source IMG --output SHEET.jpg|png [--crop N]\n"
+    "      The source, the eight presets, AU12 at 0, 0.25, 0.5, 0.75, 1 (replace mode), face crops.";
+
+double LipGap(const face3d::Landmarks68& l) {
+  return ((l[62] - l[66]).norm() + (l[61] - l[67]).norm() + (l[63] - l[65]).norm()) / 3.0;
+}
+
+double EyeGap(const face3d::Landmarks68& l) {
+  return ((l[37] - l[41]).norm() + (l[38] - l[40]).norm() + (l[43] - l[47]).norm() + (l[44] - l[46]).norm()) / 4.0;
+}
+
+cv::Mat ReadRgb(const fs::path& path) {
+  const cv::Mat bgr = cv::imread(path.string(), cv::IMREAD_COLOR);
+  if (bgr.empty()) throw std::runtime_error("cannot read image '" + path.string() + "'");
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+void WriteRgb(const fs::path& path, const cv::Mat& rgb, int jpeg_quality = 90) {
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  if (!cv::imwrite(path.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality})) {
+    throw std::runtime_error("cannot write '" + path.string() + "': check the folder exists and is writable");
+  }
+}
+
+std::optional<FaceObservation> Analyze(pipeline::Retargeter& retargeter, const cv::Mat& rgb) {
+  return retargeter.analyzer().AnalyzeStill(ViewOf(rgb, PixelFormat::kRgb));
+}
+
+// The round trip's request list (see kHelp).
+std::vector<std::pair<std::string, ActionUnitSet>> RoundTripRequests() {
+  std::vector<std::pair<std::string, ActionUnitSet>> out;
+  for (const auto& au : LandmarkVisibleActionUnits()) {
+    for (double v : {0.3, 0.7}) {
+      char label[32];
+      std::snprintf(label, sizeof(label), "%s=%.1f", au.c_str(), v);
+      out.push_back({label, {{au, v}}});
+    }
+  }
+  for (const char* au : {"AU5", "AU6", "AU7", "AU9", "AU10", "AU14", "AU16", "AU17", "AU20", "AU24"}) {
+    out.push_back({std::string(au) + "=0.6", {{au, 0.6}}});
+  }
+  for (const auto p : {ExpressionPreset::kHappy, ExpressionPreset::kSad, ExpressionPreset::kSurprised}) {
+    out.push_back({std::string(predict::ToString(p)), predict::PresetActionUnits(p)});
+  }
+  return out;
+}
+
+std::string Format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, v);
+  return buf;
+}
+
+int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
+  if (args.sources.empty()) throw std::invalid_argument("eval-expression roundtrip needs --source IMG");
+  if (!args.output.empty()) fs::create_directories(args.output);
+  const auto requests = RoundTripRequests();
+  const auto& visible = LandmarkVisibleActionUnits();
+  std::map<std::string, std::vector<double>> abs_err, delta_err, lmk_err, lmk_held_err, held_err, gain, render_gain, net_gain;
+  ProgressBar progress("eval-expression roundtrip", static_cast<int>(args.sources.size() * requests.size()),
+                       args.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  int done = 0, missed = 0;
+  json["cases"] = nlohmann::json::array();
+  std::printf("| source | request | AU | req | source | unedited | edited | |err| | d|err| | lmk | lmk+id | idheld | "
+              "motion px | gain | render gain | net gain | lip gap target/detected px | eye gap target/detected px (unedited) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& source : args.sources) {
+    pipeline::RetargeterOptions options;
+    options.source_image = source;
+    options.analysis.num_threads = args.threads;
+    auto retargeter = pipeline::Retargeter::Create(options);
+    const ExpressionRoundTrip round_trip(*retargeter);
+    for (const auto& [label, request] : requests) {
+      const RoundTripResult r = round_trip.Run(request);
+      progress.Update(++done, elapsed());
+      nlohmann::json c = {{"source", source}, {"request", label}, {"found", r.found}};
+      if (!r.found) {
+        ++missed;
+        json["cases"].push_back(c);
+        continue;
+      }
+      if (!args.output.empty()) {
+        std::string file = fs::path(source).stem().string() + "_" + label + ".png";
+        std::replace(file.begin(), file.end(), '=', '_');
+        WriteRgb(fs::path(args.output) / file, r.edited_rgb);
+      }
+      c["rmse_px"] = r.rmse_px;
+      c["model_motion_px"] = r.model_motion_px;
+      c["motion_gain"] = r.motion_gain;
+      c["render_gain"] = r.render_gain;
+      c["network_gain"] = r.network_gain;
+      c["lip_gap_px"] = {{"target", r.lip_gap_target_px},
+                         {"detected", r.lip_gap_detected_px},
+                         {"unedited_target", r.lip_gap_unedited_target_px},
+                         {"unedited_detected", r.lip_gap_unedited_detected_px}};
+      c["eye_gap_px"] = {{"target", r.eye_gap_target_px},
+                         {"detected", r.eye_gap_detected_px},
+                         {"unedited_target", r.eye_gap_unedited_target_px},
+                         {"unedited_detected", r.eye_gap_unedited_detected_px}};
+      for (const auto& au : r.aus) {
+        abs_err[au.name].push_back(std::abs(au.edited - au.requested));
+        delta_err[au.name].push_back(std::abs((au.edited - au.unedited) - (au.requested - au.source)));
+        lmk_err[au.name].push_back(std::abs(au.model_landmarks - au.requested));
+        lmk_held_err[au.name].push_back(std::abs(au.model_landmarks_identity_held - au.requested));
+        gain[au.name].push_back(r.motion_gain);
+        render_gain[au.name].push_back(r.render_gain);
+        net_gain[au.name].push_back(r.network_gain);
+        held_err[au.name].push_back(std::abs(au.identity_held - au.requested));
+        c["aus"][au.name] = {{"requested", au.requested},       {"source", au.source},
+                             {"unedited", au.unedited},         {"edited", au.edited},
+                             {"model_landmarks", au.model_landmarks},
+                             {"model_landmarks_identity_held", au.model_landmarks_identity_held},
+                             {"identity_held", au.identity_held}};
+        std::printf(
+            "| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | "
+            "%.1f / %.1f | %.1f / %.1f (%.1f / %.1f) |\n",
+            fs::path(source).filename().c_str(), label.c_str(), au.name.c_str(), au.requested, au.source,
+            au.unedited, au.edited, std::abs(au.edited - au.requested),
+            std::abs((au.edited - au.unedited) - (au.requested - au.source)), au.model_landmarks,
+            au.model_landmarks_identity_held, au.identity_held, r.model_motion_px, r.motion_gain, r.render_gain,
+            r.network_gain,
+            r.lip_gap_target_px, r.lip_gap_detected_px, r.eye_gap_target_px, r.eye_gap_detected_px,
+            r.eye_gap_unedited_target_px, r.eye_gap_unedited_detected_px);
+      }
+      json["cases"].push_back(c);
+    }
+  }
+  progress.Finish(done, elapsed());
+  auto mean = [](const std::vector<double>& v) {
+    double s = 0.0;
+    for (double x : v) s += x;
+    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+  };
+  std::printf("\nPer-AU mean absolute error over %zu source(s) (%d render(s) without a face):\n\n",
+              args.sources.size(), missed);
+  std::printf("| AU | n | MAE edited vs requested | MAE of the change | MAE model landmarks | ... identity held | "
+              "MAE pixels, identity held | motion gain | render gain | network gain | landmark-visible |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& [name, errors] : abs_err) {
+    const bool is_visible = std::find(visible.begin(), visible.end(), name) != visible.end();
+    std::printf("| %s | %zu | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %s |\n", name.c_str(),
+                errors.size(), mean(errors), mean(delta_err[name]), mean(lmk_err[name]), mean(lmk_held_err[name]),
+                mean(held_err[name]), mean(gain[name]), mean(render_gain[name]), mean(net_gain[name]),
+                is_visible ? "yes" : "no");
+    json["mae"][name] = {{"n", errors.size()},
+                         {"edited", mean(errors)},
+                         {"change", mean(delta_err[name])},
+                         {"model_landmarks", mean(lmk_err[name])},
+                         {"model_landmarks_identity_held", mean(lmk_held_err[name])},
+                         {"motion_gain", mean(gain[name])},
+                         {"render_gain", mean(render_gain[name])},
+                         {"network_gain", mean(net_gain[name])},
+                         {"identity_held", mean(held_err[name])},
+                         {"landmark_visible", is_visible}};
+  }
+  return 0;
+}
+
+int RunLondonTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
+  if (args.data.empty()) throw std::invalid_argument("eval-expression london needs --data (the London folder)");
+  const auto ids = FindLondonIds(args.data, args.limit);
+  if (ids.empty()) {
+    throw std::runtime_error("no London pairs (neutral/NNN_03.jpg + smiling/NNN_08.jpg) under '" + args.data + "'");
+  }
+  ExpressionClassifier::Options classifier_options;
+  classifier_options.num_threads = args.threads;
+  const auto classifier = ExpressionClassifier::Create(classifier_options);
+  const size_t ns = args.strengths.size();
+  int found = 0, neutral_happy = 0, smiling_happy = 0;
+  double neutral_p = 0.0, smiling_p = 0.0, before = 0.0;
+  std::vector<int> out_happy(ns, 0);
+  std::vector<double> out_p(ns, 0.0), after(ns, 0.0);
+  std::vector<int> closer(ns, 0);
+  ProgressBar progress("eval-expression london", static_cast<int>(ids.size()), args.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  auto is_happy = [](const ExpressionClassifier::Probabilities& p) {
+    return std::max_element(p.begin(), p.end()) - p.begin() == ExpressionClassifier::kHappy;
+  };
+  json["cases"] = nlohmann::json::array();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const LondonCase c = EvaluateLondon(args.data, ids[i], args.strengths, *classifier,
+                                          predict::ParseBlendMode(args.mode), args.threads);
+    progress.Update(static_cast<int>(i + 1), elapsed());
+    nlohmann::json jc = {{"id", c.id}, {"found", c.found}};
+    if (!c.found) {
+      json["cases"].push_back(jc);
+      continue;
+    }
+    ++found;
+    neutral_happy += is_happy(c.neutral);
+    smiling_happy += is_happy(c.smiling);
+    neutral_p += c.neutral[ExpressionClassifier::kHappy];
+    smiling_p += c.smiling[ExpressionClassifier::kHappy];
+    before += c.distance_before;
+    jc["p_happy_neutral"] = c.neutral[ExpressionClassifier::kHappy];
+    jc["p_happy_smiling"] = c.smiling[ExpressionClassifier::kHappy];
+    jc["distance_before"] = c.distance_before;
+    for (size_t s = 0; s < ns; ++s) {
+      out_happy[s] += is_happy(c.outputs[s]);
+      out_p[s] += c.outputs[s][ExpressionClassifier::kHappy];
+      after[s] += c.distance_after[s];
+      closer[s] += c.distance_after[s] < c.distance_before;
+      jc["outputs"].push_back({{"strength", args.strengths[s]},
+                               {"p_happy", c.outputs[s][ExpressionClassifier::kHappy]},
+                               {"argmax", ExpressionClassifier::kNames[std::max_element(c.outputs[s].begin(),
+                                                                                        c.outputs[s].end()) -
+                                                                       c.outputs[s].begin()]},
+                               {"distance_after", c.distance_after[s]}});
+    }
+    if (!args.output.empty()) {
+      // neutral | outputs | smiling, one PNG per identity.
+      std::vector<cv::Mat> cells = {c.neutral_rgb};
+      std::vector<std::string> labels = {c.id + " neutral"};
+      for (size_t s = 0; s < ns; ++s) {
+        cells.push_back(c.output_rgb[s]);
+        labels.push_back("happy=" + Format("%g", args.strengths[s]));
+      }
+      cells.push_back(c.smiling_rgb);
+      labels.push_back("real smile");
+      render::ContactSheetOptions sheet;
+      sheet.columns = static_cast<int>(cells.size());
+      fs::create_directories(args.output);
+      WriteRgb(fs::path(args.output) / ("london_" + c.id + ".png"), render::MakeContactSheet(cells, labels, sheet));
+    }
+    json["cases"].push_back(jc);
+  }
+  progress.Finish(static_cast<int>(ids.size()), elapsed());
+  if (found == 0) throw std::runtime_error("no London pair could be analysed");
+  const double n = found;
+  std::printf("London set (DeBruine & Jones 2017, CC BY 4.0): %d of %zu identities analysed\n\n", found, ids.size());
+  std::printf("| images | classifier says happy (argmax) | mean P(happy) | landmark distance to the real smile "
+              "(IOD) | closer than the neutral |\n|---|---|---|---|---|\n");
+  std::printf("| neutral photos (input) | %d/%d (%.0f%%) | %.3f | %.4f | - |\n", neutral_happy, found,
+              100.0 * neutral_happy / n, neutral_p / n, before / n);
+  for (size_t s = 0; s < ns; ++s) {
+    std::printf("| happy preset (%s), strength %.2f (output) | %d/%d (%.0f%%) | %.3f | %.4f | %d/%d |\n",
+                args.mode.c_str(), args.strengths[s], out_happy[s], found, 100.0 * out_happy[s] / n, out_p[s] / n,
+                after[s] / n, closer[s], found);
+    json["summary"]["outputs"].push_back({{"strength", args.strengths[s]},
+                                          {"happy_rate", out_happy[s] / n},
+                                          {"mean_p_happy", out_p[s] / n},
+                                          {"mean_distance", after[s] / n},
+                                          {"closer", closer[s]}});
+  }
+  std::printf("| smiling photos (reference) | %d/%d (%.0f%%) | %.3f | 0 | - |\n", smiling_happy, found,
+              100.0 * smiling_happy / n, smiling_p / n);
+  json["summary"]["found"] = found;
+  json["summary"]["neutral"] = {{"happy_rate", neutral_happy / n}, {"mean_p_happy", neutral_p / n},
+                                {"mean_distance", before / n}};
+  json["summary"]["smiling"] = {{"happy_rate", smiling_happy / n}, {"mean_p_happy", smiling_p / n}};
+  return 0;
+}
+
+int RunSheetTask(const ExpressionEvalArgs& args) {
+  if (args.sources.size() != 1) throw std::invalid_argument("eval-expression sheet needs exactly one --source");
+  if (args.output.empty()) throw std::invalid_argument("eval-expression sheet needs --output SHEET.jpg|png");
+  const cv::Mat sheet = ExpressionSheet(args.sources[0], {0.0, 0.25, 0.5, 0.75, 1.0}, args.crop, args.columns,
+                                        args.threads);
+  WriteRgb(args.output, sheet, 85);
+  std::printf("%s (%dx%d)\n", fs::absolute(args.output).c_str(), sheet.cols, sheet.rows);
+  return 0;
+}
+
+}  // namespace
+
+const std::vector<std::string>& LandmarkVisibleActionUnits() {
+  static const std::vector<std::string> aus = {"AU1",  "AU2",  "AU4",  "AU12", "AU12L", "AU15",
+                                               "AU18", "AU22", "AU27", "AU45", "AU45L"};
+  return aus;
+}
+
+ExpressionRoundTrip::ExpressionRoundTrip(pipeline::Retargeter& retargeter)
+    : retargeter_(retargeter),
+      fitter_(face3d::FaceFitter::Create(retargeter.analyzer().model(), retargeter.analyzer().options().still_fit)),
+      warper_(render::FaceWarper::Create(retargeter.analyzer().model(), render::WarpOptions{})) {
+  if (retargeter.output_size() != retargeter.source_rgb().size()) {
+    throw std::invalid_argument("ExpressionRoundTrip needs a retargeter without output_crop");
+  }
+  const auto fit = Analyze(retargeter_, retargeter_.Render(retargeter_.source().params));
+  if (!fit) throw std::runtime_error("no face found in the unedited render of the source portrait");
+  unedited_ = *fit;
+}
+
+RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
+  const auto& control = retargeter_.expression_control();
+  const FaceObservation& source = retargeter_.source();
+  const face3d::FaceParams target = control.Apply(source.params, request, ExpressionBlend::kReplace);
+  RoundTripResult r;
+  r.edited_rgb = retargeter_.Render(target);
+  const auto edited = Analyze(retargeter_, r.edited_rgb);
+  if (!edited) return r;
+  r.found = true;
+  r.rmse_px = edited->rmse_px;
+
+  // Diagnostics: the same fitter on noise-free model landmarks, and on the
+  // detected landmarks with the identity held.
+  const face3d::Landmarks68 target_lm = fitter_.landmark_model().Project(target, source.camera);
+  const face3d::Landmarks68 source_lm = fitter_.landmark_model().Project(source.params, source.camera);
+  const face3d::FitResult model_fit = fitter_.Fit(target_lm, edited->camera);
+  face3d::FitRequest held;
+  held.identity = source.params.identity;
+  const face3d::FitResult model_held_fit = fitter_.Fit(target_lm, edited->camera, held);
+  const face3d::FitResult held_fit = fitter_.Fit(edited->landmarks, edited->camera, held);
+
+  r.lip_gap_target_px = LipGap(target_lm);
+  r.lip_gap_detected_px = LipGap(edited->landmarks);
+  r.lip_gap_unedited_target_px = LipGap(source_lm);
+  r.lip_gap_unedited_detected_px = LipGap(unedited_.landmarks);
+  r.eye_gap_target_px = EyeGap(target_lm);
+  r.eye_gap_detected_px = EyeGap(edited->landmarks);
+  r.eye_gap_unedited_target_px = EyeGap(source_lm);
+  r.eye_gap_unedited_detected_px = EyeGap(unedited_.landmarks);
+  double dot = 0.0, norm2 = 0.0;
+  for (int i = 0; i < face3d::kNumLandmarks; ++i) {
+    const Eigen::Vector2d model_motion = target_lm[i] - source_lm[i];
+    dot += model_motion.dot(edited->landmarks[i] - unedited_.landmarks[i]);
+    norm2 += model_motion.squaredNorm();
+  }
+  r.model_motion_px = std::sqrt(norm2 / face3d::kNumLandmarks);
+  r.motion_gain = r.model_motion_px > 0.05 ? dot / norm2 : 0.0;
+
+  // The render's own motion of the features: forward-map the unedited
+  // render's detected landmarks p through the backward displacement D
+  // (source minus target): solve q + D(q) = p by fixed-point iteration.
+  render::WarpDebug debug;
+  warper_.Warp(ViewOf(retargeter_.source_rgb(), PixelFormat::kRgb), source.params, target, source.camera, &debug);
+  const double scale = static_cast<double>(debug.displacement.cols) / debug.crop_rect.width;
+  auto displacement = [&](const Eigen::Vector2d& q) {  // Bilinear, clamped to the crop.
+    const cv::Mat& d = debug.displacement;
+    const double cx = std::clamp(scale * (q.x() - debug.crop_rect.x + 0.5) - 0.5, 0.0, d.cols - 1.001);
+    const double cy = std::clamp(scale * (q.y() - debug.crop_rect.y + 0.5) - 0.5, 0.0, d.rows - 1.001);
+    const int x0 = static_cast<int>(cx), y0 = static_cast<int>(cy);
+    const double fx = cx - x0, fy = cy - y0;
+    Eigen::Vector2d out = Eigen::Vector2d::Zero();
+    for (int dy = 0; dy < 2; ++dy) {
+      for (int dx = 0; dx < 2; ++dx) {
+        const auto v = d.at<cv::Vec2f>(y0 + dy, x0 + dx);
+        const double w = (dx ? fx : 1.0 - fx) * (dy ? fy : 1.0 - fy);
+        out += w * Eigen::Vector2d(v[0], v[1]);
+      }
+    }
+    return out;
+  };
+  double render_dot = 0.0, net_dot = 0.0, render_norm2 = 0.0;
+  for (int i = 0; i < face3d::kNumLandmarks; ++i) {
+    const Eigen::Vector2d p = unedited_.landmarks[i];
+    Eigen::Vector2d q = p;
+    for (int k = 0; k < 20; ++k) q = p - displacement(q);
+    const Eigen::Vector2d render_motion = q - p;
+    render_dot += render_motion.dot(target_lm[i] - source_lm[i]);
+    net_dot += render_motion.dot(edited->landmarks[i] - unedited_.landmarks[i]);
+    render_norm2 += render_motion.squaredNorm();
+  }
+  r.render_gain = r.model_motion_px > 0.05 ? render_dot / norm2 : 0.0;
+  r.network_gain = render_norm2 > 0.05 * 0.05 * face3d::kNumLandmarks ? net_dot / render_norm2 : 0.0;
+  for (const auto& au : request) {
+    AuReadback b;
+    b.name = au.name;
+    b.requested = au.intensity;
+    b.source = control.Intensity(source.params.expression, au.name);
+    b.unedited = control.Intensity(unedited_.params.expression, au.name);
+    b.edited = control.Intensity(edited->params.expression, au.name);
+    b.model_landmarks = control.Intensity(model_fit.params.expression, au.name);
+    b.model_landmarks_identity_held = control.Intensity(model_held_fit.params.expression, au.name);
+    b.identity_held = control.Intensity(held_fit.params.expression, au.name);
+    r.aus.push_back(b);
+  }
+  return r;
+}
+
+double NormalisedLandmarkDistance(const face3d::Landmarks68& reference, const face3d::Landmarks68& other) {
+  const double iod = (reference[36] - reference[45]).norm();
+  if (!(iod > 0.0)) throw std::invalid_argument("NormalisedLandmarkDistance: reference eye corners coincide");
+  return metrics::Akd(reference, other, /*align=*/true) / iod;
+}
+
+std::vector<std::string> FindLondonIds(const fs::path& dir, int limit) {
+  std::vector<std::string> ids;
+  if (!fs::is_directory(dir / "neutral")) return ids;
+  for (const auto& entry : fs::directory_iterator(dir / "neutral")) {
+    const std::string name = entry.path().filename().string();  // NNN_03.jpg
+    if (name.size() == 10 && name.substr(3) == "_03.jpg" && fs::exists(dir / "smiling" / (name.substr(0, 3) + "_08.jpg"))) {
+      ids.push_back(name.substr(0, 3));
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  if (limit > 0 && static_cast<int>(ids.size()) > limit) ids.resize(limit);
+  return ids;
+}
+
+LondonCase EvaluateLondon(const fs::path& dir, const std::string& id, const std::vector<double>& strengths,
+                          const ExpressionClassifier& classifier, ExpressionBlend mode, int threads) {
+  LondonCase c;
+  c.id = id;
+  pipeline::RetargeterOptions options;
+  options.source_image = dir / "neutral" / (id + "_03.jpg");
+  options.analysis.num_threads = threads;
+  std::unique_ptr<pipeline::Retargeter> retargeter;
+  try {
+    retargeter = pipeline::Retargeter::Create(options);
+  } catch (const pipeline::SourceError&) {
+    return c;  // No face in the neutral photo: not found.
+  }
+  const FaceObservation& neutral = retargeter->source();
+  c.neutral_rgb = retargeter->source_rgb();
+  c.smiling_rgb = ReadRgb(dir / "smiling" / (id + "_08.jpg"));
+  const cv::Mat& smiling_rgb = c.smiling_rgb;
+  const auto smiling = Analyze(*retargeter, smiling_rgb);
+  if (!smiling) return c;
+  c.neutral = classifier.Classify(ViewOf(retargeter->source_rgb(), PixelFormat::kRgb), neutral.box);
+  c.smiling = classifier.Classify(ViewOf(smiling_rgb, PixelFormat::kRgb), smiling->box);
+  c.distance_before = NormalisedLandmarkDistance(smiling->landmarks, neutral.landmarks);
+  const auto& control = retargeter->expression_control();
+  for (double s : strengths) {
+    const ActionUnitSet happy = predict::PresetActionUnits(ExpressionPreset::kHappy, s);
+    cv::Mat out = retargeter->Render(control.Apply(neutral.params, happy, mode));
+    const auto fit = Analyze(*retargeter, out);
+    if (!fit) return c;
+    c.outputs.push_back(classifier.Classify(ViewOf(out, PixelFormat::kRgb), fit->box));
+    c.distance_after.push_back(NormalisedLandmarkDistance(smiling->landmarks, fit->landmarks));
+    c.output_rgb.push_back(std::move(out));
+  }
+  c.found = true;
+  return c;
+}
+
+cv::Mat ExpressionSheet(const fs::path& source, const std::vector<double>& ramp, int crop, int columns,
+                        int threads) {
+  pipeline::RetargeterOptions options;
+  options.source_image = source;
+  options.output_crop = crop;
+  options.analysis.num_threads = threads;
+  auto retargeter = pipeline::Retargeter::Create(options);
+  const auto& control = retargeter->expression_control();
+  const face3d::FaceParams& base = retargeter->source().params;
+  std::vector<cv::Mat> cells;
+  std::vector<std::string> labels;
+  cells.push_back(retargeter->Render(base));
+  labels.push_back("source");
+  for (int p = 0; p < predict::kNumExpressionPresets; ++p) {
+    const auto preset = static_cast<ExpressionPreset>(p);
+    cells.push_back(
+        retargeter->Render(control.Apply(base, predict::PresetActionUnits(preset), ExpressionBlend::kReplace)));
+    labels.emplace_back(predict::ToString(preset));
+  }
+  for (double v : ramp) {
+    cells.push_back(retargeter->Render(control.Apply(base, {{"AU12", v}}, ExpressionBlend::kReplace)));
+    labels.push_back("AU12=" + Format("%g", v));
+  }
+  render::ContactSheetOptions sheet;
+  sheet.columns = columns;
+  sheet.cell_height = crop;
+  return render::MakeContactSheet(cells, labels, sheet);
+}
+
+CLI::App* AddExpressionEvalCommand(CLI::App& app, ExpressionEvalArgs& args) {
+  auto* cmd = app.add_subcommand(
+      "eval-expression",
+      "Expression-control acceptance: AU round trip on rendered pixels, happy preset on London, contact sheet");
+  cmd->footer(kHelp);
+  cmd->add_option("task", args.task, "roundtrip, london or sheet")
+      ->required()
+      ->check(CLI::IsMember({"roundtrip", "london", "sheet"}));
+  cmd->add_option("--source", args.sources, "Portrait image (roundtrip: one or more; sheet: one)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", args.data, "london: the London face set folder (neutral/, smiling/)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--strength", args.strengths, "london: happy preset strengths in [0, 1] (repeatable)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--limit", args.limit, "london: identities to use, in id order (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--mode", args.mode, "london: replace or add")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"replace", "add"}));
+  cmd->add_option("--output", args.output,
+                  "sheet: the sheet image (.jpg or .png); roundtrip/london: optional folder for the renders");
+  cmd->add_option("--crop", args.crop, "sheet: face crop per cell, pixels")
+      ->capture_default_str()
+      ->check(CLI::Range(32, 1024));
+  cmd->add_option("--columns", args.columns, "sheet: cells per row")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--json", args.json, "Write every number to this JSON file");
+  cmd->add_option("--threads", args.threads, "Network threads (1 is fastest on a busy 2-core machine)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_flag("-q,--quiet", args.quiet, "No progress on stderr");
+  return cmd;
+}
+
+int RunExpressionEval(const ExpressionEvalArgs& args) {
+  nlohmann::json json;
+  json["task"] = args.task;
+  int rc = 0;
+  if (args.task == "roundtrip") {
+    rc = RunRoundTripTask(args, json);
+  } else if (args.task == "london") {
+    rc = RunLondonTask(args, json);
+  } else if (args.task == "sheet") {
+    return RunSheetTask(args);
+  } else {
+    throw std::invalid_argument("unknown eval-expression task '" + args.task + "'; valid: roundtrip, london, sheet");
+  }
+  if (!args.json.empty()) {
+    std::ofstream f(args.json);
+    f << json.dump(2) << '\n';
+    if (!f) throw std::runtime_error("cannot write '" + args.json + "': check the folder is writable");
+  }
+  return rc;
+}
+
+}  // namespace faceanime::cli
