@@ -17,8 +17,10 @@
 #define FACEANIME_FACE3D_FACE_FITTER_H_
 
 #include <array>
+#include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <Eigen/Core>
@@ -64,6 +66,11 @@ class LandmarkModel {
   // Image positions (pixels) of the selected 68 vertices.
   Landmarks68 Project(const FaceParams& params, const Camera& camera) const;
 
+  // Image-space unit outward normals of the silhouette at the 16 contour
+  // landmarks (the direction SelectRows maximises along) for `params` seen by
+  // `camera`; zero vectors for the inner landmarks and the chin (8).
+  std::array<Eigen::Vector2d, kNumLandmarks> ContourNormals(const FaceParams& params, const Camera& camera) const;
+
   // Candidate basis rows of contour landmark `landmark` (0-7, 9-16), ordered
   // from the front of the face backwards/downwards.
   std::span<const int> ContourRows(int landmark) const;
@@ -90,6 +97,9 @@ class LandmarkModel {
   std::array<Eigen::Vector3d, kNumContourLandmarks> outward_;
 };
 
+// The default FitOptions::expression_l1_scale (see there).
+std::map<std::string, double> DefaultExpressionL1Scale();
+
 // Fitting options. Defaults are tuned for 68-point detectors on faces 100-500
 // pixels wide. FaceFitter::Create validates them.
 struct FitOptions {
@@ -104,6 +114,23 @@ struct FitOptions {
   double identity_prior_weight = 1.0;
   // L1 sparsity weight on expression (cost units per unit weight). >= 0.
   double expression_l1_weight = 0.5;
+  // Per-shape multipliers of expression_l1_weight (model shape names, >= 0;
+  // shapes not listed: 1). The defaults raise the prior on shapes that the 68
+  // landmarks barely observe, so they do not absorb the difference between a
+  // detector's landmark convention and the model's landmark vertices:
+  // cheekPuff and cheekSquint (cheek surface, no landmark on it), the gaze
+  // shapes eyeLook* (the iris carries no landmark) and eyeWide (a few tenths
+  // of a pixel at the lids).
+  std::map<std::string, double> expression_l1_scale = DefaultExpressionL1Scale();
+  // Weight of a jaw-contour landmark's offset along the outline, relative to
+  // its offset across it (the silhouette's image-space outward normal), in
+  // [0, 1]; 1 (default) is the plain 2D reprojection error. The silhouette
+  // fixes where the outline is; where along it a 68-point annotation places
+  // its points is a convention the model's contour vertices share only
+  // roughly, which lower values tolerate. Whatever this weight, Fit() first
+  // solves with at most 0.1 here (the contour vertices slide into place
+  // while the identity settles), then with this weight.
+  double contour_tangential_weight = 1.0;
   // Contour re-selection rounds (each a Levenberg-Marquardt solve). >= 1.
   int max_rounds = 4;
   // Levenberg-Marquardt iterations per round. >= 1.
@@ -141,7 +168,9 @@ struct FrameObservation {
   Landmarks68 landmarks;
   Camera camera;
   std::optional<std::array<double, kNumLandmarks>> weights;
-  std::optional<FaceParams> initial;  // Pose/expression start; default PnP.
+  // Start (pose, expression and this frame's identity estimate); default: a
+  // single-image fit from PnP.
+  std::optional<FaceParams> initial;
 };
 
 class FaceFitter {
@@ -154,9 +183,11 @@ class FaceFitter {
   // identity. Thread-safe (const).
   FitResult Fit(const Landmarks68& landmarks, const Camera& camera, const FitRequest& request = {}) const;
 
-  // Joint fit over several frames of one person: a shared identity and
-  // per-frame pose and expression (Schur elimination of the frame blocks).
-  // Returns one result per frame, all carrying the shared identity.
+  // Joint fit over several frames of one person (offline: Ceres, about 1-2 s
+  // for 8-16 frames): a shared identity and per-frame pose and expression
+  // (Schur elimination of the frame blocks), started from per-frame fits and
+  // the mean of their identities. Returns one result per frame, all carrying
+  // the shared identity.
   std::vector<FitResult> FitFrames(std::span<const FrameObservation> frames) const;
 
   // Initial pose from the mean shape (identity if given) by cv::solvePnP on
@@ -170,12 +201,16 @@ class FaceFitter {
 
   const LandmarkModel& landmark_model() const { return landmarks_; }
   const FitOptions& options() const { return options_; }
+  // Per-shape L1 weights (expression_l1_weight times expression_l1_scale), in
+  // the model's expression order.
+  const std::array<double, kNumExpressionShapes>& expression_l1_weights() const { return expression_l1_; }
 
  private:
-  FaceFitter(LandmarkModel landmarks, const FitOptions& options);
+  FaceFitter(LandmarkModel landmarks, const FitOptions& options, const std::array<double, kNumExpressionShapes>& l1);
 
   LandmarkModel landmarks_;
   FitOptions options_;
+  std::array<double, kNumExpressionShapes> expression_l1_{};
 };
 
 // RMS reprojection error (pixels) of the selected landmarks for `params`;

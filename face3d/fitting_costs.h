@@ -89,13 +89,17 @@ struct VertexBasis {
 // the constant shape bases by hand, so a landmark costs a 3x153 mat-vec
 // instead of a 153-wide Jet evaluation.
 //   Parameter blocks: state[kStateSize], identity[kNumIdentityShapes].
-//   Residuals[2]: pixels * scale (see PointProjectionResidual).
+//   Residuals[2]: metric * (pixels * scale), scale as in
+//   PointProjectionResidual; metric a constant 2x2 matrix (the contour
+//   landmarks' [normal^T; tangential_weight * tangent^T], landmark_solver.h;
+//   identity for the others).
 class LandmarkCost : public ceres::SizedCostFunction<2, kStateSize, kNumIdentityShapes> {
  public:
   // The basis memory must outlive the cost.
   static ceres::CostFunction* Create(const VertexBasis& basis, const Eigen::Vector2d& observed, double scale,
-                                     const Camera& camera) {
-    return new LandmarkCost(basis, observed, scale, camera);
+                                     const Camera& camera,
+                                     const Eigen::Matrix2d& metric = Eigen::Matrix2d::Identity()) {
+    return new LandmarkCost(basis, observed, scale, camera, metric);
   }
 
   bool Evaluate(double const* const* parameters, double* residuals, double** jacobians) const override {
@@ -108,11 +112,20 @@ class LandmarkCost : public ceres::SizedCostFunction<2, kStateSize, kNumIdentity
     const Eigen::Map<const Eigen::Matrix<double, kNumExpressionShapes, 1>> ex(state + kExpressionOffset);
     const Eigen::Vector3d point = Eigen::Map<const Eigen::Vector3d>(basis_.mean) + id_rows * id + ex_rows * ex;
     const double* blocks[3] = {state, state + 3, point.data()};
-    if (jacobians == nullptr) return projection_.Evaluate(blocks, residuals, nullptr);
+    Eigen::Map<Eigen::Vector2d> r(residuals);
+    if (jacobians == nullptr) {
+      if (!projection_.Evaluate(blocks, residuals, nullptr)) return false;
+      r = (metric_ * r).eval();
+      return true;
+    }
 
     Eigen::Matrix<double, 2, 3, Eigen::RowMajor> j_rot, j_trans, j_point;
     double* inner[3] = {j_rot.data(), j_trans.data(), j_point.data()};
     if (!projection_.Evaluate(blocks, residuals, inner)) return false;
+    r = (metric_ * r).eval();
+    j_rot = (metric_ * j_rot).eval();
+    j_trans = (metric_ * j_trans).eval();
+    j_point = (metric_ * j_point).eval();
     if (jacobians[0] != nullptr) {
       Eigen::Map<Eigen::Matrix<double, 2, kStateSize, Eigen::RowMajor>> j(jacobians[0]);
       j.leftCols<3>() = j_rot;
@@ -127,10 +140,12 @@ class LandmarkCost : public ceres::SizedCostFunction<2, kStateSize, kNumIdentity
   }
 
  private:
-  LandmarkCost(const VertexBasis& basis, const Eigen::Vector2d& observed, double scale, const Camera& camera)
-      : basis_(basis), projection_(new PointProjectionResidual(observed, scale, camera)) {}
+  LandmarkCost(const VertexBasis& basis, const Eigen::Vector2d& observed, double scale, const Camera& camera,
+               const Eigen::Matrix2d& metric)
+      : basis_(basis), metric_(metric), projection_(new PointProjectionResidual(observed, scale, camera)) {}
 
   VertexBasis basis_;
+  Eigen::Matrix2d metric_;
   ceres::AutoDiffCostFunction<PointProjectionResidual, 2, 3, 3, 3> projection_;
 };
 
@@ -154,26 +169,32 @@ struct IdentityPriorResidual {
 // L1 sparsity prior on the expression weights (kept in [0, 1] by
 // SolveWithExpressionBounds), written as a residual that
 // is linear in the weight, so Gauss-Newton models it exactly:
-//   residual_j = c + weight / (2 c) * e_j,
-//   residual_j^2 / 2 = c^2 / 2 + (weight / 2) * e_j + weight^2 / (8 c^2) * e_j^2,
+//   residual_j = c + weight_j / (2 c) * e_j,
+//   residual_j^2 / 2 = c^2 / 2 + (weight_j / 2) * e_j + weight_j^2 / (8 c^2) * e_j^2,
 // i.e. an L1 cost of weight/2 per unit of e_j >= 0 plus a constant and a
 // quadratic term that is negligible for c >> weight. (The tempting
 // sqrt(weight * e_j) form is exact too, but its Gauss-Newton model is poor
 // near 0 and Levenberg-Marquardt then rejects about half its steps.)
 //   Parameter blocks: state[kStateSize] (reads the expression part).
 //   Residuals[53].
+// weight_j are the per-shape weights (FaceFitter::expression_l1_weights()).
 struct ExpressionSparsityResidual {
-  ExpressionSparsityResidual(double weight, double offset) : slope(weight / (2.0 * offset)), offset(offset) {}
+  ExpressionSparsityResidual(const std::array<double, kNumExpressionShapes>& weights, double offset) : offset(offset) {
+    for (int j = 0; j < kNumExpressionShapes; ++j) slopes[j] = weights[j] / (2.0 * offset);
+  }
   template <typename T>
   bool operator()(const T* state, T* residual) const {
-    for (int j = 0; j < kNumExpressionShapes; ++j) residual[j] = T(offset) + T(slope) * state[kExpressionOffset + j];
+    for (int j = 0; j < kNumExpressionShapes; ++j) {
+      residual[j] = T(offset) + T(slopes[j]) * state[kExpressionOffset + j];
+    }
     return true;
   }
-  static ceres::CostFunction* Create(double weight, double offset) {
+  static ceres::CostFunction* Create(const std::array<double, kNumExpressionShapes>& weights, double offset) {
     return new ceres::AutoDiffCostFunction<ExpressionSparsityResidual, kNumExpressionShapes, kStateSize>(
-        new ExpressionSparsityResidual(weight, offset));
+        new ExpressionSparsityResidual(weights, offset));
   }
-  double slope, offset;
+  std::array<double, kNumExpressionShapes> slopes;
+  double offset;
 };
 
 // Helpers of the multi-frame identity fit (FaceFitter::FitFrames, face_fitter.cc;
@@ -181,10 +202,13 @@ struct ExpressionSparsityResidual {
 // The per-vertex basis of LandmarkModel row `row`.
 VertexBasis RowBasis(const LandmarkModel& model, int row);
 // Adds one frame's landmark costs (Huber) and expression prior to `problem`.
-// state[kStateSize] and identity[100] as above; `rows` from SelectRows.
-void AddFrameResiduals(const LandmarkModel& model, const FitOptions& options, const Landmarks68& landmarks,
-                       const Camera& camera, const std::optional<std::array<double, kNumLandmarks>>& weights,
-                       const std::array<int, kNumLandmarks>& rows, double* state, double* identity,
+// state[kStateSize] and identity[100] as above; `rows` from SelectRows,
+// `normals` from ContourNormals (the contour metric of landmark_solver.h with
+// the options' contour_tangential_weight).
+void AddFrameResiduals(const FaceFitter& fitter, const Landmarks68& landmarks, const Camera& camera,
+                       const std::optional<std::array<double, kNumLandmarks>>& weights,
+                       const std::array<int, kNumLandmarks>& rows,
+                       const std::array<Eigen::Vector2d, kNumLandmarks>& normals, double* state, double* identity,
                        ceres::Problem* problem);
 
 // Solves `problem` with every state's expression weights bounded to [0, 1]

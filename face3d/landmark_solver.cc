@@ -61,6 +61,17 @@ class Evaluator {
     for (int k = 0; k < kNumLandmarks; ++k) {
       const double w = problem.weights != nullptr ? (*problem.weights)[k] : 1.0;
       scale_[k] = w > 0.0 ? std::sqrt(w) / problem.landmark_sigma_px : 0.0;
+      const Eigen::Vector2d& n = problem.normals[k];
+      metric_[k] = Eigen::Matrix2d::Identity();
+      if (n.squaredNorm() > 0.0 && problem.contour_tangential_weight != 1.0) {
+        const Eigen::Vector2d u = n.normalized();
+        metric_[k] << u.x(), u.y(), -problem.contour_tangential_weight * u.y(),
+            problem.contour_tangential_weight * u.x();
+        has_metric_[k] = true;
+      }
+    }
+    for (int j = 0; j < kNumExpressionShapes; ++j) {
+      l1_[j] = problem.expression_l1 != nullptr ? (*problem.expression_l1)[j] : problem.expression_l1_weight;
     }
     if (!estimate_identity_) {
       const Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>> id(identity.data());
@@ -71,6 +82,9 @@ class Evaluator {
       }
     }
   }
+
+  // Per-shape L1 weights of the expression prior.
+  const std::array<double, kNumExpressionShapes>& l1() const { return l1_; }
 
   int num_params() const { return estimate_identity_ ? kSolverFullSize : kSolverStateSize; }
 
@@ -104,6 +118,7 @@ class Evaluator {
       const Eigen::Vector2d& observed = (*p_.landmarks)[k];
       (*residuals)[2 * k] = s * (camera.focal * p.x() / z + camera.cx - observed.x());
       (*residuals)[2 * k + 1] = s * (camera.focal * p.y() / z + camera.cy - observed.y());
+      if (has_metric_[k]) residuals->segment<2>(2 * k) = metric_[k] * residuals->segment<2>(2 * k);
       if (jacobian == nullptr) continue;
       // d residual / d camera point.
       const double sf = s * camera.focal / z;
@@ -118,17 +133,16 @@ class Evaluator {
       j.middleCols<3>(3) = d_cam;
       j.middleCols<kNumExpressionShapes>(kExpressionBegin).noalias() = d_model * ex_rows;
       if (estimate_identity_) j.middleCols<kNumIdentityShapes>(kSolverStateSize).noalias() = d_model * id_rows;
+      if (has_metric_[k]) j = (metric_[k] * j).eval();
     }
   }
 
   // Cost of the priors and the temporal term (everything but the landmarks).
   double PriorCost(const double* x) const {
     double cost = 0.0;
-    if (p_.expression_l1_weight > 0) {
-      double sum = 0.0;
-      for (int j = 0; j < kNumExpressionShapes; ++j) sum += x[kExpressionBegin + j];
-      cost += 0.5 * p_.expression_l1_weight * sum;
-    }
+    double l1 = 0.0;
+    for (int j = 0; j < kNumExpressionShapes; ++j) l1 += l1_[j] * x[kExpressionBegin + j];
+    cost += 0.5 * l1;
     if (estimate_identity_ && p_.identity_prior_weight > 0) {
       double sum = 0.0;
       for (int i = 0; i < kNumIdentityShapes; ++i) sum += x[kSolverStateSize + i] * x[kSolverStateSize + i];
@@ -158,6 +172,9 @@ class Evaluator {
   const LandmarkFitProblem& p_;
   const bool estimate_identity_;
   std::array<double, kNumLandmarks> scale_{};
+  std::array<Eigen::Matrix2d, kNumLandmarks> metric_;  // M_k (header comment).
+  std::array<bool, kNumLandmarks> has_metric_{};
+  std::array<double, kNumExpressionShapes> l1_{};
   Eigen::Matrix<double, 3, kNumLandmarks> base_ = Eigen::Matrix<double, 3, kNumLandmarks>::Zero();
 };
 
@@ -265,6 +282,8 @@ LandmarkFitProblem FitProblemFor(const FaceFitter& fitter, const Landmarks68& la
   problem.landmark_sigma_px = options.landmark_sigma_px;
   problem.robust_threshold = options.robust_threshold;
   problem.expression_l1_weight = options.expression_l1_weight;
+  problem.expression_l1 = &fitter.expression_l1_weights();
+  problem.contour_tangential_weight = options.contour_tangential_weight;
   problem.identity_prior_weight = options.identity_prior_weight;
   return problem;
 }
@@ -329,7 +348,7 @@ SolverSummary SolveLandmarkFit(const LandmarkFitProblem& problem, const SolverSe
       hessian.selfadjointView<Eigen::Lower>().rankUpdate(jacobian.transpose());
       hessian.triangularView<Eigen::StrictlyUpper>() = hessian.transpose();
       gradient.noalias() = jacobian.transpose() * residuals;
-      gradient.segment<kNumExpressionShapes>(kExpressionBegin).array() += 0.5 * problem.expression_l1_weight;
+      for (int j = 0; j < kNumExpressionShapes; ++j) gradient[kExpressionBegin + j] += 0.5 * evaluator.l1()[j];
       if (problem.estimate_identity) {
         hessian.diagonal().tail<kNumIdentityShapes>().array() += problem.identity_prior_weight;
         gradient.tail<kNumIdentityShapes>() += problem.identity_prior_weight * x.tail<kNumIdentityShapes>();

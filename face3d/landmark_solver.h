@@ -16,9 +16,12 @@
 //   x[6..58]    expression weights, bounded to [0, 1]
 //   x[59..158]  identity weights, standard deviations (only when estimated)
 // Cost (Ceres' convention, half the sum of squares):
-//   0.5 * sum_k huber_a(|r_k|^2),  r_k = sqrt(w_k) / sigma * (project_k(x) - observed_k)
+//   0.5 * sum_k huber_a(|r_k|^2),  r_k = sqrt(w_k) / sigma * M_k * (project_k(x) - observed_k)
 //   + 0.5 * identity_prior_weight * |identity|^2                (estimated identity)
-//   + 0.5 * expression_l1_weight * sum_j e_j                     (L1; e_j >= 0)
+//   + 0.5 * sum_j l1_j * e_j                                     (L1; e_j >= 0)
+// with M_k = [n_k^T; c * t_k^T] for a jaw-contour landmark that has a
+// silhouette normal n_k (t_k its perpendicular, c the contour tangential
+// weight) and the identity otherwise, and l1_j the per-shape L1 weights.
 //   + 0.5 * temporal.weight * sum_i cauchy(((x_i - predicted_i) / scale_i)^2)
 // with huber_a(s) = s for s <= a^2, 2 a sqrt(s) - a^2 beyond (Ceres' HuberLoss)
 // and cauchy(s) = log(1 + s) (Ceres' CauchyLoss(1)).
@@ -59,6 +62,12 @@ struct TemporalPrior {
   double weight = 1.0;  // >= 0.
 };
 
+inline std::array<Eigen::Vector2d, kNumLandmarks> ZeroNormals() {
+  std::array<Eigen::Vector2d, kNumLandmarks> n;
+  for (auto& v : n) v.setZero();
+  return n;
+}
+
 // One frame's landmark fit. Pointers must outlive the solve.
 struct LandmarkFitProblem {
   const LandmarkModel* model = nullptr;
@@ -68,14 +77,20 @@ struct LandmarkFitProblem {
   std::array<int, kNumLandmarks> rows{};                        // LandmarkModel::SelectRows.
   double landmark_sigma_px = 1.0;
   double robust_threshold = 3.0;  // Huber threshold a, in units of sigma.
-  double expression_l1_weight = 0.0;
+  double expression_l1_weight = 0.0;  // Every shape's L1 weight, unless expression_l1 is set.
+  const std::array<double, kNumExpressionShapes>* expression_l1 = nullptr;  // Per-shape L1 weights.
+  // Image-space unit outward silhouette normals of the contour landmarks
+  // (LandmarkModel::ContourNormals; zero: plain 2D residual) and the weight of
+  // the offset along the contour, in [0, 1] (1: plain 2D residual).
+  std::array<Eigen::Vector2d, kNumLandmarks> normals = ZeroNormals();
+  double contour_tangential_weight = 1.0;
   double identity_prior_weight = 1.0;  // Used when estimate_identity.
   bool estimate_identity = false;      // Else identity is held.
   const TemporalPrior* temporal = nullptr;
 };
 
-// The problem for `fitter`'s model and options (rows and estimate_identity
-// left for the caller). `weights` as in FitRequest; all referenced objects
+// The problem for `fitter`'s model and options (rows, normals and
+// estimate_identity left for the caller). `weights` as in FitRequest; all referenced objects
 // must outlive the problem.
 LandmarkFitProblem FitProblemFor(const FaceFitter& fitter, const Landmarks68& landmarks, const Camera& camera,
                                  const std::optional<std::array<double, kNumLandmarks>>& weights);

@@ -45,6 +45,12 @@ void VideoFitter::Reset() {
   frames_tracked_ = 0;
 }
 
+void VideoFitter::HoldIdentity(const std::array<double, kNumIdentityShapes>& identity) {
+  identity_ = identity;
+  has_identity_ = identity_locked_ = true;
+  history_.clear();
+}
+
 void VideoFitter::Remember(const FaceParams& params, int64_t timestamp_ns) {
   history_.push_back({internal::ToSolverState(params), timestamp_ns});
   if (history_.size() > 2) history_.erase(history_.begin());
@@ -107,6 +113,7 @@ FitResult VideoFitter::TrackFrame(const Landmarks68& landmarks, const Camera& ca
     if (round > 0 && selected == rows) break;
     rows = selected;
     problem.rows = rows;
+    problem.normals = model.ContourNormals(params, camera);
     result.iterations += internal::SolveLandmarkFit(problem, settings, &state, &identity).iterations;
   }
   internal::FromSolverState(state, &params);

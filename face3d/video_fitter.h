@@ -3,8 +3,10 @@
 // Identity is refined as frames arrive: on `identity_frames` frames,
 // `identity_stride` apart, a single-image fit estimates it (~20 ms each, so no
 // frame stalls), and their mean is then held (averaging the per-frame
-// estimates removes most of their noise; a joint multi-frame fit, which
-// FaceFitter::FitFrames offers, cost ~1.8 s in one frame). Each
+// estimates removes most of their noise; the joint multi-frame fit,
+// FaceFitter::FitFrames (Ceres), is better but costs ~1.8 s, so it runs
+// offline: `faceanime fit --refine-identity` tracks, fits the identity jointly
+// over keyframes, then re-tracks with HoldIdentity()). Each
 // frame then fits only pose and expression, warm-started from a
 // constant-velocity prediction, with a temporal term that damps jitter but
 // lets genuine motion through (a redescending Cauchy loss on the deviation
@@ -73,6 +75,11 @@ class VideoFitter {
 
   // Forgets everything, identity included (new subject / scene cut).
   void Reset();
+
+  // Holds `identity` from now on (e.g. one refined offline by
+  // FaceFitter::FitFrames): identity_locked() becomes true and no frame
+  // estimates it any more, until Reset(). The motion history restarts.
+  void HoldIdentity(const std::array<double, kNumIdentityShapes>& identity);
 
   // True once the multi-frame identity estimate is held fixed.
   bool identity_locked() const { return identity_locked_; }

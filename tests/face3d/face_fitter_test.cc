@@ -102,10 +102,60 @@ TEST(FaceFitterTest, RejectsInvalidOptions) {
   bad = {};
   bad.max_rounds = 0;
   EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
+  bad = {};
+  bad.contour_tangential_weight = 1.5;
+  EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
+  bad = {};
+  bad.expression_l1_scale["noSuchShape"] = 2.0;
+  EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
+}
+
+// The per-shape L1 weights: expression_l1_weight times the listed scales.
+TEST(FaceFitterTest, ExpressionL1WeightsApplyPerShapeScales) {
+  FitOptions options;
+  options.expression_l1_weight = 0.5;
+  options.expression_l1_scale = {{"cheekPuff_L", 6.0}};
+  const FaceFitter fitter = FaceFitter::Create(TestModel(), options);
+  const auto& l1 = fitter.expression_l1_weights();
+  const int puff = TestModel().ExpressionIndex("cheekPuff_L");
+  const int smile = TestModel().ExpressionIndex("mouthSmile_L");
+  EXPECT_DOUBLE_EQ(l1[puff], 3.0);
+  EXPECT_DOUBLE_EQ(l1[smile], 0.5);
+}
+
+// A contour landmark's residual is split into the silhouette normal and the
+// (down-weighted) tangent: r' = [n^T; c t^T] r; inner landmarks keep theirs.
+TEST(LandmarkSolverTest, ContourResidualCountsTheTangentWithItsWeight) {
+  std::mt19937 rng(3);
+  const Camera camera = SyntheticCamera();
+  const FaceParams truth = RandomFace(TestModel(), rng);
+  const LandmarkModel& lm = Fitter().landmark_model();
+  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 3.0, rng);
+  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
+  problem.rows = lm.SelectRows(truth, camera, &observed);
+  const internal::SolverState state = internal::ToSolverState(truth);
+  Eigen::VectorXd plain, split;
+  internal::LandmarkResiduals(problem, state, truth.identity, &plain, nullptr);
+  problem.normals = lm.ContourNormals(truth, camera);
+  problem.contour_tangential_weight = 0.25;
+  internal::LandmarkResiduals(problem, state, truth.identity, &split, nullptr);
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    const Eigen::Vector2d r = plain.segment<2>(2 * k), r2 = split.segment<2>(2 * k);
+    if (!IsContourLandmark(k)) {
+      EXPECT_EQ(r, r2) << "landmark " << k;
+      continue;
+    }
+    const Eigen::Vector2d n = problem.normals[k];
+    ASSERT_NEAR(n.norm(), 1.0, 1e-9) << "landmark " << k;
+    const Eigen::Vector2d t(-n.y(), n.x());
+    EXPECT_NEAR(r2.x(), n.dot(r), 1e-9) << "landmark " << k;
+    EXPECT_NEAR(r2.y(), 0.25 * t.dot(r), 1e-9) << "landmark " << k;
+  }
 }
 
 // The analytic Jacobian of the dense solver matches central differences
-// (estimated identity: all 159 columns).
+// (estimated identity: all 159 columns; contour residuals split into normal
+// and tangent).
 TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
   std::mt19937 rng(5);
   const Camera camera = SyntheticCamera();
@@ -114,6 +164,8 @@ TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
   const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 2.0, rng);
   internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
   problem.rows = lm.SelectRows(truth, camera, &observed);
+  problem.normals = lm.ContourNormals(truth, camera);  // With the contour metric.
+  problem.contour_tangential_weight = 0.3;
   problem.estimate_identity = true;
   internal::SolverState state{};
   for (int i = 0; i < 3; ++i) {
@@ -181,13 +233,14 @@ struct Errors {
   double rmse = 0, rot = 0, expr = 0, conf = 1;
 };
 
-Errors FitOne(const FaceParams& truth, double noise, bool known_identity, std::mt19937& rng) {
+Errors FitOne(const FaceParams& truth, double noise, bool known_identity, std::mt19937& rng,
+              const FaceFitter& fitter = Fitter()) {
   const Camera camera = SyntheticCamera();
-  const Landmarks68 clean = Fitter().landmark_model().Project(truth, camera);
+  const Landmarks68 clean = fitter.landmark_model().Project(truth, camera);
   const Landmarks68 observed = noise > 0 ? AddNoise(clean, noise, rng) : clean;
   FitRequest request;
   if (known_identity) request.identity = truth.identity;
-  const FitResult r = Fitter().Fit(observed, camera, request);
+  const FitResult r = fitter.Fit(observed, camera, request);
   Errors e;
   e.rmse = r.rmse_px;
   e.rot = RotationErrorDeg(r.params.pose, truth.pose);
@@ -203,7 +256,7 @@ TEST(FaceFitterTest, RecoversPoseAndExpressionFromNoiseFreeLandmarksWithKnownIde
   for (int t = 0; t < kTrials; ++t) {
     const FaceParams truth = RandomFace(TestModel(), rng);
     const Errors e = FitOne(truth, 0.0, true, rng);
-    EXPECT_LE(e.rmse, 1.0) << "trial " << t;  // Acceptance asks 0.3: see DISABLED_ test below.
+    EXPECT_LE(e.rmse, 0.3) << "trial " << t;
     EXPECT_LE(e.rot, 1.0) << "trial " << t;
     EXPECT_GT(e.conf, 0.9) << "trial " << t;
     expr_sum += e.expr;
@@ -213,20 +266,42 @@ TEST(FaceFitterTest, RecoversPoseAndExpressionFromNoiseFreeLandmarksWithKnownIde
   EXPECT_LE(expr_sum / kTrials, 0.05);
 }
 
-// Acceptance criteria not met yet. Measured (dense bounded LM solver): known
-// identity 7 of 8 trials <= 0.003 px, trial 2 0.310 px; estimated identity
-// RMSE 0.41-1.09 px, rotation 0.5-2.4 deg. Not only a solver matter: started
-// from the true face, the fit (the MAP estimate with the default priors,
-// landmark_sigma_px 1 and identity_prior_weight 1) ends at RMSE 0.36-0.49 px
-// and rotation 0.5-1.1 deg, and from the PnP start it stops in local minima
-// of the jaw-contour correspondence (contour residuals of 3-11 px).
-// Kept, disabled, as the target: run with --gtest_also_run_disabled_tests.
-TEST(FaceFitterTest, DISABLED_ReachesSubPixelResidualOnNoiseFreeLandmarks) {
+// Identity estimated from the one image, noise-free landmarks. The default
+// FitOptions are a MAP estimate for 1 px landmark noise: the N(0, 1)
+// identity prior then costs more than a few tenths of a pixel of residual,
+// so even started from the true face the fit ends at 0.36-0.49 px (8 faces,
+// seed 11). Told that the landmarks are (nearly) exact, landmark_sigma_px =
+// 0.2, it fits them to sub-pixel accuracy: measured worst 0.19 px over 24
+// faces (seeds 11, 23, 37).
+TEST(FaceFitterTest, FitsNoiseFreeLandmarksToSubPixelWithEstimatedIdentityWhenToldTheyAreExact) {
+  FitOptions options;
+  options.landmark_sigma_px = 0.2;
+  const FaceFitter fitter = FaceFitter::Create(TestModel(), options);
   std::mt19937 rng(11);
   for (int t = 0; t < 8; ++t) {
     const FaceParams truth = RandomFace(TestModel(), rng);
-    const Errors known = FitOne(truth, 0.0, true, rng);
-    EXPECT_LE(known.rmse, 0.3) << "trial " << t;
+    const Errors e = FitOne(truth, 0.0, false, rng, fitter);
+    std::printf("estimated identity, noise-free, sigma 0.2 px: trial %d rmse %.3f px rot %.3f deg expr MAE %.4f\n",
+                t, e.rmse, e.rot, e.expr);
+    EXPECT_LE(e.rmse, 0.3) << "trial " << t;
+    EXPECT_LE(e.rot, 2.0) << "trial " << t;  // Sanity bound: 1 deg is not met, see the DISABLED_ test below.
+    EXPECT_LE(e.expr, 0.15) << "trial " << t;
+  }
+}
+
+// Acceptance criterion not met: rotation within 1 deg with the identity
+// estimated from the one noise-free image. With 68 landmarks, pose and
+// identity trade off (more parameters than coordinates; the prior picks),
+// and the jaw-contour correspondence leaves local minima: measured (default
+// options) worst 1.9 deg over 8 faces; with landmark_sigma_px 0.2 worst 1.0,
+// 3.6 and 1.4 deg for seeds 11, 23, 37, where the 3.6 deg face (near
+// frontal) ends at 0.19 px against 0.07 px and 0.67 deg when started from
+// the truth (a local minimum, not the estimator's optimum).
+// Kept, disabled, as the target: run with --gtest_also_run_disabled_tests.
+TEST(FaceFitterTest, DISABLED_RecoversRotationWithinOneDegreeWithEstimatedIdentity) {
+  std::mt19937 rng(11);
+  for (int t = 0; t < 8; ++t) {
+    const FaceParams truth = RandomFace(TestModel(), rng);
     const Errors estimated = FitOne(truth, 0.0, false, rng);
     EXPECT_LE(estimated.rmse, 0.3) << "trial " << t;
     EXPECT_LE(estimated.rot, 1.0) << "trial " << t;
@@ -240,7 +315,7 @@ TEST(FaceFitterTest, RecoversExpressionFromNoiseFreeLandmarksWithEstimatedIdenti
   for (int t = 0; t < kTrials; ++t) {
     const FaceParams truth = RandomFace(TestModel(), rng);
     const Errors e = FitOne(truth, 0.0, false, rng);
-    EXPECT_LE(e.rot, 5.0) << "trial " << t;  // Sanity bound; acceptance asks 1 deg: see DISABLED_ test above.
+    EXPECT_LE(e.rot, 3.0) << "trial " << t;  // Sanity bound; acceptance asks 1 deg: see DISABLED_ test above.
     expr_sum += e.expr;
     std::printf("estimated identity, noise-free: trial %d rmse %.3f px rot %.3f deg expr MAE %.4f\n", t, e.rmse,
                 e.rot, e.expr);

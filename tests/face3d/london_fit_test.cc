@@ -105,7 +105,7 @@ TEST_F(LondonFitTest, EveryPhotoIsFittedWithASmallReprojectionError) {
   RecordProperty("neutral_rmse_median_px", std::to_string(Median(neutral_rmse)));
   RecordProperty("smiling_rmse_median_px", std::to_string(Median(smiling_rmse)));
   // Measured (default FitOptions, 512x512 photos, faces ~250 px wide):
-  // neutral median 1.71 max 1.91 px, smiling median 1.73 max 1.98 px.
+  // neutral median 1.73 max 1.96 px, smiling median 1.74 max 2.02 px.
   EXPECT_LE(Median(neutral_rmse), 2.2);
   EXPECT_LE(Median(smiling_rmse), 2.2);
   EXPECT_LE(neutral_max, 2.6);
@@ -133,16 +133,19 @@ TEST_F(LondonFitTest, TheSmileIsClearlyStrongerInTheSmilingPhotoForMostIdentitie
               Median(neutral_smile), Median(smiling_smile), clearly_higher, pairs);
   RecordProperty("clearly_higher", clearly_higher);
   RecordProperty("pairs", pairs);
-  // Measured with the default FitOptions: 43 of 72 pairs (60%), mouthSmile
-  // median 0.01 neutral vs 0.19 smiling. Not yet the "large majority" of
-  // issue 3: the fit explains part of every smile with other shapes and the
-  // identity, because the ICT jaw contour is ~0.1 inter-ocular distances
-  // narrower than the nets' (Multi-PIE) jaw line, which cheekPuff,
-  // cheekSquint and mouthStretch absorb (they saturate at 1 on many neutral
-  // photos too). This bound guards the measured level (with margin) until
-  // the contour mismatch is fixed; see the acceptance report.
+  // Measured with the default FitOptions: 46 of 72 pairs (64%), mouthSmile
+  // median 0.01 neutral vs 0.18 smiling (43 of 72 before the per-shape
+  // expression priors and the two-phase contour fit; the priors cut how
+  // often eyeWide, eyeLookIn and cheekSquint saturate, not cheekPuff). Not yet the
+  // "large majority" of issue 3: the nets' (Multi-PIE) mouth, jaw and brow
+  // landmarks sit systematically off ICT's landmark vertices (~0.1
+  // inter-ocular distances at the jaw), and the fit explains that offset
+  // with cheekPuff (at 1 on most photos) and mouth shapes; suppressing
+  // cheekPuff moves it to mouthFrown/Press/Stretch and lowers the count
+  // (measurements in the acceptance report). This bound guards the measured
+  // level (with margin) until that landmark-convention offset is calibrated.
   EXPECT_EQ(pairs, 72);
-  EXPECT_GE(clearly_higher, 38);
+  EXPECT_GE(clearly_higher, 42);
   EXPECT_GT(Median(smiling_smile), Median(neutral_smile) + 0.1);
 }
 
