@@ -1,5 +1,6 @@
 // The `faceanime` command line. Each subcommand is a thin layer over the
 // libraries; errors go to stderr with a non-zero exit status.
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -9,14 +10,17 @@
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "face3d/data_paths.h"
+#include "face3d/face_fitter.h"
 #include "face3d/ict_converter.h"
 #include "face3d/morphable_model.h"
+#include "face3d/video_fitter.h"
 #include "pipeline/face_analyzer.h"
 #include "pipeline/fit_record.h"
 #include "pipeline/frame_source.h"
@@ -80,7 +84,42 @@ struct FitArgs {
   bool quiet = false;
   int threads = 1;
   bool tiny = false;
+  bool refine_identity = false;
+  int keyframes = 12;
 };
+
+// Offline identity refinement of a tracked video (fit --refine-identity): a
+// joint fit (FaceFitter::FitFrames, Ceres: one identity, per-frame pose and
+// expression) over `keyframes` frames spread evenly over those with a face,
+// started from the first pass's fits; then a second tracking pass over the
+// first pass's landmarks with that identity held. Returns the refined
+// identity's frame count (0 when no frame has a face).
+int RefineIdentity(const MorphableModel& model, const faceanime::face3d::VideoFitOptions& options, int keyframes,
+                   std::vector<faceanime::pipeline::FitRecord>* records) {
+  std::vector<size_t> with_face;
+  for (size_t i = 0; i < records->size(); ++i) {
+    if ((*records)[i].face.has_value()) with_face.push_back(i);
+  }
+  if (with_face.empty()) return 0;
+  const size_t n = std::min<size_t>(keyframes, with_face.size());
+  std::vector<faceanime::face3d::FrameObservation> frames;
+  for (size_t k = 0; k < n; ++k) {
+    const auto& face = *(*records)[with_face[k * with_face.size() / n]].face;
+    frames.push_back({face.landmarks, face.camera, std::nullopt, face.params});
+  }
+  const auto fitter = faceanime::face3d::FaceFitter::Create(model, options.fit);
+  const auto joint = fitter.FitFrames(frames);
+  auto tracker = faceanime::face3d::VideoFitter::Create(model, options);
+  tracker.HoldIdentity(joint.front().params.identity);
+  for (auto& record : *records) {
+    if (!record.face.has_value()) continue;
+    const auto fit = tracker.Track(record.face->landmarks, record.face->camera, record.pts_ns);
+    record.face->params = fit.params;
+    record.face->rmse_px = fit.rmse_px;
+    record.face->confidence = fit.confidence;
+  }
+  return static_cast<int>(n);
+}
 
 int RunFit(const FitArgs& args) {
   auto source = faceanime::pipeline::FrameSource::Open(args.input);
@@ -94,6 +133,10 @@ int RunFit(const FitArgs& args) {
   faceanime::cli::ProgressBar progress("fit", source->frame_count(), args.quiet);
   const auto t0 = std::chrono::steady_clock::now();
   int frames = 0, faces = 0;
+  if (args.refine_identity && source->is_still()) {
+    throw std::runtime_error("--refine-identity needs a video: '" + args.input + "' is a still image");
+  }
+  std::vector<faceanime::pipeline::FitRecord> held;  // --refine-identity: written after the second pass.
   while (auto frame = source->Next()) {
     const faceanime::ImageView view = faceanime::ViewOf(frame->bgr, faceanime::PixelFormat::kBgr);
     faceanime::pipeline::FitRecord record;
@@ -101,9 +144,20 @@ int RunFit(const FitArgs& args) {
     record.frame = frame->index;
     record.face = source->is_still() ? analyzer->AnalyzeStill(view) : analyzer->AnalyzeFrame(view, frame->pts_ns);
     faces += record.face.has_value();
-    out << faceanime::pipeline::ToJsonLine(record, names) << '\n';
+    if (args.refine_identity) {
+      held.push_back(std::move(record));
+    } else {
+      out << faceanime::pipeline::ToJsonLine(record, names) << '\n';
+    }
     ++frames;
     progress.Update(frames, Seconds(t0));
+  }
+  if (args.refine_identity) {
+    const int keyframes = RefineIdentity(analyzer->model(), options.video_fit, args.keyframes, &held);
+    if (!args.quiet && keyframes > 0) {
+      std::fprintf(stderr, "identity refined jointly over %d keyframes; frames re-tracked with it\n", keyframes);
+    }
+    for (const auto& record : held) out << faceanime::pipeline::ToJsonLine(record, names) << '\n';
   }
   out.close();
   if (!out) throw std::runtime_error("writing '" + args.output + "' failed");
@@ -248,6 +302,12 @@ int main(int argc, char** argv) {
       ->required();
   fit_cmd->add_option("--threads", fit.threads, "Network threads (1 is fastest on a busy 2-core machine)")->capture_default_str()->check(CLI::Range(1, 64));
   fit_cmd->add_flag("--tiny", fit.tiny, "Use the tiny landmark network (faster, less precise)");
+  fit_cmd->add_flag("--refine-identity", fit.refine_identity,
+                    "Video only, offline: after tracking, refine the identity by a joint fit over --keyframes "
+                    "frames (Ceres) and re-track every frame with it held");
+  fit_cmd->add_option("--keyframes", fit.keyframes, "Frames in the joint identity fit of --refine-identity")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   fit_cmd->add_flag("-q,--quiet", fit.quiet, "No progress or summary on stderr");
 
   // animate
