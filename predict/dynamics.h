@@ -38,6 +38,11 @@ enum class ExpressionBlend {
 face3d::FaceParams ApplyDynamics(const face3d::FaceParams& base, const Dynamics& d,
                                  ExpressionBlend blend = ExpressionBlend::kReplace);
 
+// The inverse of ApplyDynamics(anchor, d, kReplace) for rotation, translation
+// and expression: `face` relative to `anchor` (R_face = Rodrigues(rotation) *
+// R_anchor, translation = t_face - t_anchor, expression = face's).
+Dynamics RelativeDynamics(const face3d::FaceParams& face, const face3d::FaceParams& anchor);
+
 }  // namespace faceanime::predict
 
 #endif  // FACEANIME_PREDICT_DYNAMICS_H_

@@ -289,4 +289,13 @@ face3d::FaceParams ApplyDynamics(const face3d::FaceParams& base, const Dynamics&
   return out;
 }
 
+Dynamics RelativeDynamics(const face3d::FaceParams& face, const face3d::FaceParams& anchor) {
+  Dynamics d;
+  const Eigen::AngleAxisd aa(face.pose.RotationMatrix() * anchor.pose.RotationMatrix().transpose());
+  d.rotation = aa.axis() * aa.angle();
+  d.translation = face.pose.translation - anchor.pose.translation;
+  d.expression = face.expression;
+  return d;
+}
+
 }  // namespace faceanime::predict

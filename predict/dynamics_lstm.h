@@ -1,0 +1,103 @@
+// Internal to predict/: the LibTorch LSTM behind DynamicsPredictor, its
+// feature layout, and the weights file format. Included only by predict/*.cc
+// (never by a public header: it pulls in torch/torch.h).
+//
+// State vector x (kStateDim = 59, "state units"): rotation angle-axis (3,
+// radians, relative to the sequence's frame 0), translation (3, cm, relative),
+// the 53 ICT expression weights ([0, 1]); the layout of Dynamics.
+//
+// Per-step input (kInputDim):
+//   [0, D)        (x_t - state_mean) / state_std
+//   [D, 2D)       (x_t - x_{t-1}) / delta_std            (0 at a window's frame 0)
+//   2D            target flag (1: target-driven, t < T)
+//   [2D+1, 3D+1)  flag * (target - x_t) / state_std
+//   3D+1          flag * t / T                            (the timer)
+//   3D+2          flag * (T - t) / 25                     (seconds left at 25 fps)
+//   3D+3          flag / (1 + T - t)                       (grows to 1 as t -> T)
+// Output: a K-component mixture over the next normalised step
+// (x_{t+1} - x_t) / delta_std, one shared component choice per frame (so
+// correlated events, e.g. both eyes blinking, stay together), each component a
+// diagonal Gaussian: logits (K), means (K x D), log sigmas (K x D). The means
+// are velocity_gain * (the input's normalised step) + the head's output: the
+// network predicts the change from a damped constant-velocity step, so the
+// tracked motion's smoothness is the default and sampled noise acts on the
+// acceleration, not the position.
+#ifndef FACEANIME_PREDICT_DYNAMICS_LSTM_H_
+#define FACEANIME_PREDICT_DYNAMICS_LSTM_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "face3d/morphable_model.h"
+#include "predict/dynamics.h"
+
+namespace faceanime::predict::internal {
+
+inline constexpr int kStateDim = 6 + face3d::kNumExpressionShapes;  // 59
+inline constexpr int kInputDim = 3 * kStateDim + 4;
+// File format version: bump on any change of the features or the layers.
+inline constexpr int64_t kWeightsVersion = 2;
+inline constexpr const char* kTrainCommand =
+    "faceanime train-predictor --grid ../shared/data/grid/s1 --out assets/predictor/dynamics_lstm.pt "
+    "(see assets/predictor/README.md)";
+
+struct LstmConfig {
+  int64_t hidden = 160;
+  int64_t components = 4;
+  double fps = 25.0;
+};
+
+// A recurrent step's memory.
+struct LstmState {
+  torch::Tensor h, c;  // [B, hidden]
+};
+
+struct MixtureOut {
+  torch::Tensor logits;     // [B, K]
+  torch::Tensor means;      // [B, K, D], normalised steps
+  torch::Tensor log_sigma;  // [B, K, D]
+  // Expected normalised step: sum_k softmax(logits)_k * means_k, [B, D].
+  torch::Tensor Mean() const;
+};
+
+struct DynamicsLstmImpl : torch::nn::Module {
+  explicit DynamicsLstmImpl(const LstmConfig& config);
+
+  // One step for a batch: input [B, kInputDim] -> mixture; `state` updated.
+  MixtureOut Step(const torch::Tensor& input, LstmState& state);
+  LstmState ZeroState(int64_t batch) const;
+
+  LstmConfig config;
+  torch::nn::LSTMCell cell{nullptr};
+  torch::nn::Linear hidden_layer{nullptr}, head{nullptr};
+  torch::Tensor velocity_gain;  // [D], learned, starts at 0.5.
+  // Normalisation (buffers, saved with the weights), [D] each.
+  torch::Tensor state_mean, state_std, delta_std;
+};
+TORCH_MODULE(DynamicsLstm);
+
+// Packs Dynamics <-> state vectors (double precision on the C++ side).
+void ToState(const Dynamics& d, float* x);
+Dynamics FromState(const float* x);
+
+// Builds the per-step inputs for a batch. `x`, `prev`: [B, D] states;
+// `target` [B, D]; `flag`, `t`, `big_t`: [B] (frame index and T; ignored
+// where flag == 0).
+torch::Tensor MakeInput(const DynamicsLstm& model, const torch::Tensor& x, const torch::Tensor& prev,
+                        const torch::Tensor& target, const torch::Tensor& flag, const torch::Tensor& t,
+                        const torch::Tensor& big_t);
+
+// Applies a normalised step to states and clamps expressions into [0, 1].
+torch::Tensor ApplyStep(const DynamicsLstm& model, const torch::Tensor& x, const torch::Tensor& step);
+
+// Weights file: a LibTorch archive with "faceanime_version", "config" and the
+// module. Load throws PredictorModelError naming the file and kTrainCommand.
+void SaveWeights(DynamicsLstm& model, const std::filesystem::path& path);
+DynamicsLstm LoadWeights(const std::filesystem::path& path);
+
+}  // namespace faceanime::predict::internal
+
+#endif  // FACEANIME_PREDICT_DYNAMICS_LSTM_H_

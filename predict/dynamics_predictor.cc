@@ -1,0 +1,410 @@
+#include "predict/dynamics_predictor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <random>
+#include <string>
+
+#include <Eigen/Geometry>
+
+#include "face3d/data_paths.h"
+#include "predict/dynamics_lstm.h"
+
+namespace faceanime::predict {
+
+using internal::kStateDim;
+
+namespace {
+
+constexpr const char* kWeightsName = "dynamics_lstm.pt";
+
+void Require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+bool ValidDynamics(const Dynamics& d) {
+  if (!d.rotation.allFinite() || !d.translation.allFinite()) return false;
+  for (double w : d.expression) {
+    if (!std::isfinite(w) || w < -1e-6 || w > 1.0 + 1e-6) return false;
+  }
+  return true;
+}
+
+torch::Tensor StateTensor(const Dynamics& d) {
+  torch::Tensor x = torch::empty({1, kStateDim});
+  internal::ToState(d, x.data_ptr<float>());
+  return x;
+}
+
+Dynamics DynamicsOf(const torch::Tensor& x) { return internal::FromState(x.contiguous().data_ptr<float>()); }
+
+double SmoothStep(double s) {
+  s = std::clamp(s, 0.0, 1.0);
+  return s * s * (3.0 - 2.0 * s);
+}
+
+// One sampled normalised step from a single-row mixture: a component drawn by
+// its weight, then its mean plus `randomness` times its sigma times N(0, 1).
+torch::Tensor SampleStep(const internal::MixtureOut& out, double randomness, std::mt19937_64& rng) {
+  if (randomness <= 0.0) return out.Mean();
+  const torch::Tensor p = torch::softmax(out.logits, -1).contiguous();
+  const float* pp = p.data_ptr<float>();
+  const int64_t k = p.size(1);
+  double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng), acc = 0.0;
+  int64_t chosen = k - 1;
+  for (int64_t i = 0; i < k; ++i) {
+    acc += pp[i];
+    if (u < acc) {
+      chosen = i;
+      break;
+    }
+  }
+  torch::Tensor eps = torch::empty({1, kStateDim});
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  float* e = eps.data_ptr<float>();
+  for (int i = 0; i < kStateDim; ++i) e[i] = normal(rng);
+  return out.means.select(1, chosen) + static_cast<float>(randomness) * out.log_sigma.select(1, chosen).exp() * eps;
+}
+
+std::mt19937_64 SeededRng(uint64_t seed) {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), 0x9d1c7u};
+  return std::mt19937_64(seq);
+}
+
+}  // namespace
+
+struct DynamicsPredictor::Impl {
+  mutable internal::DynamicsLstm model{nullptr};  // Forward passes only (eval, inference mode).
+  int num_threads = 1;
+  std::filesystem::path weights;
+
+  void SetThreads() const {
+    if (at::get_num_threads() != num_threads) at::set_num_threads(num_threads);
+  }
+  // One step of sequence memory `state`: input from x_t, x_{t-1} and the
+  // optional target (frame index t of T).
+  internal::MixtureOut Step(const torch::Tensor& x, const torch::Tensor& prev, const torch::Tensor* target, int t,
+                            int big_t, internal::LstmState& state) const {
+    const bool active = target != nullptr && t < big_t;
+    const torch::Tensor flag = torch::full({1}, active ? 1.0f : 0.0f);
+    const torch::Tensor input =
+        internal::MakeInput(model, x, prev, active ? *target : x, flag, torch::full({1}, static_cast<float>(t)),
+                            torch::full({1}, static_cast<float>(active ? big_t : 1)));
+    return model->Step(input, state);
+  }
+};
+
+std::filesystem::path DefaultPredictorWeights() {
+  if (const char* env = std::getenv("FACEANIME_PREDICTOR"); env != nullptr && *env != '\0') return env;
+  const std::filesystem::path data = FaceanimeDataDir() / "predictor" / kWeightsName;
+  if (std::filesystem::exists(data)) return data;
+#ifdef FACEANIME_SOURCE_ASSETS_DIR
+  return std::filesystem::path(FACEANIME_SOURCE_ASSETS_DIR) / "predictor" / kWeightsName;
+#else
+  return data;
+#endif
+}
+
+DynamicsPredictor::DynamicsPredictor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DynamicsPredictor::~DynamicsPredictor() = default;
+
+std::unique_ptr<DynamicsPredictor> DynamicsPredictor::Load(const PredictorOptions& options) {
+  Require(options.num_threads >= 1, "PredictorOptions.num_threads must be >= 1, got " +
+                                        std::to_string(options.num_threads));
+  auto impl = std::make_unique<Impl>();
+  impl->weights = options.weights.empty() ? DefaultPredictorWeights() : options.weights;
+  impl->num_threads = options.num_threads;
+  impl->SetThreads();
+  impl->model = internal::LoadWeights(impl->weights);
+  return std::unique_ptr<DynamicsPredictor>(new DynamicsPredictor(std::move(impl)));
+}
+
+double DynamicsPredictor::fps() const { return impl_->model->config.fps; }
+
+DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
+  Require(r.num_frames >= 1 && r.num_frames <= 1000000,
+          "RolloutRequest.num_frames must be in [1, 1000000], got " + std::to_string(r.num_frames));
+  Require(static_cast<int>(r.observed.size()) <= r.num_frames,
+          "RolloutRequest.observed has " + std::to_string(r.observed.size()) + " frames, more than num_frames (" +
+              std::to_string(r.num_frames) + ")");
+  Require(std::isfinite(r.randomness) && r.randomness >= 0.0 && r.randomness <= 2.0,
+          "RolloutRequest.randomness must be in [0, 2]");
+  {
+    Dynamics start;
+    start.expression = r.start_expression;
+    Require(ValidDynamics(start), "RolloutRequest.start_expression: weights must be finite and in [0, 1]");
+  }
+  for (size_t i = 0; i < r.observed.size(); ++i) {
+    Require(ValidDynamics(r.observed[i]), "RolloutRequest.observed[" + std::to_string(i) +
+                                              "]: non-finite values or expression weights outside [0, 1]");
+  }
+  const int num_observed = std::max<int>(1, static_cast<int>(r.observed.size()));
+  if (r.target) {
+    Require(r.target->frame >= num_observed && r.target->frame < r.num_frames,
+            "RolloutRequest.target.frame must be in [" + std::to_string(num_observed) + ", num_frames - 1 = " +
+                std::to_string(r.num_frames - 1) + "] (after the observed frames), got " +
+                std::to_string(r.target->frame));
+    Require(ValidDynamics(r.target->dynamics),
+            "RolloutRequest.target.dynamics: non-finite values or expression weights outside [0, 1]");
+  }
+
+  c10::InferenceMode guard;
+  impl_->SetThreads();
+  std::mt19937_64 rng = SeededRng(r.seed);
+  std::vector<torch::Tensor> x(r.num_frames);
+  if (r.observed.empty()) {
+    Dynamics start;
+    start.expression = r.start_expression;
+    x[0] = StateTensor(start);
+  } else {
+    x[0] = StateTensor(r.observed[0]);
+  }
+  torch::Tensor target;
+  const int big_t = r.target ? r.target->frame : 0;
+  if (r.target) target = StateTensor(r.target->dynamics);
+
+  // Frames [from, to): feed frame t, draw (or copy) frame t + 1.
+  internal::LstmState state = impl_->model->ZeroState(1);
+  auto run = [&](int from, int to, bool use_target) {
+    for (int t = from; t < to - 1; ++t) {
+      const auto out = impl_->Step(x[t], t > 0 ? x[t - 1] : x[t], use_target ? &target : nullptr, t, big_t, state);
+      if (t + 1 < static_cast<int>(r.observed.size())) {
+        x[t + 1] = StateTensor(r.observed[t + 1]);
+      } else {
+        x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(out, r.randomness, rng));
+      }
+    }
+  };
+
+  if (!r.target) {
+    run(0, r.num_frames, false);
+  } else {
+    // The network's path to frame T ...
+    run(0, big_t + 1, true);
+    // ... then the residual at T spread smoothly over the free frames (zero
+    // at the last observed frame, all of it at T), so T is reached exactly.
+    const int t0 = num_observed - 1;
+    const torch::Tensor residual = target - x[big_t];
+    for (int t = t0 + 1; t <= big_t; ++t) {
+      const double w = SmoothStep(static_cast<double>(t - t0) / (big_t - t0));
+      const torch::Tensor v = x[t] + static_cast<float>(w) * residual;
+      x[t] = torch::cat({v.slice(1, 0, 6), v.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
+    }
+    if (big_t + 1 < r.num_frames) {
+      // Re-read the corrected path, then continue as video prediction.
+      state = impl_->model->ZeroState(1);
+      for (int t = 0; t < big_t; ++t) impl_->Step(x[t], t > 0 ? x[t - 1] : x[t], &target, t, big_t, state);
+      run(big_t, r.num_frames, false);
+    }
+  }
+  DynamicsSequence result(r.num_frames);
+  for (int t = 0; t < r.num_frames; ++t) result[t] = DynamicsOf(x[t]);
+  // Given frames exactly as given (the network runs in single precision).
+  if (r.observed.empty()) {
+    result[0] = Dynamics{};
+    result[0].expression = r.start_expression;
+  }
+  for (size_t t = 0; t < r.observed.size(); ++t) result[t] = r.observed[t];
+  if (r.target) result[big_t] = r.target->dynamics;
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// OnlinePredictor
+
+namespace {
+
+constexpr int kBlendFrames = 6;        // Output blends over this many frames after a jump in the input.
+constexpr int kWindowFrames = 20;      // History re-read after re-anchoring.
+constexpr int kReanchorFrames = 50;    // Re-anchor this often (training windows are short).
+constexpr double kGapDamping = 0.85;   // Per-frame damping of the bridged motion.
+
+}  // namespace
+
+struct OnlinePredictor::Impl {
+  std::shared_ptr<const DynamicsPredictor> predictor;
+  OnlinePredictorOptions options;
+
+  bool active = false;
+  face3d::FaceParams anchor;           // Frame 0 of the current window; identity: latest observed.
+  internal::LstmState state;
+  torch::Tensor x, prev, next_step;    // Current state, previous state, predicted next (normalised) step.
+  std::deque<face3d::FaceParams> history;  // Recent states (observed or bridged), absolute.
+  int gap = 0;
+  int since_anchor = 0;
+  bool has_ts = false;
+  int64_t last_ts = 0;
+  torch::Tensor offset;                // Output blend offset (relative to anchor) ...
+  int offset_age = kBlendFrames;       // ... and frames since it was set.
+
+  const DynamicsPredictor::Impl& net() const { return predictor->impl(); }
+
+  void Feed(const torch::Tensor& state_x) {
+    const torch::Tensor p = x.defined() ? x : state_x;
+    const auto out = net().Step(state_x, p, nullptr, 0, 0, state);
+    prev = p;
+    x = state_x;
+    next_step = out.Mean();
+  }
+
+  void Start(const face3d::FaceParams& obs) {
+    anchor = obs;
+    state = net().model->ZeroState(1);
+    x = torch::Tensor();
+    prev = torch::Tensor();
+    Feed(StateTensor(RelativeDynamics(obs, anchor)));
+    history.assign(1, obs);
+    gap = 0;
+    since_anchor = 0;
+    offset = torch::zeros({1, kStateDim});
+    offset_age = kBlendFrames;
+    active = true;
+  }
+
+  // The current state predicted `lookahead_frames` ahead (relative to anchor).
+  torch::Tensor LookAhead() const {
+    if (options.lookahead_frames == 0) return x;
+    internal::LstmState s = state;
+    torch::Tensor p = x, cur = internal::ApplyStep(net().model, x, next_step);
+    for (int i = 1; i < options.lookahead_frames; ++i) {
+      const auto out = net().Step(cur, p, nullptr, 0, 0, s);
+      p = cur;
+      cur = internal::ApplyStep(net().model, cur, out.Mean());
+    }
+    return cur;
+  }
+
+  face3d::FaceParams ToAbsolute(const torch::Tensor& rel) const {
+    return ApplyDynamics(anchor, DynamicsOf(rel), ExpressionBlend::kReplace);
+  }
+
+  torch::Tensor Output() {
+    torch::Tensor out = LookAhead();
+    if (offset_age < kBlendFrames) {
+      out = out + static_cast<float>(1.0 - SmoothStep(static_cast<double>(offset_age) / kBlendFrames)) * offset;
+      out = torch::cat({out.slice(1, 0, 6), out.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
+    }
+    return out;
+  }
+
+  // Makes the output continue from `old_output` (relative to the current
+  // anchor) and fade into the new path.
+  void BlendFrom(const torch::Tensor& old_output) {
+    offset = old_output - LookAhead();
+    offset_age = 0;
+  }
+
+  void Remember(const face3d::FaceParams& p) {
+    history.push_back(p);
+    while (static_cast<int>(history.size()) > kWindowFrames) history.pop_front();
+  }
+
+  // One frame without a face: the model runs on its own (damped) prediction.
+  // Returns false once the gap is too long.
+  bool BridgeFrame() {
+    ++gap;
+    if (gap > options.max_gap_frames) {
+      active = false;
+      return false;
+    }
+    const float damping = static_cast<float>(std::pow(kGapDamping, gap));
+    const torch::Tensor bridged = internal::ApplyStep(net().model, x, damping * next_step);
+    Feed(bridged);
+    Remember(ToAbsolute(bridged));
+    ++offset_age;
+    return true;
+  }
+
+  void ObserveFrame(const face3d::FaceParams& obs) {
+    anchor.identity = obs.identity;
+    const torch::Tensor rel = StateTensor(RelativeDynamics(obs, anchor));
+    if (gap > 0) {
+      // Back from a gap: continue from the bridged path, fade to the tracked one.
+      const torch::Tensor bridged_out = Output();
+      Feed(rel);
+      BlendFrom(bridged_out);
+      gap = 0;
+    } else {
+      Feed(rel);
+      ++offset_age;
+    }
+    Remember(obs);
+    if (++since_anchor >= kReanchorFrames && static_cast<int>(history.size()) == kWindowFrames) Reanchor();
+  }
+
+  // Starts a new window at the oldest remembered frame and re-reads the
+  // history, so the network's inputs stay like its training windows.
+  void Reanchor() {
+    const face3d::FaceParams old_output = ToAbsolute(Output());
+    anchor = face3d::FaceParams{history.front().pose, anchor.identity, history.front().expression};
+    state = net().model->ZeroState(1);
+    x = torch::Tensor();
+    for (const auto& h : history) Feed(StateTensor(RelativeDynamics(h, anchor)));
+    BlendFrom(StateTensor(RelativeDynamics(old_output, anchor)));
+    since_anchor = 0;
+  }
+};
+
+OnlinePredictor::OnlinePredictor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OnlinePredictor::~OnlinePredictor() = default;
+
+std::unique_ptr<OnlinePredictor> OnlinePredictor::Create(std::shared_ptr<const DynamicsPredictor> predictor,
+                                                         const OnlinePredictorOptions& options) {
+  Require(predictor != nullptr, "OnlinePredictor::Create: predictor is null (load one with DynamicsPredictor::Load)");
+  Require(options.lookahead_frames >= 0 && options.lookahead_frames <= 5,
+          "OnlinePredictorOptions.lookahead_frames must be in [0, 5], got " +
+              std::to_string(options.lookahead_frames));
+  Require(options.max_gap_frames >= 0, "OnlinePredictorOptions.max_gap_frames must be >= 0, got " +
+                                           std::to_string(options.max_gap_frames));
+  auto impl = std::make_unique<Impl>();
+  impl->predictor = std::move(predictor);
+  impl->options = options;
+  return std::unique_ptr<OnlinePredictor>(new OnlinePredictor(std::move(impl)));
+}
+
+void OnlinePredictor::Reset() {
+  impl_->active = false;
+  impl_->has_ts = false;
+  impl_->gap = 0;
+  impl_->history.clear();
+}
+
+std::optional<face3d::FaceParams> OnlinePredictor::Update(int64_t timestamp_ns,
+                                                          const std::optional<face3d::FaceParams>& observed) {
+  Impl& s = *impl_;
+  c10::InferenceMode guard;
+  s.net().SetThreads();
+  // Frames since the previous call, from the timestamps (dropped frames count
+  // as frames without a face); at least one.
+  int frames = 1;
+  if (s.has_ts && timestamp_ns > s.last_ts) {
+    const double fps = s.predictor->fps();
+    frames = std::max(1, static_cast<int>(std::lround(static_cast<double>(timestamp_ns - s.last_ts) * fps / 1e9)));
+  }
+  if (!s.has_ts || timestamp_ns > s.last_ts) s.last_ts = timestamp_ns;
+  s.has_ts = true;
+
+  if (!s.active) {
+    if (!observed) return std::nullopt;
+    s.Start(*observed);
+    return s.ToAbsolute(s.Output());
+  }
+  for (int i = 1; i < frames; ++i) {
+    if (!s.BridgeFrame()) break;
+  }
+  if (!s.active) {
+    if (!observed) return std::nullopt;
+    s.Start(*observed);
+    return s.ToAbsolute(s.Output());
+  }
+  if (observed) {
+    s.ObserveFrame(*observed);
+  } else if (!s.BridgeFrame()) {
+    return std::nullopt;
+  }
+  return s.ToAbsolute(s.Output());
+}
+
+}  // namespace faceanime::predict

@@ -1,0 +1,335 @@
+#include "predict/predictor_training.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <random>
+#include <stdexcept>
+
+#include <Eigen/Geometry>
+
+#include "predict/dynamics_lstm.h"
+#include "predict/procedural_motion.h"
+
+namespace faceanime::predict {
+
+using internal::kStateDim;
+
+std::vector<DynamicsSequence> TrackToDynamicsRuns(const std::vector<std::optional<face3d::FaceParams>>& track,
+                                                  int min_frames) {
+  std::vector<DynamicsSequence> runs;
+  size_t i = 0;
+  while (i < track.size()) {
+    if (!track[i]) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < track.size() && track[j]) ++j;
+    if (static_cast<int>(j - i) >= min_frames) {
+      DynamicsSequence run;
+      for (size_t k = i; k < j; ++k) run.push_back(RelativeDynamics(*track[k], *track[i]));
+      runs.push_back(std::move(run));
+    }
+    i = j;
+  }
+  return runs;
+}
+
+bool IsHeldOutClip(int index_in_sorted_order) { return index_in_sorted_order % 10 == 0; }
+
+std::vector<DynamicsSequence> ProceduralTrainingSet(const face3d::MorphableModel& model, int count, int frames,
+                                                    uint64_t first_seed) {
+  std::vector<DynamicsSequence> out;
+  std::mt19937_64 rng(first_seed * 7919 + 17);
+  for (int i = 0; i < count; ++i) {
+    ProceduralMotionOptions o;
+    o.seed = first_seed + static_cast<uint64_t>(i);
+    o.speech_fraction = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    o.expression_events_per_min = std::uniform_real_distribution<double>(2.0, 12.0)(rng);
+    o.blink_rate_per_min = std::uniform_real_distribution<double>(8.0, 26.0)(rng);
+    o.expression_strength = std::uniform_real_distribution<double>(0.4, 1.0)(rng);
+    // Head motion from GRID's near-still speaker up to brisk turns, so the
+    // online look-ahead sees smooth fast motion too.
+    const double head = std::uniform_real_distribution<double>(0.3, 3.0)(rng);
+    o.head_yaw_deg *= head;
+    o.head_pitch_deg *= head;
+    o.head_roll_deg *= head;
+    o.head_sway_period_s = std::uniform_real_distribution<double>(2.0, 8.0)(rng);
+    out.push_back(ProceduralMotion::Create(model, o).Generate(frames));
+  }
+  return out;
+}
+
+namespace {
+
+void Require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument("PredictorTrainingOptions: " + what);
+}
+
+// A window of a sequence, pose re-expressed relative to its first frame,
+// written as states into `dst` (window x D floats).
+void WriteWindow(const DynamicsSequence& seq, int start, int length, float* dst) {
+  const Dynamics& first = seq[start];
+  const double a0 = first.rotation.norm();
+  const Eigen::Matrix3d r0 =
+      a0 < 1e-12 ? Eigen::Matrix3d::Identity() : Eigen::AngleAxisd(a0, first.rotation / a0).toRotationMatrix();
+  for (int k = 0; k < length; ++k) {
+    Dynamics d = seq[start + k];
+    const double a = d.rotation.norm();
+    const Eigen::Matrix3d r =
+        a < 1e-12 ? Eigen::Matrix3d::Identity() : Eigen::AngleAxisd(a, d.rotation / a).toRotationMatrix();
+    const Eigen::AngleAxisd rel(r * r0.transpose());
+    d.rotation = rel.axis() * rel.angle();
+    d.translation -= first.translation;
+    internal::ToState(d, dst + static_cast<size_t>(k) * kStateDim);
+  }
+}
+
+// Vertex positions of states through the morphable model (mean identity),
+// camera axes: X = R(rotation) * kModelToCamera * (mean + E * expression) + t.
+struct VertexModel {
+  torch::Tensor mean;  // [V, 3], camera axes
+  torch::Tensor basis; // [53, V * 3]
+
+  static VertexModel Create(const face3d::MorphableModel& model) {
+    std::vector<int> ids(model.landmark_vertices().begin(), model.landmark_vertices().end());
+    const auto& fit = model.fitting_vertices();
+    const size_t stride = std::max<size_t>(1, fit.size() / 200);
+    for (size_t i = 0; i < fit.size(); i += stride) ids.push_back(fit[i]);
+    const auto b = face3d::SubsetBasis::Create(model, ids);
+    const int64_t v = b.size();
+    VertexModel vm;
+    vm.mean = torch::empty({v, 3});
+    vm.basis = torch::empty({face3d::kNumExpressionShapes, v * 3});
+    const float flip[3] = {1.0f, -1.0f, -1.0f};
+    for (int64_t i = 0; i < v; ++i) {
+      for (int c = 0; c < 3; ++c) {
+        vm.mean[i][c] = flip[c] * static_cast<float>(b.mean[3 * i + c]);
+        for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+          vm.basis[j][3 * i + c] = flip[c] * static_cast<float>(b.expression(3 * i + c, j));
+        }
+      }
+    }
+    return vm;
+  }
+
+  // x: [N, D] -> [N, V, 3].
+  torch::Tensor operator()(const torch::Tensor& x) const {
+    const int64_t n = x.size(0);
+    const torch::Tensor r = x.slice(1, 0, 3), t = x.slice(1, 3, 6), e = x.slice(1, 6, kStateDim);
+    const torch::Tensor p = mean.unsqueeze(0) + torch::matmul(e, basis).view({n, -1, 3});
+    const torch::Tensor theta = (r.pow(2).sum(1, true) + 1e-12).sqrt();  // [N, 1]
+    const torch::Tensor k = r / theta;
+    const torch::Tensor zero = torch::zeros({n}, x.options());
+    const torch::Tensor kx = k.select(1, 0), ky = k.select(1, 1), kz = k.select(1, 2);
+    const torch::Tensor skew =
+        torch::stack({zero, -kz, ky, kz, zero, -kx, -ky, kx, zero}, 1).view({n, 3, 3});
+    const torch::Tensor s = theta.sin().view({n, 1, 1}), c = theta.cos().view({n, 1, 1});
+    const torch::Tensor rot = torch::eye(3, x.options()).unsqueeze(0) + s * skew + (1 - c) * torch::bmm(skew, skew);
+    return torch::bmm(p, rot.transpose(1, 2)) + t.unsqueeze(1);
+  }
+};
+
+// Mean squared distance per vertex, [N].
+torch::Tensor VertexSq(const VertexModel& vm, const torch::Tensor& a, const torch::Tensor& b) {
+  return (vm(a) - vm(b)).pow(2).sum(2).mean(1);
+}
+
+// Log-likelihood of normalised steps y [B, D] under the mixture, per channel.
+torch::Tensor MixtureNll(const internal::MixtureOut& out, const torch::Tensor& y) {
+  const torch::Tensor z = (y.unsqueeze(1) - out.means) * torch::exp(-out.log_sigma);
+  const torch::Tensor comp = (-0.5 * z.pow(2) - out.log_sigma - 0.5 * std::log(2 * std::numbers::pi)).sum(2);
+  const torch::Tensor ll = torch::logsumexp(torch::log_softmax(out.logits, 1) + comp, 1);
+  return -ll.mean() / kStateDim;
+}
+
+}  // namespace
+
+void TrainPredictor(const std::vector<DynamicsSequence>& grid, const std::vector<DynamicsSequence>& procedural,
+                    const face3d::MorphableModel& model, const PredictorTrainingOptions& o,
+                    const std::function<void(const PredictorTrainingLog&)>& log) {
+  Require(!o.out.empty(), "out (the weights file) is required");
+  Require(o.steps >= 1, "steps must be >= 1");
+  Require(o.batch >= 1, "batch must be >= 1");
+  Require(o.window >= 12, "window must be >= 12");
+  Require(o.horizon >= 1 && o.horizon < o.window - 1, "horizon must be in [1, window - 2]");
+  Require(o.learning_rate > 0, "learning_rate must be > 0");
+  Require(o.procedural_share >= 0 && o.procedural_share <= 1, "procedural_share must be in [0, 1]");
+  Require(o.target_share >= 0 && o.target_share <= 1, "target_share must be in [0, 1]");
+  Require(o.hidden >= 8, "hidden must be >= 8");
+  Require(o.components >= 1, "components must be >= 1");
+  Require(o.fps > 0, "fps must be > 0");
+  Require(o.num_threads >= 1, "num_threads must be >= 1");
+  Require(o.log_every >= 1, "log_every must be >= 1");
+
+  std::vector<const DynamicsSequence*> grid_ok, proc_ok;
+  for (const auto& s : grid) if (static_cast<int>(s.size()) >= o.window) grid_ok.push_back(&s);
+  for (const auto& s : procedural) if (static_cast<int>(s.size()) >= o.window) proc_ok.push_back(&s);
+  if (grid_ok.empty() && proc_ok.empty()) {
+    throw std::invalid_argument("TrainPredictor: no sequence is at least window = " + std::to_string(o.window) +
+                                " frames long");
+  }
+  const double proc_share = grid_ok.empty() ? 1.0 : proc_ok.empty() ? 0.0 : o.procedural_share;
+
+  at::set_num_threads(o.num_threads);
+  torch::manual_seed(o.seed);
+  std::mt19937_64 rng(o.seed);
+  auto uniform_int = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto uniform = [&]() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); };
+
+  const int64_t b = o.batch, l = o.window, d = kStateDim;
+  auto sample_windows = [&](int64_t count) {
+    torch::Tensor w = torch::empty({count, l, d});
+    for (int64_t i = 0; i < count; ++i) {
+      const bool proc = uniform() < proc_share;
+      const auto& pool = proc ? proc_ok : grid_ok;
+      const DynamicsSequence& seq = *pool[uniform_int(0, static_cast<int>(pool.size()) - 1)];
+      WriteWindow(seq, uniform_int(0, static_cast<int>(seq.size()) - o.window), o.window,
+                  w.data_ptr<float>() + i * l * d);
+    }
+    return w;
+  };
+
+  internal::LstmConfig config;
+  config.hidden = o.hidden;
+  config.components = o.components;
+  config.fps = o.fps;
+  internal::DynamicsLstm net(config);
+  const VertexModel vertices = VertexModel::Create(model);
+
+  // Normalisation and the vertex-motion scale from a sample of windows.
+  double vertex_scale = 1.0;
+  {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor w = sample_windows(1024);
+    const torch::Tensor states = w.reshape({-1, d});
+    const torch::Tensor steps = (w.slice(1, 1, l) - w.slice(1, 0, l - 1)).reshape({-1, d});
+    torch::Tensor state_floor = torch::full({d}, 0.02f), step_floor = torch::full({d}, 0.004f);
+    state_floor.slice(0, 0, 3).fill_(0.01f);
+    state_floor.slice(0, 3, 6).fill_(0.1f);
+    step_floor.slice(0, 0, 3).fill_(0.001f);
+    step_floor.slice(0, 3, 6).fill_(0.01f);
+    net->state_mean.copy_(states.mean(0));
+    net->state_mean.slice(0, 0, 6).zero_();  // Pose is relative to frame 0.
+    net->state_std.copy_(torch::max(states.std(0), state_floor));
+    net->delta_std.copy_(torch::max(steps.std(0), step_floor));
+    const torch::Tensor a = w.slice(1, 0, l - 1).reshape({-1, d}).slice(0, 0, 4096);
+    const torch::Tensor c = w.slice(1, 1, l).reshape({-1, d}).slice(0, 0, 4096);
+    vertex_scale = std::max(1e-4, VertexSq(vertices, a, c).mean().item<double>());
+  }
+
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(o.learning_rate));
+  PredictorTrainingLog sum;
+  int logged = 0;
+  for (int step = 1; step <= o.steps; ++step) {
+    const double progress = static_cast<double>(step - 1) / o.steps;
+    const double lr = o.learning_rate * (0.1 + 0.9 * 0.5 * (1 + std::cos(std::numbers::pi * progress)));
+    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+
+    const torch::Tensor w = sample_windows(b);
+    const int p = uniform_int(0, std::min(10, o.window - 7));
+    torch::Tensor flag = torch::zeros({b}), big_t = torch::ones({b}), target = torch::zeros({b, d});
+    torch::Tensor end = torch::full({b}, static_cast<float>(std::min(p + 1 + o.horizon, o.window - 1)));
+    for (int64_t i = 0; i < b; ++i) {
+      if (uniform() < o.target_share) {
+        const int t = uniform_int(p + 3, o.window - 1);
+        flag[i] = 1.0f;
+        big_t[i] = static_cast<float>(t);
+        end[i] = static_cast<float>(t);
+        target[i] = w[i][t];
+      }
+    }
+    const int fr_end = static_cast<int>(end.max().item<float>());
+
+    // Teacher-forced pass.
+    internal::LstmState state = net->ZeroState(b), at_p;
+    torch::Tensor nll = torch::zeros({}), coef = torch::zeros({}), mean_at_p;
+    std::vector<torch::Tensor> pred_next, true_next;
+    for (int t = 0; t < o.window - 1; ++t) {
+      const torch::Tensor x = w.select(1, t), prev = t > 0 ? w.select(1, t - 1) : x;
+      const torch::Tensor tt = torch::full({b}, static_cast<float>(t));
+      const torch::Tensor f = flag * (tt < big_t).to(torch::kFloat);
+      const auto out = net->Step(internal::MakeInput(net, x, prev, target, f, tt, big_t), state);
+      const torch::Tensor y = (w.select(1, t + 1) - x) / net->delta_std;
+      nll = nll + MixtureNll(out, y);
+      const torch::Tensor m = out.Mean();
+      coef = coef + (m - y).pow(2).mean();
+      pred_next.push_back(internal::ApplyStep(net, x, m));
+      true_next.push_back(w.select(1, t + 1));
+      if (t == p) {
+        at_p = state;
+        mean_at_p = m;
+      }
+    }
+    nll = nll / (o.window - 1);
+    coef = coef / (o.window - 1);
+    const torch::Tensor vertex =
+        VertexSq(vertices, torch::cat(pred_next, 0), torch::cat(true_next, 0)).mean() / vertex_scale;
+
+    // Free-running pass from frame p (the expected path).
+    std::vector<torch::Tensor> path = {p > 0 ? w.select(1, p - 1) : w.select(1, p), w.select(1, p)};
+    path.push_back(internal::ApplyStep(net, w.select(1, p), mean_at_p));
+    for (int t = p + 1; t < fr_end; ++t) {
+      const torch::Tensor tt = torch::full({b}, static_cast<float>(t));
+      const torch::Tensor f = flag * (tt < big_t).to(torch::kFloat);
+      const torch::Tensor x = path.back(), prev = path[path.size() - 2];
+      const auto out = net->Step(internal::MakeInput(net, x, prev, target, f, tt, big_t), at_p);
+      path.push_back(internal::ApplyStep(net, x, out.Mean()));
+    }
+    // path[j] is frame p + j - 1 (path[0]: frame p - 1, or p when p == 0).
+    torch::Tensor free_coef = torch::zeros({}), free_vertex = torch::zeros({}), target_term = torch::zeros({}),
+                  smooth = torch::zeros({});
+    torch::Tensor count = torch::zeros({});
+    for (size_t j = 2; j < path.size(); ++j) {
+      const int t = p + static_cast<int>(j) - 1;
+      const torch::Tensor valid = (torch::full({b}, static_cast<float>(t)) <= end).to(torch::kFloat);
+      const torch::Tensor truth = w.select(1, t);
+      free_coef = free_coef + (valid * ((path[j] - truth) / net->state_std).pow(2).mean(1)).sum();
+      free_vertex = free_vertex + (valid * VertexSq(vertices, path[j], truth)).sum();
+      const torch::Tensor accel = (path[j] - 2 * path[j - 1] + path[j - 2]) / net->delta_std;
+      smooth = smooth + (valid * accel.pow(2).mean(1)).sum();
+      const torch::Tensor at_target = flag * (big_t == static_cast<float>(t)).to(torch::kFloat);
+      target_term = target_term + (at_target * VertexSq(vertices, path[j], target)).sum();
+      count = count + valid.sum();
+    }
+    free_coef = free_coef / count;
+    free_vertex = free_vertex / count / vertex_scale;
+    smooth = smooth / count;
+    target_term = target_term / flag.sum().clamp_min(1.0) / vertex_scale;
+
+    const torch::Tensor loss =
+        nll + coef + vertex + 0.5 * free_coef + 0.5 * free_vertex + 0.2 * target_term + 0.05 * smooth;
+    optimizer.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
+    optimizer.step();
+
+    sum.loss += loss.item<double>();
+    sum.nll += nll.item<double>();
+    sum.coef += coef.item<double>();
+    sum.vertex += vertex.item<double>() * vertex_scale;
+    sum.free += free_coef.item<double>();
+    sum.target += target_term.item<double>() * vertex_scale;
+    sum.smooth += smooth.item<double>();
+    ++logged;
+    if (step % o.log_every == 0 || step == o.steps) {
+      PredictorTrainingLog avg;
+      avg.step = step;
+      avg.loss = sum.loss / logged;
+      avg.nll = sum.nll / logged;
+      avg.coef = sum.coef / logged;
+      avg.vertex = sum.vertex / logged;
+      avg.free = sum.free / logged;
+      avg.target = sum.target / logged;
+      avg.smooth = sum.smooth / logged;
+      if (log) log(avg);
+      sum = {};
+      logged = 0;
+    }
+  }
+  net->eval();
+  internal::SaveWeights(net, o.out);
+}
+
+}  // namespace faceanime::predict

@@ -1,0 +1,290 @@
+// The LSTM dynamics predictor with the committed weights
+// (assets/predictor/dynamics_lstm.pt): determinism, target-driven rollouts,
+// the online mode (look-ahead, gap bridging), and clear errors.
+#include "predict/dynamics_predictor.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numbers>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "predict/predictor_training.h"
+#include "predict/procedural_motion.h"
+#include "tests/test_support.h"
+
+namespace faceanime::predict {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const fs::path kWeights = fs::path(FACEANIME_TEST_ASSETS) / "predictor" / "dynamics_lstm.pt";
+
+std::shared_ptr<const DynamicsPredictor> Predictor() {
+  static const std::shared_ptr<const DynamicsPredictor> p = DynamicsPredictor::Load({.weights = kWeights});
+  return p;
+}
+
+double MaxAbsDiff(const Dynamics& a, const Dynamics& b) {
+  double m = std::max((a.rotation - b.rotation).cwiseAbs().maxCoeff(), (a.translation - b.translation).cwiseAbs().maxCoeff());
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) m = std::max(m, std::abs(a.expression[j] - b.expression[j]));
+  return m;
+}
+
+double SequenceDiff(const DynamicsSequence& a, const DynamicsSequence& b) {
+  double s = 0;
+  for (size_t t = 0; t < a.size(); ++t) s += MaxAbsDiff(a[t], b[t]);
+  return s;
+}
+
+int Shape(const char* name) { return testing::TestModel().ExpressionIndex(name); }
+
+TEST(DynamicsPredictorTest, SameSeedSameRolloutOtherSeedDiffers) {
+  RolloutRequest r;
+  r.start_expression[Shape("jawOpen")] = 0.1;
+  r.num_frames = 60;
+  r.seed = 7;
+  const auto a = Predictor()->Rollout(r);
+  const auto b = Predictor()->Rollout(r);
+  r.seed = 8;
+  const auto c = Predictor()->Rollout(r);
+  ASSERT_EQ(a.size(), 60u);
+  EXPECT_EQ(SequenceDiff(a, b), 0.0);
+  EXPECT_GT(SequenceDiff(a, c), 0.1);
+  EXPECT_DOUBLE_EQ(a[0].expression[Shape("jawOpen")], 0.1);
+  EXPECT_EQ(a[0].rotation.norm(), 0.0);
+  for (const auto& d : a) {
+    for (double w : d.expression) {
+      EXPECT_GE(w, 0.0);
+      EXPECT_LE(w, 1.0);
+    }
+  }
+}
+
+TEST(DynamicsPredictorTest, ZeroRandomnessGivesTheSameMeanPathForEverySeed) {
+  RolloutRequest r;
+  r.num_frames = 30;
+  r.randomness = 0.0;
+  r.seed = 1;
+  const auto a = Predictor()->Rollout(r);
+  r.seed = 99;
+  EXPECT_EQ(SequenceDiff(a, Predictor()->Rollout(r)), 0.0);
+}
+
+TEST(DynamicsPredictorTest, KeepsObservedFramesAndContinuesAfterThem) {
+  const auto motion = ProceduralMotion::Create(testing::TestModel(), {.seed = 3}).Generate(40);
+  RolloutRequest r;
+  r.observed.assign(motion.begin(), motion.begin() + 20);
+  r.num_frames = 40;
+  const auto out = Predictor()->Rollout(r);
+  for (int t = 0; t < 20; ++t) EXPECT_LT(MaxAbsDiff(out[t], motion[t]), 1e-6) << "frame " << t;
+  // The continuation starts where the observation ends (no jump).
+  EXPECT_LT(MaxAbsDiff(out[20], out[19]), 0.25);
+}
+
+TEST(DynamicsPredictorTest, ReachesTargetAtFrameT) {
+  Dynamics smile;
+  smile.expression[Shape("mouthSmile_L")] = 0.8;
+  smile.expression[Shape("mouthSmile_R")] = 0.8;
+  smile.expression[Shape("cheekSquint_L")] = 0.4;
+  smile.rotation = face3d::RotationFromEuler({8.0, -3.0, 2.0});
+  smile.translation = Eigen::Vector3d(0.3, -0.2, 0.5);
+  for (int big_t : {10, 25, 50}) {
+    for (uint64_t seed : {1, 2}) {
+      RolloutRequest r;
+      r.num_frames = big_t + 20;
+      r.seed = seed;
+      r.target = PredictionTarget{smile, big_t};
+      const auto out = Predictor()->Rollout(r);
+      ASSERT_EQ(static_cast<int>(out.size()), big_t + 20);
+      EXPECT_LT(MaxAbsDiff(out[big_t], smile), 1e-5) << "T " << big_t << " seed " << seed;
+      // The smile comes on gradually: no single frame covers most of the way
+      // (other shapes may move fast: sampled blinks close in ~2 frames).
+      const int s = Shape("mouthSmile_L");
+      double largest_step = 0;
+      for (int t = 1; t <= big_t; ++t) {
+        largest_step = std::max(largest_step, std::abs(out[t].expression[s] - out[t - 1].expression[s]));
+      }
+      EXPECT_LT(largest_step, 0.4 * 0.8) << "T " << big_t;
+    }
+  }
+}
+
+TEST(DynamicsPredictorTest, BadRequestsThrowInvalidArgumentNamingTheField) {
+  auto expect_invalid = [](const RolloutRequest& r, const std::string& field) {
+    try {
+      Predictor()->Rollout(r);
+      ADD_FAILURE() << "no exception for " << field;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_THAT(e.what(), HasSubstr(field));
+    }
+  };
+  RolloutRequest r;
+  r.num_frames = 0;
+  expect_invalid(r, "num_frames");
+  r = {};
+  r.target = PredictionTarget{{}, 100};  // == num_frames
+  expect_invalid(r, "target.frame");
+  r.target->frame = 0;
+  expect_invalid(r, "target.frame");
+  r = {};
+  r.start_expression[0] = 1.5;
+  expect_invalid(r, "start_expression");
+  r = {};
+  r.num_frames = 2;
+  r.observed.resize(3);
+  expect_invalid(r, "observed");
+  r = {};
+  r.observed.resize(5);
+  r.target = PredictionTarget{{}, 3};  // Inside the observed frames.
+  expect_invalid(r, "target.frame");
+  r = {};
+  r.randomness = -1;
+  expect_invalid(r, "randomness");
+  EXPECT_THROW(DynamicsPredictor::Load({.weights = kWeights, .num_threads = 0}), std::invalid_argument);
+  EXPECT_THROW(OnlinePredictor::Create(Predictor(), {.lookahead_frames = 6}), std::invalid_argument);
+  EXPECT_THROW(OnlinePredictor::Create(Predictor(), {.max_gap_frames = -1}), std::invalid_argument);
+  EXPECT_THROW(OnlinePredictor::Create(nullptr, {}), std::invalid_argument);
+}
+
+void ExpectModelError(const fs::path& path) {
+  try {
+    DynamicsPredictor::Load({.weights = path});
+    ADD_FAILURE() << "no exception for " << path;
+  } catch (const PredictorModelError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(path.string()));
+    EXPECT_THAT(e.what(), HasSubstr("train-predictor"));
+  }
+}
+
+TEST(DynamicsPredictorTest, MissingCorruptOrTruncatedWeightsNameTheFile) {
+  const fs::path dir = testing::TempDir();
+  ExpectModelError(dir / "missing.pt");
+  {
+    std::ofstream(dir / "garbage.pt") << "not a weights file";
+  }
+  ExpectModelError(dir / "garbage.pt");
+  std::ifstream in(kWeights, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 1000u);
+  {
+    std::ofstream(dir / "truncated.pt", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  ExpectModelError(dir / "truncated.pt");
+}
+
+// A smooth synthetic head turn with talking-like jaw motion, as absolute faces.
+std::vector<face3d::FaceParams> SmoothMotion(int frames) {
+  std::vector<face3d::FaceParams> out;
+  const int jaw = Shape("jawOpen");
+  for (int t = 0; t < frames; ++t) {
+    const double s = t / 25.0;
+    face3d::FaceParams p;
+    p.pose.rotation = face3d::RotationFromEuler({12.0 * std::sin(2 * std::numbers::pi * s / 2.5),
+                                                 4.0 * std::sin(2 * std::numbers::pi * s / 3.0), 0.0});
+    p.pose.translation = Eigen::Vector3d(1.0 * std::sin(2 * std::numbers::pi * s / 4.0), 0, 60);
+    p.expression[jaw] = 0.25 + 0.2 * std::sin(2 * std::numbers::pi * s / 1.5);
+    out.push_back(p);
+  }
+  return out;
+}
+
+double PoseExprDistance(const face3d::FaceParams& a, const face3d::FaceParams& b) {
+  const Dynamics d = RelativeDynamics(a, b);
+  return d.rotation.norm() * 180 / std::numbers::pi + (a.pose.translation - b.pose.translation).norm() +
+         std::abs(a.expression[Shape("jawOpen")] - b.expression[Shape("jawOpen")]) * 10;
+}
+
+TEST(OnlinePredictorTest, LookAheadReducesLagUnderTwoFramesOfLatency) {
+  const auto motion = SmoothMotion(150);
+  double err[2] = {0, 0};
+  for (int lookahead : {0, 2}) {
+    auto online = OnlinePredictor::Create(Predictor(), {.lookahead_frames = lookahead});
+    std::vector<face3d::FaceParams> out;
+    for (int t = 0; t < 150; ++t) out.push_back(*online->Update(t * 40'000'000LL, motion[t]));
+    // Displayed at t: the output computed from the frame of t - 2.
+    for (int t = 10; t < 150; ++t) err[lookahead / 2] += PoseExprDistance(out[t - 2], motion[t]);
+  }
+  EXPECT_LT(err[1], 0.8 * err[0]) << "no prediction " << err[0] << ", look-ahead " << err[1];
+}
+
+TEST(OnlinePredictorTest, BridgesATenFrameDropoutWithoutAJump) {
+  const auto motion = SmoothMotion(100);
+  double real_step = 0;
+  for (int t = 1; t < 100; ++t) real_step = std::max(real_step, PoseExprDistance(motion[t], motion[t - 1]));
+  auto online = OnlinePredictor::Create(Predictor(), {.lookahead_frames = 0, .max_gap_frames = 10});
+  std::vector<face3d::FaceParams> out;
+  for (int t = 0; t < 100; ++t) {
+    const bool lost = t >= 40 && t < 50;
+    const auto res = online->Update(t * 40'000'000LL, lost ? std::nullopt : std::optional(motion[t]));
+    ASSERT_TRUE(res.has_value()) << "frame " << t;
+    out.push_back(*res);
+  }
+  double largest = 0;
+  for (int t = 40; t <= 60; ++t) largest = std::max(largest, PoseExprDistance(out[t], out[t - 1]));
+  EXPECT_LT(largest, 2.0 * real_step) << "real motion's largest step " << real_step;
+  // Back on the tracked face once the blend is over.
+  EXPECT_LT(PoseExprDistance(out[70], motion[70]), 0.5);
+}
+
+TEST(OnlinePredictorTest, GivesUpAfterMaxGapAndRestartsOnTheNextFace) {
+  const auto motion = SmoothMotion(30);
+  auto online = OnlinePredictor::Create(Predictor(), {.lookahead_frames = 2, .max_gap_frames = 3});
+  EXPECT_FALSE(online->Update(0, std::nullopt).has_value());  // Before the first face.
+  for (int t = 1; t < 10; ++t) ASSERT_TRUE(online->Update(t * 40'000'000LL, motion[t]).has_value());
+  for (int t = 10; t < 13; ++t) EXPECT_TRUE(online->Update(t * 40'000'000LL, std::nullopt).has_value());
+  EXPECT_FALSE(online->Update(13 * 40'000'000LL, std::nullopt).has_value());
+  const auto back = online->Update(14 * 40'000'000LL, motion[14]);
+  ASSERT_TRUE(back.has_value());
+  // A fresh start, as for a new stream that begins with this face.
+  auto fresh = OnlinePredictor::Create(Predictor(), {.lookahead_frames = 2, .max_gap_frames = 3});
+  EXPECT_LT(PoseExprDistance(*back, *fresh->Update(0, motion[14])), 1e-9);
+  // Skipped timestamps count as lost frames: 5 frames later > max_gap_frames.
+  EXPECT_FALSE(online->Update(20 * 40'000'000LL, std::nullopt).has_value());
+}
+
+TEST(PredictorTrainingTest, SplitsTracksAtGapsRelativeToEachRun) {
+  std::vector<std::optional<face3d::FaceParams>> track(12);
+  for (int t = 0; t < 12; ++t) {
+    if (t == 5) continue;
+    face3d::FaceParams p;
+    p.pose.translation = Eigen::Vector3d(t, 0, 60);
+    track[t] = p;
+  }
+  const auto runs = TrackToDynamicsRuns(track, 4);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].size(), 5u);
+  EXPECT_EQ(runs[1].size(), 6u);
+  EXPECT_DOUBLE_EQ(runs[1][0].translation.x(), 0.0);
+  EXPECT_DOUBLE_EQ(runs[1][3].translation.x(), 3.0);
+  EXPECT_EQ(TrackToDynamicsRuns(track, 6).size(), 1u);
+}
+
+TEST(PredictorTrainingTest, TrainingIsDeterministicGivenTheSeed) {
+  const auto data = ProceduralTrainingSet(testing::TestModel(), 4, 40, 1);
+  const fs::path dir = testing::TempDir();
+  PredictorTrainingOptions o;
+  o.steps = 3;
+  o.batch = 4;
+  o.window = 16;
+  o.horizon = 4;
+  o.hidden = 16;
+  o.components = 2;
+  DynamicsSequence rolls[3];
+  for (int run = 0; run < 3; ++run) {
+    o.seed = run < 2 ? 5 : 6;
+    o.out = dir / ("w" + std::to_string(run) + ".pt");
+    TrainPredictor({}, data, testing::TestModel(), o, nullptr);
+    const auto p = DynamicsPredictor::Load({.weights = o.out});
+    rolls[run] = p->Rollout({.num_frames = 20, .seed = 3});
+  }
+  EXPECT_EQ(SequenceDiff(rolls[0], rolls[1]), 0.0);
+  EXPECT_GT(SequenceDiff(rolls[0], rolls[2]), 0.0);
+}
+
+}  // namespace
+}  // namespace faceanime::predict
