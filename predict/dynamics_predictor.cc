@@ -216,7 +216,9 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
 
 namespace {
 
-constexpr int kBlendFrames = 6;        // Output blends over this many frames after a jump in the input.
+constexpr int kBlendFrames = 6;        // Output blends over at least this many frames after a jump in the input,
+                                       // and over the gap's length + this after a face loss (the bridged path
+                                       // may have drifted far: a fade as long as the gap keeps each step small).
 constexpr int kWindowFrames = 20;      // History re-read after re-anchoring.
 constexpr int kReanchorFrames = 50;    // Re-anchor this often (training windows are short).
 constexpr double kGapDamping = 0.85;   // Per-frame damping of the bridged motion.
@@ -237,7 +239,8 @@ struct OnlinePredictor::Impl {
   bool has_ts = false;
   int64_t last_ts = 0;
   torch::Tensor offset;                // Output blend offset (relative to anchor) ...
-  int offset_age = kBlendFrames;       // ... and frames since it was set.
+  int offset_age = kBlendFrames;       // ... frames since it was set ...
+  int blend_frames = kBlendFrames;     // ... and the fade's length.
 
   const DynamicsPredictor::Impl& net() const { return predictor->impl(); }
 
@@ -259,7 +262,7 @@ struct OnlinePredictor::Impl {
     gap = 0;
     since_anchor = 0;
     offset = torch::zeros({1, kStateDim});
-    offset_age = kBlendFrames;
+    offset_age = blend_frames = kBlendFrames;
     active = true;
   }
 
@@ -282,18 +285,19 @@ struct OnlinePredictor::Impl {
 
   torch::Tensor Output() {
     torch::Tensor out = LookAhead();
-    if (offset_age < kBlendFrames) {
-      out = out + static_cast<float>(1.0 - SmoothStep(static_cast<double>(offset_age) / kBlendFrames)) * offset;
+    if (offset_age < blend_frames) {
+      out = out + static_cast<float>(1.0 - SmoothStep(static_cast<double>(offset_age) / blend_frames)) * offset;
       out = torch::cat({out.slice(1, 0, 6), out.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
     }
     return out;
   }
 
   // Makes the output continue from `old_output` (relative to the current
-  // anchor) and fade into the new path.
-  void BlendFrom(const torch::Tensor& old_output) {
+  // anchor) and fade into the new path over `frames` frames.
+  void BlendFrom(const torch::Tensor& old_output, int frames = kBlendFrames) {
     offset = old_output - LookAhead();
     offset_age = 0;
+    blend_frames = frames;
   }
 
   void Remember(const face3d::FaceParams& p) {
@@ -323,8 +327,13 @@ struct OnlinePredictor::Impl {
     if (gap > 0) {
       // Back from a gap: continue from the bridged path, fade to the tracked one.
       const torch::Tensor bridged_out = Output();
+      // The tracked face may be far from the bridged path: fed as one step,
+      // the jump would read as a huge velocity and throw the look-ahead off.
+      // Restart the network's context at the observation (zero velocity).
+      state = net().model->ZeroState(1);
+      x = torch::Tensor();
       Feed(rel);
-      BlendFrom(bridged_out);
+      BlendFrom(bridged_out, kBlendFrames + gap);
       gap = 0;
     } else {
       Feed(rel);
