@@ -1,7 +1,9 @@
 #include "plugins/elements.h"
 
 #include "plugins/gstfaceanimebin.h"
+#include "plugins/gstfaceanimesrc.h"
 #include "plugins/gstfacefit.h"
+#include "plugins/gstfacepredict.h"
 #include "plugins/gstfaceretarget.h"
 
 namespace faceanime::plugins {
@@ -11,6 +13,8 @@ gboolean RegisterElements(GstPlugin* plugin) {
   ok &= gst_element_register(plugin, "facefit", GST_RANK_NONE, GST_TYPE_FACE_FIT);
   ok &= gst_element_register(plugin, "faceretarget", GST_RANK_NONE, GST_TYPE_FACE_RETARGET);
   ok &= gst_element_register(plugin, "faceanime", GST_RANK_NONE, GST_TYPE_FACEANIME_BIN);
+  ok &= gst_element_register(plugin, "facepredict", GST_RANK_NONE, GST_TYPE_FACE_PREDICT);
+  ok &= gst_element_register(plugin, "faceanimesrc", GST_RANK_NONE, GST_TYPE_FACEANIME_SRC);
   return ok;
 }
 

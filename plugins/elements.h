@@ -6,7 +6,8 @@
 
 namespace faceanime::plugins {
 
-// Registers facefit, faceretarget and faceanime with `plugin`.
+// Registers facefit, faceretarget, faceanime, facepredict and faceanimesrc
+// with `plugin`.
 gboolean RegisterElements(GstPlugin* plugin);
 
 // Registers them as a static plugin of this process (for programs that

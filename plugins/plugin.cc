@@ -1,4 +1,5 @@
-// The faceanime GStreamer plugin module: facefit, faceretarget, faceanime.
+// The faceanime GStreamer plugin module: facefit, faceretarget, faceanime,
+// facepredict, faceanimesrc.
 #include <gst/gst.h>
 
 #include "plugins/elements.h"

@@ -32,6 +32,7 @@
 #include "tools/cli/expression_eval_command.h"
 #include "tools/cli/gen_data_command.h"
 #include "tools/cli/gst_jobs.h"
+#include "tools/cli/predict_command.h"
 #include "tools/cli/predictor_commands.h"
 #include "tools/cli/progress.h"
 
@@ -397,6 +398,8 @@ int main(int argc, char** argv) {
   auto* bench_cmd = faceanime::cli::AddBenchCommand(app, bench);
   faceanime::cli::GenDataArgs gen_data;
   auto* gen_data_cmd = faceanime::cli::AddGenDataCommand(app, gen_data);
+  faceanime::cli::PredictArgs predict;
+  auto* predict_cmd = faceanime::cli::AddPredictCommand(app, predict);
   faceanime::cli::TrainPredictorArgs train_predictor;
   auto* train_predictor_cmd = faceanime::cli::AddTrainPredictorCommand(app, train_predictor);
   faceanime::cli::EvalPredictorArgs eval_predictor;
@@ -443,6 +446,7 @@ int main(int argc, char** argv) {
     if (*eval_expression_cmd) return faceanime::cli::RunExpressionEval(eval_expression);
     if (*bench_cmd) return faceanime::cli::RunBench(bench);
     if (*gen_data_cmd) return faceanime::cli::RunGenData(gen_data);
+    if (*predict_cmd) return faceanime::cli::RunPredict(predict);
     if (*train_predictor_cmd) return faceanime::cli::RunTrainPredictor(train_predictor);
     if (*eval_predictor_cmd) return faceanime::cli::RunEvalPredictor(eval_predictor);
     if (*convert) return RunConvertIct(ict_input, ict_output, provenance);
