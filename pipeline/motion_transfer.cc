@@ -46,6 +46,13 @@ FaceParams Interpolate(const FaceParams& a, const FaceParams& b, double t) {
   return out;
 }
 
+// Rows 3k..3k+2: x, y, z of landmark vertex k (model space, cm).
+struct MotionTransfer::LandmarkBasis {
+  Eigen::VectorXd neutral;
+  Eigen::MatrixXd identity;    // 3K x kNumIdentityShapes.
+  Eigen::MatrixXd expression;  // 3K x kNumExpressionShapes.
+};
+
 MotionTransfer MotionTransfer::Create(const face3d::MorphableModel& model, const MotionTransferOptions& options) {
   Validate(options);
   MotionTransfer m;
@@ -54,6 +61,27 @@ MotionTransfer MotionTransfer::Create(const face3d::MorphableModel& model, const
   for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
     m.is_gaze_[j] = model.expression_names()[j].rfind("eyeLook", 0) == 0;
   }
+  // The fixed landmark vertices: inner landmarks 17-67 and the chin (8); the
+  // jaw contour slides with the silhouette.
+  std::vector<int> vertices = {model.landmark_vertices()[8]};
+  for (int l = 17; l < face3d::kNumLandmarks; ++l) vertices.push_back(model.landmark_vertices()[l]);
+  auto basis = std::make_shared<LandmarkBasis>();
+  const int rows = 3 * static_cast<int>(vertices.size());
+  basis->neutral.resize(rows);
+  basis->identity.resize(rows, face3d::kNumIdentityShapes);
+  basis->expression.resize(rows, face3d::kNumExpressionShapes);
+  for (size_t k = 0; k < vertices.size(); ++k) {
+    for (int c = 0; c < 3; ++c) {
+      const size_t offset = 3 * static_cast<size_t>(vertices[k]) + c;
+      const int row = 3 * static_cast<int>(k) + c;
+      basis->neutral(row) = model.neutral()[offset];
+      for (int i = 0; i < face3d::kNumIdentityShapes; ++i) basis->identity(row, i) = model.identity_delta(i)[offset];
+      for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+        basis->expression(row, j) = model.expression_delta(j)[offset];
+      }
+    }
+  }
+  m.basis_ = std::move(basis);
   return m;
 }
 
@@ -66,12 +94,68 @@ void MotionTransfer::SetSource(const FaceParams& source) {
   source_ = source;
   reference_.reset();
   last_output_.reset();
+  last_identity_.reset();
   lost_since_ns_.reset();
 }
 
 void MotionTransfer::SetDriverReference(const FaceParams& reference) { reference_ = reference; }
 
-void MotionTransfer::ResetDriverReference() { reference_.reset(); }
+void MotionTransfer::ResetDriverReference() {
+  reference_.reset();
+  last_identity_.reset();
+}
+
+void MotionTransfer::RebaseReference(const std::array<double, face3d::kNumIdentityShapes>& identity) {
+  FaceParams& ref = *reference_;
+  const LandmarkBasis& lb = *basis_;
+  const int rows = static_cast<int>(lb.neutral.size());
+  constexpr int kE = face3d::kNumExpressionShapes;
+  const Eigen::Map<const Eigen::VectorXd> e_ref(ref.expression.data(), kE);
+  const Eigen::Map<const Eigen::VectorXd> a_old(ref.identity.data(), face3d::kNumIdentityShapes);
+  const Eigen::Map<const Eigen::VectorXd> a_new(identity.data(), face3d::kNumIdentityShapes);
+  // The reference shape in the new identity, linearised: find the expression
+  // change d (box-constrained) and small rigid motion (w, tau) with
+  //   p0 + E d + w x p0 + tau = old,   p0 = N + I a_new + E e_ref.
+  const Eigen::VectorXd p0 = lb.neutral + lb.identity * a_new + lb.expression * e_ref;
+  const Eigen::VectorXd target = lb.identity * (a_old - a_new);  // old - p0.
+  Eigen::MatrixXd a(rows, kE + 6);
+  a.leftCols(kE) = lb.expression;
+  a.rightCols(6).setZero();
+  for (int k = 0; 3 * k < rows; ++k) {
+    const Eigen::Vector3d p = p0.segment<3>(3 * k);
+    // w x p = -[p]x w.
+    a.block<3, 3>(3 * k, kE) << 0, p.z(), -p.y(), -p.z(), 0, p.x(), p.y(), -p.x(), 0;
+    a.block<3, 3>(3 * k, kE + 3).setIdentity();
+  }
+  Eigen::MatrixXd m = a.transpose() * a;
+  // A weak pull towards no change keeps the weights the landmarks do not
+  // determine where they were.
+  constexpr double kDamping = 1e-3;
+  m.diagonal().head(kE).array() += kDamping * m.diagonal().head(kE).mean();
+  const Eigen::VectorXd g = a.transpose() * target;
+  // Projected Gauss-Seidel: weights stay in [0, 1], the rigid part is free.
+  Eigen::VectorXd x = Eigen::VectorXd::Zero(kE + 6);
+  for (int sweep = 0; sweep < 300; ++sweep) {
+    for (int i = 0; i < kE + 6; ++i) {
+      if (m(i, i) <= 0) continue;
+      double xi = x(i) + (g(i) - m.row(i).dot(x)) / m(i, i);
+      if (i < kE) xi = std::clamp(xi, -e_ref(i), 1.0 - e_ref(i));
+      x(i) = xi;
+    }
+  }
+  for (int j = 0; j < kE; ++j) ref.expression[j] = std::clamp(ref.expression[j] + x(j), 0.0, 1.0);
+  // old ~ Q new + tau in model space, so the camera sees the new shape with
+  // R' = R F Q F and t' = t + R F tau (F = ModelToCamera()).
+  const Eigen::Vector3d w = x.segment<3>(kE);
+  const Eigen::Vector3d tau = x.segment<3>(kE + 3);
+  const Eigen::Matrix3d q = w.norm() > 1e-12 ? Eigen::AngleAxisd(w.norm(), w.normalized()).toRotationMatrix()
+                                             : Eigen::Matrix3d::Identity();
+  const Eigen::Matrix3d& f = face3d::ModelToCamera();
+  const Eigen::Matrix3d r = ref.pose.RotationMatrix();
+  ref.pose.translation += r * f * tau;
+  ref.pose.rotation = ToAngleAxis(Eigen::Quaterniond(r * f * q * f));
+  ref.identity = identity;
+}
 
 FaceParams MotionTransfer::Transfer(const FaceParams& driver) const {
   const FaceParams& src = *source_;
@@ -101,7 +185,13 @@ FaceParams MotionTransfer::Transfer(const FaceParams& driver) const {
 FaceParams MotionTransfer::Update(const std::optional<FaceParams>& driver, int64_t timestamp_ns) {
   if (!source_) throw std::logic_error("MotionTransfer::Update called before SetSource");
   if (driver) {
-    if (!reference_) reference_ = *driver;
+    if (!reference_) {
+      reference_ = *driver;
+    } else if (options_.rebase_on_identity_change && options_.mode == MotionMode::kRelative && last_identity_ &&
+               *last_identity_ != driver->identity) {
+      RebaseReference(driver->identity);
+    }
+    last_identity_ = driver->identity;
     lost_since_ns_.reset();
     last_output_ = Transfer(*driver);
     return *last_output_;

@@ -10,6 +10,18 @@
 // Absolute mode: the driver's head rotation and expression are copied
 // (e_out = clamp(gain * e_drv, 0, 1)); the source keeps its own position.
 //
+// Driver identity updates: a tracker may refine the driver's identity while
+// it runs (FaceAnalyzer's tracking fit swaps its first-frame identity for a
+// multi-frame mean after a few dozen frames). The fitted expression and pose
+// then jump to compensate although the face did not move, and a reference
+// fitted with the old identity no longer matches. So in relative mode, when
+// a driver frame's identity differs from the previous driver frame's, the
+// reference is re-expressed in the new identity: the expression weights (in [0, 1]) and
+// rigid motion that best reproduce its 3D landmark shape (the 51 inner
+// landmarks and the chin, model space, least squares). The change the output
+// shows is then always measured within one identity. (An explicit reference
+// of another identity, e.g. another photo's fit, is used as given.)
+//
 // Switches turn head pose, expression and eye gaze (the eyeLook* shapes)
 // transfer on or off separately; what is off stays as in the source.
 // When the driver shows no face, the last output is held for `hold_s`, then
@@ -17,7 +29,9 @@
 #ifndef FACEANIME_PIPELINE_MOTION_TRANSFER_H_
 #define FACEANIME_PIPELINE_MOTION_TRANSFER_H_
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -36,6 +50,9 @@ struct MotionTransferOptions {
   double expression_gain = 1.0;     // >= 0; scales the driver's expression change.
   double hold_s = 0.5;              // >= 0; hold the last motion when the face is lost.
   double ease_s = 0.6;              // > 0; then ease back to rest over this long.
+  // Relative mode: re-express the reference when the driver's identity
+  // changes (see above; default true).
+  bool rebase_on_identity_change = true;
 };
 
 class MotionTransfer {
@@ -62,12 +79,20 @@ class MotionTransfer {
 
  private:
   face3d::FaceParams Transfer(const face3d::FaceParams& driver) const;
+  // Re-expresses the reference in `identity` (see the file comment).
+  void RebaseReference(const std::array<double, face3d::kNumIdentityShapes>& identity);
+
+  // The model at the reference landmarks, for RebaseReference.
+  struct LandmarkBasis;
+  std::shared_ptr<const LandmarkBasis> basis_;
 
   MotionTransferOptions options_;
   std::vector<bool> is_gaze_;  // Per expression shape.
   std::optional<face3d::FaceParams> source_;
   std::optional<face3d::FaceParams> reference_;
   std::optional<face3d::FaceParams> last_output_;
+  // The previous driver frame's identity, to notice the tracker refining it.
+  std::optional<std::array<double, face3d::kNumIdentityShapes>> last_identity_;
   std::optional<int64_t> lost_since_ns_;
 };
 

@@ -83,6 +83,12 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   if (!(options.feather >= 0.0 && options.feather <= 0.5)) {
     throw std::invalid_argument("WarpOptions: feather must be in [0, 0.5]");
   }
+  if (!(options.mouth_aperture_cm > 0.f)) {
+    throw std::invalid_argument("WarpOptions: mouth_aperture_cm must be > 0");
+  }
+  if (!(options.lip_shadow >= 0.f && options.lip_shadow <= 1.f)) {
+    throw std::invalid_argument("WarpOptions: lip_shadow must be in [0, 1]");
+  }
   PartMesh mesh = PartMesh::Create(model, kWarpParts);
   // Mesh vertices are sorted by model id, and the face's ids come first.
   const int face_end = model.part(Part::kFace).vertices.end;
@@ -240,6 +246,30 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     FillMembrane(colour_known, &gen_roi, {.sweeps_per_level = options_.colour_sweeps});
     const float light =
         luma_count > 0 ? std::clamp(static_cast<float>(luma_sum / luma_count) / 150.f, 0.4f, 1.3f) : 1.f;
+    // Openness of the mouth at each interior pixel: from the height (cm) of
+    // the run of interior pixels in its column.
+    cv::Mat openness(gen_box.size(), CV_32F, cv::Scalar::all(0));
+    const float cm_per_px_at_1cm = 1.f / static_cast<float>(crop_cam.focal);
+    for (int x = gen_box.x; x < gen_box.br().x; ++x) {
+      int y = gen_box.y;
+      while (y < gen_box.br().y) {
+        const int32_t t0 = tgt_buf.triangle.at<int32_t>(y, x);
+        if (t0 < 0 || !IsMouthInterior(mesh_.triangle_parts()[t0])) {
+          ++y;
+          continue;
+        }
+        const int begin = y;
+        double z_sum = 0;
+        for (; y < gen_box.br().y; ++y) {
+          const int32_t t = tgt_buf.triangle.at<int32_t>(y, x);
+          if (t < 0 || !IsMouthInterior(mesh_.triangle_parts()[t])) break;
+          z_sum += tgt_buf.depth.at<float>(y, x);
+        }
+        const float height_cm = static_cast<float>(z_sum) * cm_per_px_at_1cm;  // Sum of per-pixel heights.
+        const float o = 1.f - std::exp(-height_cm / options_.mouth_aperture_cm);
+        for (int r = begin; r < y; ++r) openness.at<float>(r - gen_box.y, x - gen_box.x) = o;
+      }
+    }
     for (int y = gen_box.y; y < gen_box.br().y; ++y) {
       const uint8_t* cls = classes.ptr<uint8_t>(y);
       const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
@@ -266,7 +296,9 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         const cv::Vec3f base = part == Part::kTeeth          ? options_.teeth_rgb
                                : part == Part::kGumsAndTongue ? options_.gums_rgb
                                                               : options_.socket_rgb;
-        for (int c = 0; c < 3; ++c) g[3 * x + c] = std::min(255.f, base[c] * shade);
+        const float o = openness.at<float>(y - gen_box.y, x - gen_box.x);
+        const float lip = (1.f - o) * options_.lip_shadow;
+        for (int c = 0; c < 3; ++c) g[3 * x + c] = std::min(255.f, o * base[c] * shade + lip * g[3 * x + c]);
       }
     }
     cv::Mat alpha_roi = alpha(gen_box);

@@ -59,6 +59,15 @@ struct WarpOptions {
   cv::Vec3f teeth_rgb{232, 226, 208};
   cv::Vec3f gums_rgb{205, 105, 110};
   cv::Vec3f socket_rgb{120, 40, 44};
+  // How much light the lips let in: a shaded interior point shows
+  // o = 1 - exp(-h / mouth_aperture_cm) of its shaded colour, where h is the
+  // height (cm) of the mouth opening in its image column, and 1 - o of the
+  // surrounding lip colour darkened by lip_shadow: a narrow parting is a dark
+  // lip line, a wide one shows teeth and tongue. mouth_aperture_cm > 0
+  // (default 0.8 cm: a 0.3 cm parting shows 31 % of the shaded colour, a
+  // 3 cm one 98 %); lip_shadow in [0, 1] (default 0.5).
+  float mouth_aperture_cm = 0.8f;
+  float lip_shadow = 0.5f;
 };
 
 // Intermediate results of one warp, for tests and tools. Crop-sized Mats.

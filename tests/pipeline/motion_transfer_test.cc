@@ -2,6 +2,10 @@
 // no-face hold-then-ease behaviour, all on exact parameter arithmetic.
 #include "pipeline/motion_transfer.h"
 
+#include <cmath>
+#include <cstdio>
+
+#include <Eigen/Geometry>
 #include <gtest/gtest.h>
 
 #include "tests/test_support.h"
@@ -131,6 +135,67 @@ TEST(MotionTransferTest, ExplicitNeutralReferenceReplacesTheFirstFrame) {
   mt.SetSource(Face(0, 0.1));
   mt.SetDriverReference(Face(0, 0.3));  // The driver's neutral face smiles a bit.
   EXPECT_NEAR(mt.Update(Face(0, 0.5), 0).expression[Shape("mouthSmile_L")], 0.3, 1e-12);
+}
+
+// Model-space positions (cm) of the fixed landmark vertices (inner 17-67 and
+// the chin), 3 x N.
+Eigen::Matrix3Xd LandmarkShape(const FaceParams& p) {
+  std::vector<int> ids = {TestModel().landmark_vertices()[8]};
+  for (int l = 17; l < 68; ++l) ids.push_back(TestModel().landmark_vertices()[l]);
+  const face3d::Vertices v = TestModel().EvaluateSubset(ids, p.identity, p.expression);
+  return v.transpose().cast<double>();
+}
+
+// RMS distance (cm) of two shapes after the best rigid alignment.
+double AlignedRms(const Eigen::Matrix3Xd& a, const Eigen::Matrix3Xd& b) {
+  const Eigen::Matrix4d t = Eigen::umeyama(b, a, /*with_scaling=*/false);
+  const Eigen::Matrix3Xd moved = (t.topLeftCorner<3, 3>() * b).colwise() + t.topRightCorner<3, 1>();
+  return std::sqrt((moved - a).squaredNorm() / a.cols());
+}
+
+TEST(MotionTransferTest, DriverIdentityUpdateReExpressesTheReferenceShape) {
+  FaceParams source = Face(0, 0.0);
+  source.expression.fill(0.5);  // Mid-range: out = 1 - reference below, no clamping.
+  FaceParams reference = Face(0, 0.0);
+  reference.expression[Shape("jawOpen")] = 0.3;
+  reference.expression[Shape("mouthSmile_L")] = 0.2;
+  FaceParams updated = reference;  // The tracker's refined identity.
+  updated.identity[0] = 1.5;
+  updated.identity[2] = -1.0;
+  updated.identity[5] = 1.0;
+  updated.expression.fill(0.5);
+
+  auto mt = MotionTransfer::Create(TestModel(), {});
+  mt.SetSource(source);
+  mt.Update(reference, 0);
+  const FaceParams out = mt.Update(updated, 40 * kMs);
+  // out = source + (updated - reference') = 1 - reference'.
+  FaceParams rebased = updated;
+  for (size_t j = 0; j < out.expression.size(); ++j) rebased.expression[j] = 1.0 - out.expression[j];
+  FaceParams naive = reference;  // The old weights read in the new identity.
+  naive.identity = updated.identity;
+  const double before = AlignedRms(LandmarkShape(reference), LandmarkShape(naive));
+  const double after = AlignedRms(LandmarkShape(reference), LandmarkShape(rebased));
+  std::printf("reference landmark shape in the new identity: RMS %.3f cm with the old weights, %.3f re-expressed\n",
+              before, after);
+  ASSERT_GT(before, 0.05);  // The identity update changes the landmark shape.
+  EXPECT_LT(after, 0.7 * before);
+
+  // Without re-basing, the new identity's weights are compared with the old
+  // reference's as they are.
+  MotionTransferOptions o;
+  o.rebase_on_identity_change = false;
+  auto plain = MotionTransfer::Create(TestModel(), o);
+  plain.SetSource(source);
+  plain.Update(reference, 0);
+  EXPECT_NEAR(plain.Update(updated, 40 * kMs).expression[Shape("jawOpen")], 0.5 + 0.5 - 0.3, 1e-12);
+
+  // An explicit reference of another identity (another photo's fit) is used
+  // as given: only a change between driver frames re-bases it.
+  auto still = MotionTransfer::Create(TestModel(), {});
+  still.SetSource(source);
+  still.SetDriverReference(reference);
+  EXPECT_NEAR(still.Update(updated, 0).expression[Shape("jawOpen")], 0.5 + 0.5 - 0.3, 1e-12);
 }
 
 TEST(MotionTransferTest, RejectsInvalidOptions) {

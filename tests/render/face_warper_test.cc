@@ -201,6 +201,61 @@ TEST_F(SyntheticHeadTest, MouthOpeningShadesTheInteriorInsteadOfSmearingTheLips)
   EXPECT_GT(skin_like, 0.9 * count);  // Without the interior, skin smears in.
 }
 
+// RGB of `image` at the full-resolution pixels nearest the centres of the
+// crop pixels in `crop_mask`, scaled by `gain`.
+std::vector<cv::Vec3f> ColoursInCropMask(const cv::Mat& image, const cv::Mat& crop_mask, const WarpDebug& debug,
+                                         const Camera& camera, float gain = 1.f) {
+  const double scale = debug.crop_camera.focal / camera.focal;
+  std::vector<cv::Vec3f> out;
+  for (int y = 0; y < crop_mask.rows; ++y) {
+    for (int x = 0; x < crop_mask.cols; ++x) {
+      if (!crop_mask.at<uint8_t>(y, x)) continue;
+      const int fx = static_cast<int>(std::lround(debug.crop_rect.x - 0.5 + (x + 0.5) / scale));
+      const int fy = static_cast<int>(std::lround(debug.crop_rect.y - 0.5 + (y + 0.5) / scale));
+      out.push_back(gain * cv::Vec3f(image.at<cv::Vec3b>(fy, fx)));
+    }
+  }
+  return out;
+}
+
+double MeanAbsDiff(const std::vector<cv::Vec3f>& a, const std::vector<cv::Vec3f>& b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += cv::norm(a[i] - b[i], cv::NORM_L1) / 3.0;
+  return a.empty() ? 0.0 : sum / a.size();
+}
+
+TEST_F(SyntheticHeadTest, WiderMouthOpeningShowsMoreLitInteriorAndLessLipShadow) {
+  const cv::Mat source = Render(a_);
+  const WarpOptions defaults;
+  const FaceWarper warper = FaceWarper::Create(Model(), defaults);
+  // References: the interior fully shaded whatever the opening, and the
+  // neighbouring lips and skin filled in and darkened by the lip shadow.
+  const FaceWarper lit = FaceWarper::Create(Model(), {.mouth_aperture_cm = 1e-4f});
+  const FaceWarper unlit = FaceWarper::Create(Model(), {.render_mouth_interior = false});
+  const double jaw[2] = {0.2, 0.7};
+  double to_lit[2], to_shadow[2];
+  for (int i = 0; i < 2; ++i) {
+    FaceParams b = a_;
+    b.expression[Model().ExpressionIndex("jawOpen")] = jaw[i];
+    WarpDebug debug;
+    const ImageView view = ViewOf(source, PixelFormat::kRgb);
+    const cv::Mat out = warper.Warp(view, a_, b, camera_, &debug);
+    // All interior pixels: a narrow parting is a line 1-2 pixels high.
+    const auto colours = ColoursInCropMask(out, debug.mouth_mask, debug, camera_);
+    ASSERT_GT(colours.size(), 20u) << "jawOpen " << jaw[i];
+    to_lit[i] = MeanAbsDiff(colours, ColoursInCropMask(lit.Warp(view, a_, b, camera_), debug.mouth_mask, debug, camera_));
+    to_shadow[i] = MeanAbsDiff(colours, ColoursInCropMask(unlit.Warp(view, a_, b, camera_), debug.mouth_mask, debug,
+                                                          camera_, defaults.lip_shadow));
+    std::printf("jawOpen %.2f (%zu interior pixels): MAE to the lit interior %.1f, to the lip shadow %.1f\n", jaw[i],
+                colours.size(), to_lit[i], to_shadow[i]);
+  }
+  // The narrower parting shows relatively more of the dark lip line, the
+  // wider one mostly teeth, gums and tongue.
+  EXPECT_GT(to_lit[0], 5.0);
+  EXPECT_LT(to_lit[1], to_shadow[1]);
+  EXPECT_LT(to_lit[1] / to_shadow[1], 0.5 * to_lit[0] / to_shadow[0]);
+}
+
 TEST_F(SyntheticHeadTest, SelfOccludedSkinIsFilledFromVisibleNeighbours) {
   FaceParams b = a_;
   b.pose.rotation = face3d::RotationFromEuler({-30, 0, 0});
@@ -229,6 +284,8 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.crop_size = 8}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.crop_margin = 0.0}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.feather = 0.7}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_aperture_cm = 0.f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.lip_shadow = 1.5f}), std::invalid_argument);
   const FaceWarper warper = FaceWarper::Create(Model(), {});
   const cv::Mat image(64, 64, CV_8UC3, cv::Scalar::all(0));
   const FaceParams p;
