@@ -115,12 +115,10 @@ struct FitOptions {
   // L1 sparsity weight on expression (cost units per unit weight). >= 0.
   double expression_l1_weight = 0.5;
   // Per-shape multipliers of expression_l1_weight (model shape names, >= 0;
-  // shapes not listed: 1). The defaults raise the prior on shapes that the 68
-  // landmarks barely observe, so they do not absorb the difference between a
-  // detector's landmark convention and the model's landmark vertices:
-  // cheekPuff and cheekSquint (cheek surface, no landmark on it), the gaze
-  // shapes eyeLook* (the iris carries no landmark) and eyeWide (a few tenths
-  // of a pixel at the lids).
+  // shapes not listed: 1), e.g. to raise the prior on shapes that the 68
+  // landmarks barely observe (cheekPuff, cheekSquint, eyeLook*, eyeWide). The
+  // default is uniform: see DefaultExpressionL1Scale in face_fitter.cc for
+  // what a 4x prior on those shapes gained and cost.
   std::map<std::string, double> expression_l1_scale = DefaultExpressionL1Scale();
   // Weight of a jaw-contour landmark's offset along the outline, relative to
   // its offset across it (the silhouette's image-space outward normal), in

@@ -133,19 +133,19 @@ TEST_F(LondonFitTest, TheSmileIsClearlyStrongerInTheSmilingPhotoForMostIdentitie
               Median(neutral_smile), Median(smiling_smile), clearly_higher, pairs);
   RecordProperty("clearly_higher", clearly_higher);
   RecordProperty("pairs", pairs);
-  // Measured with the default FitOptions: 46 of 72 pairs (64%), mouthSmile
-  // median 0.01 neutral vs 0.18 smiling (43 of 72 before the per-shape
-  // expression priors and the two-phase contour fit; the priors cut how
-  // often eyeWide, eyeLookIn and cheekSquint saturate, not cheekPuff). Not yet the
-  // "large majority" of issue 3: the nets' (Multi-PIE) mouth, jaw and brow
-  // landmarks sit systematically off ICT's landmark vertices (~0.1
-  // inter-ocular distances at the jaw), and the fit explains that offset
-  // with cheekPuff (at 1 on most photos) and mouth shapes; suppressing
-  // cheekPuff moves it to mouthFrown/Press/Stretch and lowers the count
-  // (measurements in the acceptance report). This bound guards the measured
-  // level (with margin) until that landmark-convention offset is calibrated.
+  // Measured with the default FitOptions: 42 of 72 pairs (58%), mouthSmile
+  // median 0.01 neutral vs 0.20 smiling (43 of 72 before the two-phase
+  // contour fit; 46 with a 4x expression prior on cheekPuff, cheekSquint,
+  // eyeWide and eyeLook*, which is not the default: see
+  // DefaultExpressionL1Scale). Not yet the "large majority" of issue 3: the
+  // nets' (Multi-PIE) mouth, jaw and brow landmarks sit systematically off
+  // ICT's landmark vertices (~0.1 inter-ocular distances at the jaw), and the
+  // fit explains that offset with cheekPuff (at 1 on most photos) and mouth
+  // shapes; suppressing cheekPuff moves it to mouthFrown/Press/Stretch. This
+  // bound guards the measured level (with margin) until that
+  // landmark-convention offset is calibrated.
   EXPECT_EQ(pairs, 72);
-  EXPECT_GE(clearly_higher, 42);
+  EXPECT_GE(clearly_higher, 39);
   EXPECT_GT(Median(smiling_smile), Median(neutral_smile) + 0.1);
 }
 
