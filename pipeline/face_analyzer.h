@@ -23,12 +23,27 @@
 
 namespace faceanime::pipeline {
 
+// The landmark filter of the analysis pipeline: the face3d tracker's One-Euro
+// defaults with a 10x larger speed coefficient (beta 0.3 per pixel instead of
+// 0.03). Stand-alone, the tracker's filter is the only jitter removal; here the
+// tracking fit's temporal term (VideoFitOptions) removes what is left, and the
+// stand-alone setting lagged lip motion by ~2 frames. Measured with
+// `faceanime eval self` on 9 GRID clips: mouth SSIM 0.826 -> 0.848, AKD 0.49 ->
+// 0.43 px, output landmark jitter 0.44 -> 0.53 px/frame^2 (the real video's
+// own: 0.73; docs/benchmarks.md). FaceTracker's own unit tests keep its
+// stand-alone default.
+inline face3d::FaceTrackerOptions AnalyzerTrackerOptions() {
+  face3d::FaceTrackerOptions options;
+  options.filter.beta = 0.3;
+  return options;
+}
+
 struct FaceAnalyzerOptions {
   // Morphable model file. Empty: MorphableModel::DefaultPath().
   std::filesystem::path model_path;
   face3d::FaceDetectorOptions detector;  // Which detector, thresholds.
   face3d::Landmarker::Options landmarks;  // Full or tiny net, weights folder.
-  face3d::FaceTrackerOptions tracker;     // Re-detection and landmark filter.
+  face3d::FaceTrackerOptions tracker = AnalyzerTrackerOptions();  // Re-detection, landmark filter.
   face3d::FitOptions still_fit;           // Single-image fit.
   face3d::VideoFitOptions video_fit;      // Tracking fit.
   // Worker threads for the networks (OpenCV DNN and LibTorch), >= 1.
