@@ -13,6 +13,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "pipeline/evaluation.h"
 #include "pipeline/metrics.h"
 #include "render/contact_sheet.h"
 #include "tools/cli/progress.h"
@@ -426,16 +427,13 @@ double NormalisedLandmarkDistance(const face3d::Landmarks68& reference, const fa
 }
 
 std::vector<std::string> FindLondonIds(const fs::path& dir, int limit) {
+  // The `pairs` evaluation suite's listing of the same layout; it throws when
+  // the folder is missing or holds no pair, which here means "none".
   std::vector<std::string> ids;
-  if (!fs::is_directory(dir / "neutral")) return ids;
-  for (const auto& entry : fs::directory_iterator(dir / "neutral")) {
-    const std::string name = entry.path().filename().string();  // NNN_03.jpg
-    if (name.size() == 10 && name.substr(3) == "_03.jpg" && fs::exists(dir / "smiling" / (name.substr(0, 3) + "_08.jpg"))) {
-      ids.push_back(name.substr(0, 3));
-    }
+  try {
+    for (const auto& c : pipeline::FindEvalCases(pipeline::EvalSuite::kPairs, dir, limit)) ids.push_back(c.name);
+  } catch (const std::invalid_argument&) {
   }
-  std::sort(ids.begin(), ids.end());
-  if (limit > 0 && static_cast<int>(ids.size()) > limit) ids.resize(limit);
   return ids;
 }
 
