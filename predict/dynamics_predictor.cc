@@ -232,7 +232,7 @@ struct OnlinePredictor::Impl {
   bool active = false;
   face3d::FaceParams anchor;           // Frame 0 of the current window; identity: latest observed.
   internal::LstmState state;
-  torch::Tensor x, prev, next_step;    // Current state, previous state, predicted next (normalised) step.
+  torch::Tensor x, next_step;          // Current state, predicted next (normalised) step.
   std::deque<face3d::FaceParams> history;  // Recent states (observed or bridged), absolute.
   int gap = 0;
   int since_anchor = 0;
@@ -247,17 +247,21 @@ struct OnlinePredictor::Impl {
   void Feed(const torch::Tensor& state_x) {
     const torch::Tensor p = x.defined() ? x : state_x;
     const auto out = net().Step(state_x, p, nullptr, 0, 0, state);
-    prev = p;
     x = state_x;
     next_step = out.Mean();
   }
 
-  void Start(const face3d::FaceParams& obs) {
-    anchor = obs;
+  // Forgets the network's context (LSTM state and velocity) and feeds
+  // `state_x` as the first frame of a new one, at zero velocity.
+  void Restart(const torch::Tensor& state_x) {
     state = net().model->ZeroState(1);
     x = torch::Tensor();
-    prev = torch::Tensor();
-    Feed(StateTensor(RelativeDynamics(obs, anchor)));
+    Feed(state_x);
+  }
+
+  void Start(const face3d::FaceParams& obs) {
+    anchor = obs;
+    Restart(StateTensor(RelativeDynamics(obs, anchor)));
     history.assign(1, obs);
     gap = 0;
     since_anchor = 0;
@@ -330,9 +334,7 @@ struct OnlinePredictor::Impl {
       // The tracked face may be far from the bridged path: fed as one step,
       // the jump would read as a huge velocity and throw the look-ahead off.
       // Restart the network's context at the observation (zero velocity).
-      state = net().model->ZeroState(1);
-      x = torch::Tensor();
-      Feed(rel);
+      Restart(rel);
       BlendFrom(bridged_out, kBlendFrames + gap);
       gap = 0;
     } else {
@@ -348,9 +350,8 @@ struct OnlinePredictor::Impl {
   void Reanchor() {
     const face3d::FaceParams old_output = ToAbsolute(Output());
     anchor = face3d::FaceParams{history.front().pose, anchor.identity, history.front().expression};
-    state = net().model->ZeroState(1);
-    x = torch::Tensor();
-    for (const auto& h : history) Feed(StateTensor(RelativeDynamics(h, anchor)));
+    Restart(StateTensor(RelativeDynamics(history.front(), anchor)));
+    for (size_t i = 1; i < history.size(); ++i) Feed(StateTensor(RelativeDynamics(history[i], anchor)));
     BlendFrom(StateTensor(RelativeDynamics(old_output, anchor)));
     since_anchor = 0;
   }
