@@ -7,7 +7,7 @@
 namespace faceanime::gen::pgfg {
 namespace {
 
-constexpr int64_t kOptionsVersion = 1;
+constexpr int64_t kOptionsVersion = 2;  // 1: no stem_stride (then 1).
 constexpr double kAttentionBiasInit = 2.0;
 
 void Require(bool ok, const std::string& what) {
@@ -40,6 +40,7 @@ GeneratorOptions GeneratorOptions::Cpu128() { return GeneratorOptions{}; }
 GeneratorOptions GeneratorOptions::Quality256() {
   GeneratorOptions o;
   o.image_size = 256;
+  o.stem_stride = 1;
   o.base_channels = 32;
   o.max_channels = 256;
   o.num_downsamples = 4;
@@ -57,8 +58,9 @@ GeneratorOptions GeneratorOptions::ForSize(int64_t size) {
 
 void GeneratorOptions::Validate() const {
   Require(num_downsamples >= 2 && num_downsamples <= 6, "GeneratorOptions::num_downsamples must be in [2, 6]");
-  Require(image_size >= 32 && image_size <= 1024 && image_size % (int64_t{1} << num_downsamples) == 0,
-          "GeneratorOptions::image_size must be in [32, 1024] and a multiple of 2^num_downsamples");
+  Require(stem_stride == 1 || stem_stride == 2, "GeneratorOptions::stem_stride must be 1 or 2");
+  Require(image_size >= 32 && image_size <= 1024 && image_size % (stem_stride << num_downsamples) == 0,
+          "GeneratorOptions::image_size must be in [32, 1024] and a multiple of stem_stride * 2^num_downsamples");
   Require(base_channels >= 4, "GeneratorOptions::base_channels must be >= 4");
   Require(max_channels >= base_channels, "GeneratorOptions::max_channels must be >= base_channels");
   Require(dense_layers >= 1 && dense_layers <= 8, "GeneratorOptions::dense_layers must be in [1, 8]");
@@ -91,7 +93,7 @@ void DiscriminatorOptions::Validate() const {
 }
 
 PriorEncoderImpl::PriorEncoderImpl(const GeneratorOptions& options) {
-  levels->push_back(ConvBlock(4, options.prior_channels_at(0)));
+  levels->push_back(ConvBlock(4, options.prior_channels_at(0), options.stem_stride));
   for (int64_t k = 1; k <= options.num_downsamples; ++k) {
     levels->push_back(ConvBlock(options.prior_channels_at(k - 1), options.prior_channels_at(k), /*stride=*/2));
   }
@@ -111,7 +113,7 @@ std::vector<torch::Tensor> PriorEncoderImpl::forward(const torch::Tensor& prior,
 PgfgGeneratorImpl::PgfgGeneratorImpl(const GeneratorOptions& o) : options(o) {
   options.Validate();
   const int64_t levels = options.num_downsamples;
-  stem = register_module("stem", ConvBlock(6, options.channels(0)));
+  stem = register_module("stem", ConvBlock(6, options.channels(0), options.stem_stride));
   for (int64_t k = 0; k < levels; ++k) {
     encoder_dense->push_back(DenseBlock(options.channels(k), options.channels(k), options.dense_layers, options.growth));
     encoder_down->push_back(ConvBlock(options.channels(k), options.channels(k + 1), /*stride=*/2));
@@ -183,6 +185,9 @@ GeneratorOutput PgfgGeneratorImpl::forward(const torch::Tensor& source, const to
     x = decoder_dense[i]->as<DenseBlock>()->forward(torch::cat({x, skips[k], residual[k]}, 1));
     if (i == 0 && options.self_attention) x = attention2->forward(x);
   }
+  if (options.stem_stride == 2) {
+    x = torch::upsample_bilinear2d(x, std::vector<int64_t>{size, size}, /*align_corners=*/false);
+  }
   GeneratorOutput out;
   out.color = torch::tanh(color_head->forward(x));
   out.attention = torch::sigmoid(attention_head->forward(x));
@@ -221,7 +226,7 @@ void SaveGenerator(PgfgGenerator& generator, const std::filesystem::path& path) 
   generator->save(archive);
   archive.write("pgfg_options",
                 torch::tensor({kOptionsVersion, o.image_size, o.base_channels, o.max_channels, o.num_downsamples,
-                               o.dense_layers, o.growth, o.prior_channels, int64_t{o.self_attention}},
+                               o.dense_layers, o.growth, o.prior_channels, int64_t{o.self_attention}, o.stem_stride},
                               torch::kInt64),
                 /*is_buffer=*/true);
   try {
@@ -244,15 +249,16 @@ PgfgGenerator LoadGenerator(const std::filesystem::path& path, const torch::Devi
                              e.what_without_backtrace());
   }
   torch::Tensor t;
-  if (!archive.try_read("pgfg_options", t) || t.dim() != 1 || t.size(0) != 9 || t.scalar_type() != torch::kInt64) {
+  if (!archive.try_read("pgfg_options", t) || t.dim() != 1 || t.size(0) < 9 || t.scalar_type() != torch::kInt64) {
     throw std::runtime_error("generator file '" + path.string() +
                              "' has no valid 'pgfg_options' entry: not a PGFG generator (write it with SaveGenerator)");
   }
   t = t.to(torch::kCPU);
   const auto v = t.accessor<int64_t, 1>();
-  if (v[0] != kOptionsVersion) {
+  if ((v[0] != 1 || t.size(0) != 9) && (v[0] != kOptionsVersion || t.size(0) != 10)) {
     throw std::runtime_error("generator file '" + path.string() + "' has options version " + std::to_string(v[0]) +
-                             "; this build reads version " + std::to_string(kOptionsVersion));
+                             " with " + std::to_string(t.size(0)) + " entries; this build reads versions 1 (9) and " +
+                             std::to_string(kOptionsVersion) + " (10)");
   }
   GeneratorOptions o;
   o.image_size = v[1];
@@ -263,6 +269,7 @@ PgfgGenerator LoadGenerator(const std::filesystem::path& path, const torch::Devi
   o.growth = v[6];
   o.prior_channels = v[7];
   o.self_attention = v[8] != 0;
+  o.stem_stride = v[0] == 1 ? 1 : v[9];
   try {
     PgfgGenerator generator(o);
     generator->load(archive);

@@ -11,20 +11,25 @@
 //   H = W = GeneratorOptions::image_size (a face crop).
 //
 // Generator (an encoder-decoder with dense blocks):
-//   main encoder  input [source, W] (6 channels); a DenseBlock per scale and a
-//                 stride-2 conv down, the dense outputs kept as skips.
+//   main encoder  input [source, W] (6 channels); a stem ConvBlock (stride
+//                 `stem_stride`: 2 starts the features at half resolution),
+//                 then a DenseBlock per scale and a stride-2 conv down, the
+//                 dense outputs kept as skips.
 //   prior encoder shared: E([p, m]) (4 channels) gives one feature map per
-//                 scale (full resolution to the bottleneck); the guidance is
-//                 the residual R_k = E(p_t)_k - E(p_s)_k.
+//                 feature scale (the stem's resolution to the bottleneck);
+//                 the guidance is the residual R_k = E(p_t)_k - E(p_s)_k.
 //   bottleneck    DenseBlock over [x, R_bottom] + self-attention #1.
 //   decoder       per scale: conv + nearest upsample, DenseBlock over
 //                 [up, skip_k, R_k]; self-attention #2 after the first
 //                 (coarsest) decoder scale.
+//   to full size  with stem_stride 2: bilinear x2 upsample of the last
+//                 decoder features (the heads run at full resolution).
 //   heads         (GANimation, Pumarola et al. 2018) colour C = tanh(conv),
 //                 attention A = sigmoid(conv); output = A * W + (1 - A) * C:
-//                 where A = 1 the warp is copied unchanged. The A head's
-//                 bias starts at 2 (A ~ 0.88): an untrained model is close
-//                 to the warp.
+//                 where A = 1 the warp is copied unchanged (at full
+//                 resolution: the warp's detail is never resampled). The A
+//                 head's bias starts at 2 (A ~ 0.88): an untrained model is
+//                 close to the warp.
 // Discriminator: PatchGAN (Isola et al. 2017) of spectrally normalised 4x4
 //   convs on [p_t, m_t, image] (7 channels), conditioned on the target prior;
 //   one logit per patch (hinge loss, no sigmoid).
@@ -42,36 +47,46 @@
 namespace faceanime::gen::pgfg {
 
 struct GeneratorOptions {
-  // Side of the square face crop, pixels; a multiple of 2^num_downsamples,
-  // in [32, 1024] (default 128).
+  // Side of the square face crop, pixels; a multiple of
+  // stem_stride * 2^num_downsamples, in [32, 1024] (default 128).
   int64_t image_size = 128;
-  // Channels at full resolution, doubling per scale up to max_channels;
-  // >= 4 (default 16) and max_channels >= base_channels (default 128).
-  int64_t base_channels = 16;
+  // Stride of the stem conv, 1 or 2 (default 2): 2 runs every feature map at
+  // half resolution or less (4x fewer pixels at the first scale) and the
+  // heads on the upsampled last decoder scale.
+  int64_t stem_stride = 2;
+  // Channels at the first feature scale, doubling per scale up to
+  // max_channels; >= 4 (default 12) and max_channels >= base_channels
+  // (default 128).
+  int64_t base_channels = 12;
   int64_t max_channels = 128;
-  // Stride-2 levels, in [2, 6] (default 3: 128 -> 16 at the bottleneck).
+  // Stride-2 levels after the stem, in [2, 6] (default 3: 64 -> 8 at the
+  // bottleneck for a 128 crop with a stride-2 stem).
   int64_t num_downsamples = 3;
   // Layers per dense block, in [1, 8] (default 2), each adding `growth`
-  // channels, in [1, 128] (default 8).
+  // channels, in [1, 128] (default 6).
   int64_t dense_layers = 2;
-  int64_t growth = 8;
-  // Prior encoder channels at full resolution, doubling per scale up to
-  // max_channels; >= 1 (default 8).
-  int64_t prior_channels = 8;
+  int64_t growth = 6;
+  // Prior encoder channels at the first feature scale, doubling per scale up
+  // to max_channels; >= 1 (default 6).
+  int64_t prior_channels = 6;
   // The two self-attention layers (default true).
   bool self_attention = true;
 
-  // The CPU real-time model: 128x128 crop, the defaults above.
+  // The CPU real-time model: 128x128 crop, the defaults above (stride-2
+  // stem: features at 64, 32, 16, 8 with 12, 24, 48, 96 channels;
+  // self-attention at 8x8 and 16x16; 0.22 M parameters). Measured with
+  // pgfg_bench: ~12 ms CPU time per crop on one thread (gen/README.md).
   static GeneratorOptions Cpu128();
-  // The GPU quality model: 256x256 crop, base 32, 4 downsamples, 3 dense
-  // layers of growth 16, prior 16, max 256.
+  // The GPU quality model: 256x256 crop, stride-1 stem, base 32, 4
+  // downsamples, 3 dense layers of growth 16, prior 16, max 256.
   static GeneratorOptions Quality256();
   // By size: 128 -> Cpu128(), 256 -> Quality256(); else std::invalid_argument.
   static GeneratorOptions ForSize(int64_t size);
 
   // std::invalid_argument naming the field and its valid range.
   void Validate() const;
-  // Channels of the main encoder / prior encoder at scale k (0 = full size).
+  // Channels of the main encoder / prior encoder at feature scale k (0 = the
+  // stem's resolution, image_size / stem_stride).
   int64_t channels(int64_t k) const;
   int64_t prior_channels_at(int64_t k) const;
 };
@@ -97,8 +112,9 @@ struct GeneratorOutput {
   torch::Tensor color;      // N3HW in [-1, 1]: C.
 };
 
-// The shared prior encoder: ConvBlock(4 -> p_0) at full size, then a stride-2
-// ConvBlock per scale. Returns num_downsamples + 1 maps, full size first.
+// The shared prior encoder: ConvBlock(4 -> p_0, stride stem_stride), then a
+// stride-2 ConvBlock per scale. Returns num_downsamples + 1 maps, the
+// largest first.
 struct PriorEncoderImpl : torch::nn::Module {
   explicit PriorEncoderImpl(const GeneratorOptions& options);
   std::vector<torch::Tensor> forward(const torch::Tensor& prior, const torch::Tensor& mask);
@@ -135,7 +151,8 @@ struct PatchDiscriminatorImpl : torch::nn::Module {
 TORCH_MODULE(PatchDiscriminator);
 
 // A self-describing generator file: the parameters and buffers (torch::save
-// archive) plus the GeneratorOptions as an int64 tensor "pgfg_options", so
+// archive) plus the GeneratorOptions as an int64 tensor "pgfg_options"
+// (version 2: with stem_stride; version-1 files load with stem_stride 1), so
 // the loader rebuilds the same architecture.
 void SaveGenerator(PgfgGenerator& generator, const std::filesystem::path& path);
 // Throws std::runtime_error naming `path` when it is missing, unreadable,

@@ -104,6 +104,59 @@ TEST(GeneratorOptionsTest, InvalidOptionsAreRejected) {
   EXPECT_THROW(o.Validate(), std::invalid_argument);
   EXPECT_THROW(GeneratorOptions::ForSize(192), std::invalid_argument);
   EXPECT_NO_THROW(GeneratorOptions::Quality256().Validate());
+  GeneratorOptions stride = GeneratorOptions::Cpu128();
+  stride.stem_stride = 3;
+  EXPECT_THROW(stride.Validate(), std::invalid_argument);
+  // A stride-2 stem needs image_size to be a multiple of 2 * 2^num_downsamples.
+  GeneratorOptions odd = GeneratorOptions::Cpu128();
+  odd.image_size = 40;  // A multiple of 8, not of 16.
+  EXPECT_THROW(odd.Validate(), std::invalid_argument);
+  odd.stem_stride = 1;
+  EXPECT_NO_THROW(odd.Validate());
+}
+
+// The CPU model runs its features at half resolution (stride-2 stem) and
+// keeps the structure: dense blocks, the prior encoder's residual at
+// every feature scale, two self-attention layers (at the bottleneck 8x8 and
+// at 16x16), full-size C and A heads. The quality model keeps a stride-1 stem.
+TEST(GeneratorOptionsTest, CpuModelUsesAStrideTwoStemAndCoarseAttention) {
+  const GeneratorOptions cpu = GeneratorOptions::Cpu128();
+  EXPECT_EQ(cpu.image_size, 128);
+  EXPECT_EQ(cpu.stem_stride, 2);
+  EXPECT_EQ(GeneratorOptions::Quality256().stem_stride, 1);
+  PgfgGenerator g(cpu);
+  ASSERT_TRUE(g->attention1 && g->attention2);
+  EXPECT_EQ(g->stem->conv->options.stride()->at(0), 2);
+  const std::vector<torch::Tensor> features =
+      g->prior_encoder->forward(torch::zeros({1, 3, 128, 128}), torch::zeros({1, 1, 128, 128}));
+  ASSERT_EQ(features.size(), 4u);
+  EXPECT_EQ(features.front().size(2), 64);
+  EXPECT_EQ(features.back().size(2), 8);
+}
+
+TEST(GeneratorFileTest, VersionOneFileLoadsWithAStrideOneStem) {
+  torch::manual_seed(6);
+  GeneratorOptions o = GeneratorOptions::Cpu128();
+  o.image_size = 64;
+  o.base_channels = 8;
+  o.stem_stride = 1;
+  PgfgGenerator g(o);
+  // The file layout before stem_stride existed: 9 option entries, version 1.
+  torch::serialize::OutputArchive archive;
+  g->save(archive);
+  archive.write("pgfg_options",
+                torch::tensor({int64_t{1}, o.image_size, o.base_channels, o.max_channels, o.num_downsamples,
+                               o.dense_layers, o.growth, o.prior_channels, int64_t{1}},
+                              torch::kInt64),
+                /*is_buffer=*/true);
+  const fs::path path = fs::path(::testing::TempDir()) / "pgfg_v1.pt";
+  archive.save_to(path.string());
+  PgfgGenerator loaded = LoadGenerator(path);
+  EXPECT_EQ(loaded->options.stem_stride, 1);
+  torch::NoGradGuard no_grad;
+  const Inputs in = RandomInputs(1, 64);
+  EXPECT_TRUE(torch::equal(Forward(g, in).output, Forward(loaded, in).output));
+  fs::remove(path);
 }
 
 TEST(GeneratorFileTest, SaveLoadRoundTripReproducesOutputs) {
@@ -117,6 +170,7 @@ TEST(GeneratorFileTest, SaveLoadRoundTripReproducesOutputs) {
   PgfgGenerator loaded = LoadGenerator(path);
   EXPECT_EQ(loaded->options.image_size, 64);
   EXPECT_EQ(loaded->options.base_channels, 8);
+  EXPECT_EQ(loaded->options.stem_stride, 2);
   torch::NoGradGuard no_grad;
   const Inputs in = RandomInputs(1, 64);
   EXPECT_TRUE(torch::equal(Forward(g, in).output, Forward(loaded, in).output));
