@@ -28,18 +28,20 @@ TEST(GenDataTest, WritesTrainAndHeldOutShardsFromGridAndLondon) {
   args.london = (shared / "data/london").string();
   args.out = (faceanime::testing::TempDir() / "cache").string();
   args.size = 128;
-  args.clips = 2;  // bbaf2n (train), bbal7s (held out: index 1 with holdout_every 2).
+  // The project's held-out rule (predict::IsHeldOutClip: sorted indices 0,
+  // 10, ...): bbaf2n (index 0) is held out, bbal7s (1) is trained on; London
+  // pair 0 is held out, pair 1 trained on.
+  args.clips = 2;
   args.pairs_per_clip = 2;
-  args.london_pairs = 1;
-  args.holdout_every = 2;
+  args.london_pairs = 2;
   args.preview = 1;
   args.quiet = true;
   ASSERT_EQ(RunGenData(args), 0);
 
   const auto train = gen::pgfg::ReadShard(fs::path(args.out) / "train" / "shard_00000.pt");
   const auto heldout = gen::pgfg::ReadShard(fs::path(args.out) / "heldout" / "shard_00000.pt");
-  EXPECT_EQ(train.size(), 3);  // 2 GRID targets + 1 London pair.
-  EXPECT_EQ(heldout.size(), 2);
+  EXPECT_EQ(train.size(), 3);    // 2 GRID targets + 1 London pair.
+  EXPECT_EQ(heldout.size(), 3);  // The same.
   EXPECT_EQ(train.source.size(2), 128);
 
   // The manifest: the held-out clip appears only as held out.
@@ -47,15 +49,15 @@ TEST(GenDataTest, WritesTrainAndHeldOutShardsFromGridAndLondon) {
   std::string line;
   int rows = 0;
   while (std::getline(manifest, line)) {
-    if (line.find("bbal7s") != std::string::npos) {
+    if (line.find("bbaf2n") != std::string::npos) {
       EXPECT_EQ(line.rfind("heldout", 0), 0u) << line;
     }
-    if (line.find("bbaf2n") != std::string::npos) {
+    if (line.find("bbal7s") != std::string::npos) {
       EXPECT_EQ(line.rfind("train", 0), 0u) << line;
     }
     ++rows;
   }
-  EXPECT_EQ(rows, 1 + 5);
+  EXPECT_EQ(rows, 1 + 6);
 
   for (const auto* b : {&train, &heldout}) {
     // Sparse priors: some but not most of the crop; black wherever the mask is 0.

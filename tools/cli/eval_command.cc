@@ -11,6 +11,7 @@
 
 #include "pipeline/evaluation.h"
 #include "pipeline/frame_source.h"
+#include "predict/predictor_training.h"
 #include "tools/cli/progress.h"
 
 namespace faceanime::cli {
@@ -39,9 +40,20 @@ constexpr const char* kEvalHelp =
     "  identity_distance  Euclidean distance of 128-D face embeddings, output vs source (< 0.6: same person)\n"
     "  jitter_px landmark acceleration RMS on the output, px/frame^2\n"
     "  fps       that method's output frames per second (faceanime: incl. driver analysis)\n"
-    "  output_face_rate  share of output frames with a measured face";
+    "  output_face_rate  share of output frames with a measured face\n"
+    "--heldout: only the cases held out from training (case i of the whole sorted listing with\n"
+    "i % 10 == 0: the split of gen-data and train-predictor); --clips then limits those.";
 
 }  // namespace
+
+std::vector<pipeline::EvalCase> HeldOutCases(const std::vector<pipeline::EvalCase>& all, int max_cases) {
+  std::vector<pipeline::EvalCase> out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (max_cases > 0 && static_cast<int>(out.size()) >= max_cases) break;
+    if (predict::IsHeldOutClip(static_cast<int>(i))) out.push_back(all[i]);
+  }
+  return out;
+}
 
 CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
   auto* cmd = app.add_subcommand(
@@ -71,12 +83,16 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_flag("-q,--quiet", args.quiet, "No progress on stderr");
+  cmd->add_flag("--heldout", args.heldout,
+                "Only the cases held out from training (sorted index 0, 10, 20, ...: gen-data's and "
+                "train-predictor's split); judge trained models on these");
   return cmd;
 }
 
 int RunEval(const EvalArgs& args) {
   const pipeline::EvalSuite suite = pipeline::ParseEvalSuite(args.suite);
-  const auto cases = pipeline::FindEvalCases(suite, args.data, args.clips);
+  const auto cases = args.heldout ? HeldOutCases(pipeline::FindEvalCases(suite, args.data), args.clips)
+                                  : pipeline::FindEvalCases(suite, args.data, args.clips);
   fs::path out_dir = args.out;
   if (args.sheets && out_dir.empty()) out_dir = "faceanime-eval";
   if (!out_dir.empty()) fs::create_directories(out_dir);

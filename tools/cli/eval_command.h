@@ -6,8 +6,11 @@
 #define FACEANIME_TOOLS_CLI_EVAL_COMMAND_H_
 
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "pipeline/evaluation.h"
 
 namespace faceanime::cli {
 
@@ -24,7 +27,16 @@ struct EvalArgs {
   // after another, and OpenMP teams spin badly on a busy 2-core machine.
   int threads = 1;
   bool quiet = false;
+  // Only the cases held out from training (HeldOutCases): the evaluation a
+  // trained predictor or neural generator must be judged on.
+  bool heldout = false;
 };
+
+// The held-out cases of a suite's full sorted listing (pipeline::FindEvalCases
+// with no limit): case i where predict::IsHeldOutClip(i) (0, 10, 20, ...), the
+// rule `faceanime gen-data` and `train-predictor` split by; at most
+// `max_cases` of them (0: all).
+std::vector<pipeline::EvalCase> HeldOutCases(const std::vector<pipeline::EvalCase>& all, int max_cases);
 
 CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args);
 int RunEval(const EvalArgs& args);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,9 +16,12 @@
 #include <torch/torch.h>
 
 #include "face3d/image.h"
+#include "gen/generator_crop.h"
 #include "gen/pgfg/dataset.h"
+#include "pipeline/evaluation.h"
 #include "pipeline/face_analyzer.h"
 #include "pipeline/frame_source.h"
+#include "predict/predictor_training.h"
 #include "render/face_warper.h"
 #include "render/sparse_prior.h"
 #include "tools/cli/progress.h"
@@ -39,23 +41,15 @@ constexpr const char* kHelp =
     "  and expression are its own. p_s/p_t: render::PriorRenderer; W: render::FaceWarper.\n"
     "  All seven images are one square crop around both faces (side = (1 + 2 margin) x the\n"
     "  larger face box side), area-resized to --size.\n"
-    "Split: in the name-sorted list of ALL clips (and of all London pairs), item i is held out\n"
-    "  when i % --holdout-every == holdout_every - 1 (the 10th, 20th, ...), whatever --clips is;\n"
-    "  held-out samples go to OUT/heldout/, the rest to OUT/train/.";
+    "Listing: the clips and London pairs of `faceanime eval self` / `eval pairs` (pipeline::FindEvalCases).\n"
+    "Split: the project's one held-out rule (predict::IsHeldOutClip): in the name-sorted list of ALL\n"
+    "  clips (and of all London pairs), item i is held out when i % 10 == 0 (the 1st, 11th, 21st, ...),\n"
+    "  whatever --clips is; held-out samples go to OUT/heldout/, the rest to OUT/train/. The same\n"
+    "  cases are what `faceanime eval self|pairs --heldout` evaluates.";
 
 struct Sample {
   cv::Mat source, warp, prior_s, mask_s, prior_t, mask_t, target;  // RGB / CV_8U, size x size.
 };
-
-// Square crop `rect` of `image` (zero outside the image), area-resized to size.
-cv::Mat CropResize(const cv::Mat& image, const cv::Rect& rect, int size) {
-  cv::Mat canvas(rect.size(), image.type(), cv::Scalar::all(0));
-  const cv::Rect inside = rect & cv::Rect(0, 0, image.cols, image.rows);
-  if (inside.area() > 0) image(inside).copyTo(canvas(inside - rect.tl()));
-  cv::Mat out;
-  cv::resize(canvas, out, cv::Size(size, size), 0, 0, rect.width > size ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return out;
-}
 
 torch::Tensor ToTensor(const cv::Mat& m) {
   const cv::Mat c = m.isContinuous() ? m : m.clone();
@@ -134,14 +128,9 @@ class Builder {
     const render::SparsePriors p = priors_.Render(view, source->params, target_params, source->camera);
     const cv::Mat warp = warper_.Warp(view, source->params, target_params, source->camera);
 
-    Eigen::AlignedBox2d box = source->box;
-    box.extend(target->box);
-    const Eigen::Vector2d centre = box.center();
-    const double side = (1 + 2 * args_.crop_margin) * box.sizes().maxCoeff();
-    const cv::Rect rect(static_cast<int>(std::lround(centre.x() - side / 2)),
-                        static_cast<int>(std::lround(centre.y() - side / 2)), static_cast<int>(std::lround(side)),
-                        static_cast<int>(std::lround(side)));
+    const cv::Rect rect = gen::GeneratorCropRect(source->box, target->box, args_.crop_margin);
     Sample s;
+    using gen::CropResize;
     s.source = CropResize(source_rgb, rect, args_.size);
     s.warp = CropResize(warp, rect, args_.size);
     s.prior_s = CropResize(p.source.image, rect, args_.size);
@@ -188,19 +177,6 @@ class Builder {
   int skipped_ = 0, previews_ = 0;
 };
 
-std::vector<fs::path> SortedFiles(const fs::path& dir, const std::vector<std::string>& extensions) {
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (entry.is_regular_file() && std::find(extensions.begin(), extensions.end(), ext) != extensions.end()) {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 cv::Mat ReadRgb(const fs::path& path) {
   const cv::Mat bgr = cv::imread(path.string(), cv::IMREAD_COLOR);
   if (bgr.empty()) throw std::runtime_error("cannot read image '" + path.string() + "'");
@@ -233,9 +209,6 @@ CLI::App* AddGenDataCommand(CLI::App& app, GenDataArgs& args) {
   cmd->add_option("--london-pairs", args.london_pairs, "Use the first N London pairs (0: all)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
-  cmd->add_option("--holdout-every", args.holdout_every, "Hold out every Nth clip/pair (name order over the folder)")
-      ->capture_default_str()
-      ->check(CLI::Range(2, 1000));
   cmd->add_option("--shard-size", args.shard_size, "Samples per shard")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_option("--preview", args.preview, "Samples written as PNG rows (source | p_s | p_t | W | target)")
       ->capture_default_str()
@@ -256,16 +229,15 @@ int RunGenData(const GenDataArgs& args) {
   const auto t0 = std::chrono::steady_clock::now();
   fs::create_directories(args.out);
   Builder builder(args);
-  auto heldout_index = [&](size_t i) { return static_cast<int>(i % args.holdout_every) == args.holdout_every - 1; };
+  auto heldout_index = [](size_t i) { return predict::IsHeldOutClip(static_cast<int>(i)); };
 
   if (!args.grid.empty()) {
-    const auto clips = SortedFiles(args.grid, {".mpg", ".mp4", ".avi", ".mkv", ".mov"});
-    if (clips.empty()) throw std::runtime_error("no video clips in '" + args.grid + "'");
+    const auto clips = pipeline::FindEvalCases(pipeline::EvalSuite::kSelf, args.grid);
     const size_t n = args.clips > 0 ? std::min<size_t>(args.clips, clips.size()) : clips.size();
     ProgressBar progress("gen-data grid", static_cast<int>(n), args.quiet);
     for (size_t i = 0; i < n; ++i) {
       std::vector<cv::Mat> frames;
-      auto source = pipeline::FrameSource::Open(clips[i]);
+      auto source = pipeline::FrameSource::Open(clips[i].source);
       while (auto f = source->Next()) {
         cv::Mat rgb;
         cv::cvtColor(f->bgr, rgb, cv::COLOR_BGR2RGB);
@@ -276,27 +248,21 @@ int RunGenData(const GenDataArgs& args) {
       const int last = static_cast<int>(frames.size()) - 1;
       for (int k = 0; k < args.pairs_per_clip; ++k) {
         const int target = std::clamp(static_cast<int>(std::lround((k + 1.0) * last / args.pairs_per_clip)), 1, last);
-        builder.Add(frames[0], source_fit, frames[target], heldout_index(i), "grid", clips[i].stem().string(), 0,
-                    target);
+        builder.Add(frames[0], source_fit, frames[target], heldout_index(i), "grid", clips[i].name, 0, target);
       }
       progress.Update(static_cast<int>(i + 1), Seconds(t0));
     }
     progress.Finish(static_cast<int>(n), Seconds(t0));
   }
   if (!args.london.empty()) {
-    const auto neutral = SortedFiles(fs::path(args.london) / "neutral", {".jpg", ".jpeg", ".png"});
-    if (neutral.empty()) throw std::runtime_error("no images in '" + (fs::path(args.london) / "neutral").string() + "'");
-    const size_t n = args.london_pairs > 0 ? std::min<size_t>(args.london_pairs, neutral.size()) : neutral.size();
+    const auto pairs = pipeline::FindEvalCases(pipeline::EvalSuite::kPairs, args.london);
+    const size_t n = args.london_pairs > 0 ? std::min<size_t>(args.london_pairs, pairs.size()) : pairs.size();
     ProgressBar progress("gen-data london", static_cast<int>(n), args.quiet);
     for (size_t i = 0; i < n; ++i) {
-      const std::string stem = neutral[i].stem().string();  // NNN_03
-      const std::string id = stem.substr(0, stem.find('_'));
-      const fs::path smiling = fs::path(args.london) / "smiling" / (id + "_08" + neutral[i].extension().string());
-      if (!fs::exists(smiling)) continue;
-      const cv::Mat source_rgb = ReadRgb(neutral[i]);
-      const cv::Mat target_rgb = ReadRgb(smiling);
+      const cv::Mat source_rgb = ReadRgb(pairs[i].source);
+      const cv::Mat target_rgb = ReadRgb(pairs[i].driver);
       if (source_rgb.size() != target_rgb.size()) continue;  // The warp needs one camera.
-      builder.Add(source_rgb, builder.Fit(source_rgb), target_rgb, heldout_index(i), "london", id, 0, 0);
+      builder.Add(source_rgb, builder.Fit(source_rgb), target_rgb, heldout_index(i), "london", pairs[i].name, 0, 0);
       progress.Update(static_cast<int>(i + 1), Seconds(t0));
     }
     progress.Finish(static_cast<int>(n), Seconds(t0));
@@ -307,12 +273,12 @@ int RunGenData(const GenDataArgs& args) {
          << "command: faceanime gen-data" << (args.grid.empty() ? "" : " --grid " + args.grid)
          << (args.london.empty() ? "" : " --london " + args.london) << " --out " << args.out << " --size " << args.size
          << " --clips " << args.clips << " --pairs-per-clip " << args.pairs_per_clip << " --london-pairs "
-         << args.london_pairs << " --holdout-every " << args.holdout_every << " --crop-margin " << args.crop_margin
+         << args.london_pairs << " --crop-margin " << args.crop_margin
          << "\n"
          << "samples: " << builder.train() << " train, " << builder.heldout() << " held out, " << builder.skipped()
          << " skipped (no credible fit)\n"
-         << "split: item i of the name-sorted clip list (and London pair list) is held out when i % "
-         << args.holdout_every << " == " << args.holdout_every - 1 << "\n";
+         << "split: item i of the name-sorted clip list (and London pair list) is held out when i % 10 == 0 "
+            "(predict::IsHeldOutClip; `faceanime eval self|pairs --heldout` evaluates the same cases)\n";
   if (!args.quiet) {
     std::fprintf(stderr, "gen-data: %d train, %d held-out samples, %d skipped, %.1f s; wrote %s\n", builder.train(),
                  builder.heldout(), builder.skipped(), Seconds(t0), args.out.c_str());
