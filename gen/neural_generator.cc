@@ -81,18 +81,19 @@ GeneratorResult NeuralGenerator::Generate(const GeneratorInputs& in) const {
   const auto mask_t = ToTensor(in.mask_t, "mask_t", CV_8U, side, size).to(dev);
   const pgfg::GeneratorOutput out = impl_->net->forward(source, warp, prior_s, mask_s, prior_t, mask_t);
 
-  const torch::Tensor rgb = ((out.output[0].permute({1, 2, 0}) + 1) * 127.5)
-                                .round()
-                                .clamp(0, 255)
-                                .to(torch::kUInt8)
-                                .to(torch::kCPU)
-                                .contiguous();
+  auto to_rgb = [](const torch::Tensor& chw) {
+    return ((chw.permute({1, 2, 0}) + 1) * 127.5).round().clamp(0, 255).to(torch::kUInt8).to(torch::kCPU).contiguous();
+  };
+  const torch::Tensor rgb = to_rgb(out.output[0]);
+  const torch::Tensor color = to_rgb(out.color[0]);
   const torch::Tensor attention = out.attention[0][0].to(torch::kCPU).contiguous();
   GeneratorResult result;
   result.rgb = cv::Mat(size, size, CV_8UC3, rgb.data_ptr<uint8_t>()).clone();
   result.attention = cv::Mat(size, size, CV_32F, attention.data_ptr<float>()).clone();
+  result.color = cv::Mat(size, size, CV_8UC3, color.data_ptr<uint8_t>()).clone();
   if (side != size) {
     cv::resize(result.rgb, result.rgb, cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
+    cv::resize(result.color, result.color, cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
     cv::resize(result.attention, result.attention, cv::Size(side, side), 0, 0, cv::INTER_LINEAR);
   }
   return result;

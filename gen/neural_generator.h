@@ -50,6 +50,7 @@ struct GeneratorInputs {
 struct GeneratorResult {
   cv::Mat rgb;        // CV_8UC3 RGB, the inputs' size: A * W + (1 - A) * C.
   cv::Mat attention;  // CV_32F in [0, 1], the inputs' size: A (1: the warp is kept).
+  cv::Mat color;      // CV_8UC3 RGB, the inputs' size: C (for pasting A*W + (1-A)*C at another resolution).
 };
 
 class NeuralGenerator {

@@ -1,11 +1,107 @@
 #include "pipeline/retargeter.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "face3d/data_paths.h"
+#include "face3d/face_fitter.h"
+#include "gen/generator_crop.h"
+#include "gen/neural_generator.h"
+#include "render/sparse_prior.h"
+
 namespace faceanime::pipeline {
+namespace {
+
+// Width of the feathered edge of the pasted generator crop, as a fraction of
+// its side: the network's output fades into the warp over the outer 8%.
+constexpr double kFeatherFraction = 0.08;
+
+// Per-pixel paste weight (CV_32F, `side` x `side`): 1 inside, falling
+// linearly to 0 at the crop's edge over `ramp` pixels.
+cv::Mat FeatherMask(int side, double ramp) {
+  cv::Mat ramp_1d(1, side, CV_32F);
+  for (int i = 0; i < side; ++i) {
+    const double d = std::min(i + 0.5, side - i - 0.5);
+    ramp_1d.at<float>(i) = static_cast<float>(std::clamp(d / ramp, 0.0, 1.0));
+  }
+  cv::Mat mask;
+  cv::min(cv::repeat(ramp_1d, side, 1), cv::repeat(ramp_1d.t(), 1, side), mask);
+  return mask;
+}
+
+// The 68 model landmarks' bounding box (pixels).
+Eigen::AlignedBox2d LandmarkBox(const face3d::Landmarks68& lm) {
+  Eigen::AlignedBox2d box;
+  for (const auto& p : lm) box.extend(p);
+  return box;
+}
+
+}  // namespace
+
+std::filesystem::path DefaultNeuralModelPath() { return FaceanimeDataDir() / "pgfg_128.pt"; }
+
+// The neural generator stage: priors, the shared crop, the network, the
+// feathered paste. Render state only (no per-frame mutable state).
+struct NeuralStage {
+  std::unique_ptr<gen::NeuralGenerator> net;
+  render::PriorRenderer priors;
+  face3d::LandmarkModel landmarks;
+  double margin;
+  Eigen::AlignedBox2d source_landmark_box;
+
+  // The target face's box in source pixels: the source's detector box moved
+  // and scaled as the projected model landmarks move from the source to the
+  // target (gen-data uses the target frame's detector box; at run time there
+  // is no target frame, and at target == source both are the source box).
+  Eigen::AlignedBox2d TargetBox(const FaceObservation& source, const face3d::FaceParams& target) const {
+    const Eigen::AlignedBox2d t = LandmarkBox(landmarks.Project(target, source.camera));
+    const double scale = t.sizes().maxCoeff() / std::max(source_landmark_box.sizes().maxCoeff(), 1e-6);
+    const Eigen::Vector2d centre = source.box.center() + (t.center() - source_landmark_box.center());
+    const Eigen::Vector2d half = 0.5 * scale * source.box.sizes();
+    return Eigen::AlignedBox2d(centre - half, centre + half);
+  }
+
+  // Refines `warp` (the full classical frame, RGB) in place around the faces.
+  void Apply(const cv::Mat& source_rgb, const FaceObservation& source, const face3d::FaceParams& target,
+             cv::Mat& warp) const {
+    const ImageView view = ViewOf(source_rgb, PixelFormat::kRgb);
+    const render::SparsePriors p = priors.Render(view, source.params, target, source.camera);
+    const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target), margin);
+    const int size = net->image_size();
+    gen::GeneratorInputs in;
+    in.source = gen::CropResize(source_rgb, rect, size);
+    in.warp = gen::CropResize(warp, rect, size);
+    in.prior_s = gen::CropResize(p.source.image, rect, size);
+    in.mask_s = gen::CropResize(p.source.mask, rect, size);
+    in.prior_t = gen::CropResize(p.target.image, rect, size);
+    in.mask_t = gen::CropResize(p.target.mask, rect, size);
+    const gen::GeneratorResult out = net->Generate(in);
+
+    // Paste at full resolution: A and C upsampled, W kept sharp.
+    // result = W + feather * (1 - A) * (C - W), i.e. A*W + (1-A)*C inside,
+    // the warp at the crop's edge and outside it.
+    const cv::Rect inside = rect & cv::Rect(0, 0, warp.cols, warp.rows);
+    if (inside.area() == 0) return;
+    cv::Mat color, attention;
+    cv::resize(out.color, color, rect.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(out.attention, attention, rect.size(), 0, 0, cv::INTER_LINEAR);
+    cv::Mat weight = FeatherMask(rect.width, std::max(2.0, kFeatherFraction * rect.width));
+    weight = weight.mul(1.0 - attention);
+    const cv::Rect local = inside - rect.tl();
+    cv::Mat w_roi = warp(inside);
+    cv::Mat w_f, c_f;
+    w_roi.convertTo(w_f, CV_32FC3);
+    color(local).convertTo(c_f, CV_32FC3);
+    cv::Mat weight3;
+    cv::merge(std::vector<cv::Mat>(3, weight(local)), weight3);
+    cv::Mat blended = w_f + weight3.mul(c_f - w_f);
+    blended.convertTo(w_roi, CV_8UC3);
+  }
+};
 
 struct Retargeter::Impl {
   RetargeterOptions options;
@@ -17,6 +113,9 @@ struct Retargeter::Impl {
   predict::ExpressionControl control;
   std::optional<ExpressionEdit> edit;
   cv::Rect crop;  // Output crop in source pixels (the whole image when no crop).
+  std::unique_ptr<NeuralStage> neural;  // Null: the classical warp alone.
+  std::string generator = "classical";  // In use.
+  std::vector<std::string> warnings;
 
   Impl(RetargeterOptions o, std::unique_ptr<FaceAnalyzer> a, cv::Mat rgb, FaceObservation s)
       : options(std::move(o)),
@@ -54,6 +153,43 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
   if (options.output_crop < 0 || options.output_crop > 4096) {
     throw std::invalid_argument("RetargeterOptions: output_crop must be in [0, 4096]");
   }
+  if (options.generator != "classical" && options.generator != "neural") {
+    throw std::invalid_argument("RetargeterOptions: generator '" + options.generator + "': valid values are " +
+                                kGeneratorNames);
+  }
+  if (options.neural_device != "cpu" && options.neural_device != "cuda") {
+    throw std::invalid_argument("RetargeterOptions: neural_device '" + options.neural_device +
+                                "': valid values are cpu, cuda");
+  }
+  if (!(options.neural_crop_margin >= 0 && options.neural_crop_margin <= 2)) {
+    throw std::invalid_argument("RetargeterOptions: neural_crop_margin must be in [0, 2]");
+  }
+  if (options.neural_threads < 1) throw std::invalid_argument("RetargeterOptions: neural_threads must be >= 1");
+  // The generator first: a corrupt model file fails before the slow source fit.
+  std::unique_ptr<gen::NeuralGenerator> net;
+  std::vector<std::string> warnings;
+  if (options.generator == "neural") {
+    gen::NeuralGeneratorOptions g;
+    g.model_path = options.neural_model.empty() ? DefaultNeuralModelPath() : options.neural_model;
+    g.device = options.neural_device;
+    g.num_threads = options.neural_threads;
+    std::string warning;
+    try {
+      net = gen::NeuralGenerator::TryCreate(g, &warning);
+    } catch (const std::invalid_argument&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw GeneratorModelError(e.what());
+    }
+    if (!net) {
+      warnings.push_back(warning);
+      if (options.on_warning) {
+        options.on_warning(warning);
+      } else {
+        std::fprintf(stderr, "faceanime: warning: %s\n", warning.c_str());
+      }
+    }
+  }
   cv::Mat rgb = options.source_rgb;
   const std::string name = options.source_image.string();
   if (rgb.empty()) {
@@ -72,8 +208,18 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
     throw SourceError("no face found in the source image '" + name +
                       "': use a portrait with one clearly visible, roughly frontal face");
   }
-  return std::unique_ptr<Retargeter>(
-      new Retargeter(std::make_unique<Impl>(options, std::move(analyzer), std::move(rgb), std::move(*source))));
+  auto impl = std::make_unique<Impl>(options, std::move(analyzer), std::move(rgb), std::move(*source));
+  impl->warnings = std::move(warnings);
+  if (net) {
+    const face3d::MorphableModel& model = impl->analyzer->model();
+    auto stage = std::unique_ptr<NeuralStage>(new NeuralStage{
+        std::move(net), render::PriorRenderer::Create(model, {}), face3d::LandmarkModel::Create(model),
+        options.neural_crop_margin, {}});
+    stage->source_landmark_box = LandmarkBox(stage->landmarks.Project(impl->source.params, impl->source.camera));
+    impl->neural = std::move(stage);
+    impl->generator = "neural";
+  }
+  return std::unique_ptr<Retargeter>(new Retargeter(std::move(impl)));
 }
 
 Retargeter::Retargeter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -94,15 +240,22 @@ RetargetFrame Retargeter::ProcessFace(const std::optional<face3d::FaceParams>& d
     if (impl_->edit) out.target = impl_->control.Apply(out.target, impl_->edit->aus, impl_->edit->mode);
   }
   ScopedStageTimer timer(times ? &times->render_ms : nullptr);
-  out.rgb = Render(out.target);
+  out.rgb = Render(out.target, times);
   return out;
 }
 
-cv::Mat Retargeter::Render(const face3d::FaceParams& target) const {
-  const cv::Mat full = impl_->warper.Warp(ViewOf(impl_->source_rgb, PixelFormat::kRgb), impl_->source.params,
-                                          target, impl_->source.camera);
+cv::Mat Retargeter::Render(const face3d::FaceParams& target, StageTimes* times) const {
+  cv::Mat full = impl_->warper.Warp(ViewOf(impl_->source_rgb, PixelFormat::kRgb), impl_->source.params, target,
+                                    impl_->source.camera);
+  if (impl_->neural) {
+    ScopedStageTimer timer(times ? &times->generator_ms : nullptr);
+    impl_->neural->Apply(impl_->source_rgb, impl_->source, target, full);
+  }
   return impl_->Output(full);
 }
+
+const std::string& Retargeter::generator() const { return impl_->generator; }
+const std::vector<std::string>& Retargeter::warnings() const { return impl_->warnings; }
 
 const FaceObservation& Retargeter::source() const { return impl_->source; }
 const cv::Mat& Retargeter::source_rgb() const { return impl_->source_rgb; }

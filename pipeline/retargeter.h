@@ -12,9 +12,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -35,6 +38,13 @@ class SourceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The neural generator's model file is corrupt or not a generator (what()
+// names the file). A missing file is not an error (see RetargeterOptions).
+class GeneratorModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct RetargeterOptions {
   // The source portrait: a file path, or pixels (RGB, CV_8UC3) when
   // `source_rgb` is non-empty (then `source_image` only names it in errors).
@@ -46,7 +56,36 @@ struct RetargeterOptions {
   // 0 (default): output the source's full size. > 0: a square crop of this
   // many pixels around the source face (for small outputs, avatars).
   int output_crop = 0;
+
+  // The image generator. "classical" (default): the 3D-guided warp alone.
+  // "neural": the warp refined by the prior-guided network (gen/README.md)
+  // on a square crop around the source and target faces, pasted back with a
+  // feathered edge; the rest of the frame stays the warp.
+  std::string generator = "classical";
+  // The neural generator's file (pgfg::SaveGenerator; pgfg_train writes
+  // RUN/checkpoint/generator.pt). Empty (default): DefaultNeuralModelPath().
+  // A missing file is not an error: the Retargeter warns (warnings()) and
+  // renders with the classical warp. A corrupt file is an error naming it.
+  std::filesystem::path neural_model;
+  // "cpu" (default) or "cuda" (an error when LibTorch has no CUDA device).
+  std::string neural_device = "cpu";
+  // The crop's margin: side = (1 + 2 margin) x the larger side of the box
+  // around both faces, in [0, 2] (default 0.3). Must match the training
+  // cache's `faceanime gen-data --crop-margin`.
+  double neural_crop_margin = 0.3;
+  // LibTorch threads for the generator, >= 1 (default 1; process-wide).
+  int neural_threads = 1;
+  // Receives each warning of Create() (e.g. the neural model is missing and
+  // the classical warp is used). Null (default): written to stderr as
+  // "faceanime: warning: ...". Either way Retargeter::warnings() keeps them.
+  std::function<void(const std::string&)> on_warning;
 };
+
+// The valid RetargeterOptions::generator values, for messages: "classical, neural".
+inline constexpr const char* kGeneratorNames = "classical, neural";
+// $FACEANIME_DATA/pgfg_128.pt (FaceanimeDataDir()): where tools/setup or a
+// user puts a trained CPU model. No trained model ships yet.
+std::filesystem::path DefaultNeuralModelPath();
 
 // An expression edit applied on top of the transferred motion (FACS action
 // units, e.g. from a preset): kReplace gives the portrait exactly this
@@ -65,13 +104,16 @@ struct RetargetFrame {
 class Retargeter {
  public:
   // Loads the models and fits the source. Throws SourceError (no face,
-  // unreadable image) or the analyzer's model errors, naming the file.
+  // unreadable image) or the analyzer's model errors, naming the file;
+  // std::invalid_argument for invalid options (naming the valid values);
+  // GeneratorModelError naming a corrupt neural generator file.
   static std::unique_ptr<Retargeter> Create(const RetargeterOptions& options);
   ~Retargeter();
 
   // One driver frame (any PixelFormat; timestamps increasing): track its
   // face, transfer the motion, render. `times` (optional, for benchmarks):
-  // filled with every stage's wall time (see stage_times.h).
+  // filled with every stage's wall time (see stage_times.h; generator_ms
+  // with the neural generator).
   RetargetFrame Process(const ImageView& driver, int64_t timestamp_ns, StageTimes* times = nullptr);
 
   // A driver face analysed elsewhere (e.g. GstFaceMeta from facefit);
@@ -81,7 +123,15 @@ class Retargeter {
                             StageTimes* times = nullptr);
 
   // Renders the source at any face state (animation, prediction, editing).
-  cv::Mat Render(const face3d::FaceParams& target) const;
+  // `times` (optional): the neural generator's time is added to generator_ms.
+  cv::Mat Render(const face3d::FaceParams& target, StageTimes* times = nullptr) const;
+
+  // The generator in use: "classical" or "neural" (classical after a
+  // fallback from a missing neural model).
+  const std::string& generator() const;
+  // Warnings from Create() (e.g. the missing neural model and the fallback),
+  // for the caller to show (stderr, GST_ELEMENT_WARNING). Empty when none.
+  const std::vector<std::string>& warnings() const;
 
   // The source portrait's fit (its rest state) and pixels (RGB).
   const FaceObservation& source() const;

@@ -22,7 +22,10 @@ struct StageTimes {
   double landmarks_ms = 0.0;  // The 68-landmark network (every call this frame).
   double fit_ms = 0.0;        // 3DMM fit (single-image or tracking).
   double motion_ms = 0.0;     // Motion transfer (Retargeter only).
-  double render_ms = 0.0;     // 3D-guided warp + paste-back + output crop (Retargeter only).
+  double render_ms = 0.0;     // 3D-guided warp + paste-back + output crop (Retargeter only; includes generator_ms).
+  // The neural generator (Retargeter with generator "neural"): priors, crop,
+  // network, feathered paste. Part of render_ms; 0 with the classical one.
+  double generator_ms = 0.0;
   bool detected = false;      // The face detector ran this frame.
 };
 

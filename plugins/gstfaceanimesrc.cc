@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "face3d/data_paths.h"
 #include "pipeline/prediction.h"
@@ -38,6 +39,9 @@ enum {
   PROP_WEIGHTS,
   PROP_CROP_SIZE,
   PROP_THREADS,
+  PROP_GENERATOR,
+  PROP_MODEL,
+  PROP_DEVICE,
 };
 
 constexpr int kDefaultFps = 25;  // The predictor's training rate (GRID).
@@ -59,6 +63,10 @@ struct Settings {
   std::string weights;
   gint crop_size = 0;
   gint threads = 1;
+  // Image generator (pipeline::RetargeterOptions::generator etc.), validated in start().
+  std::string generator = "classical";
+  std::string model;
+  std::string device = "cpu";
 };
 
 }  // namespace
@@ -115,6 +123,9 @@ static void gst_faceanime_src_set_property(GObject* object, guint prop_id, const
     case PROP_WEIGHTS: s.weights = StringOf(value); break;
     case PROP_CROP_SIZE: s.crop_size = g_value_get_int(value); break;
     case PROP_THREADS: s.threads = g_value_get_int(value); break;
+    case PROP_GENERATOR: s.generator = StringOf(value); break;
+    case PROP_MODEL: s.model = StringOf(value); break;
+    case PROP_DEVICE: s.device = StringOf(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -137,6 +148,9 @@ static void gst_faceanime_src_get_property(GObject* object, guint prop_id, GValu
     case PROP_WEIGHTS: g_value_set_string(value, s.weights.c_str()); break;
     case PROP_CROP_SIZE: g_value_set_int(value, s.crop_size); break;
     case PROP_THREADS: g_value_set_int(value, s.threads); break;
+    case PROP_GENERATOR: g_value_set_string(value, s.generator.c_str()); break;
+    case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
+    case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -156,6 +170,12 @@ static gboolean gst_faceanime_src_start(GstBaseSrc* src) {
   options.retargeter.source_image = s.source;
   options.retargeter.output_crop = s.crop_size;
   options.retargeter.analysis.num_threads = s.threads;
+  options.retargeter.generator = s.generator;
+  options.retargeter.neural_model = s.model;
+  options.retargeter.neural_device = s.device;
+  options.retargeter.neural_threads = s.threads;
+  std::vector<std::string> warnings;
+  options.retargeter.on_warning = [&warnings](const std::string& w) { warnings.push_back(w); };
   options.target.image = s.target;
   options.target.expression = s.expression;
   options.target.au = s.au;
@@ -185,12 +205,21 @@ static gboolean gst_faceanime_src_start(GstBaseSrc* src) {
   } catch (const std::invalid_argument& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid setting: %s", e.what()), ("%s", e.what()));
     return FALSE;
+  } catch (const faceanime::pipeline::GeneratorModelError& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot load the neural generator model: %s", e.what()),
+                      ("%s", e.what()));
+    return FALSE;
   } catch (const std::exception& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
                       ("Could not load the face models. Run '%s' to install them (data directory: %s).",
                        faceanime::kSetupCommand, faceanime::FaceanimeDataDir().c_str()),
                       ("%s", e.what()));
     return FALSE;
+  }
+  for (const std::string& warning : warnings) {
+    GST_ELEMENT_WARNING(self, RESOURCE, NOT_FOUND, ("Neural generator unavailable, using the classical warp: %s",
+                                                    warning.c_str()),
+                        ("%s", warning.c_str()));
   }
   self->next_frame = 0;
   self->num_frames = 0;
@@ -379,6 +408,23 @@ static void gst_faceanime_src_class_init(GstFaceanimeSrcClass* klass) {
       g_param_spec_int("threads", "Threads",
                        "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1,
                        ready));
+  g_object_class_install_property(
+      gobject_class, PROP_GENERATOR,
+      g_param_spec_string("generator", "Generator",
+                          "Image generator: classical (the 3D-guided warp) or neural (the warp refined by the "
+                          "prior-guided network on the face crop; needs 'model'; a missing model file falls back "
+                          "to classical with a warning, a corrupt one is an error)",
+                          "classical", ready));
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Neural model",
+                          "generator=neural: the generator file (pgfg_train's RUN/checkpoint/generator.pt); empty: "
+                          "$FACEANIME_DATA/pgfg_128.pt",
+                          "", ready));
+  g_object_class_install_property(
+      gobject_class, PROP_DEVICE,
+      g_param_spec_string("device", "Device", "generator=neural: cpu or cuda (cuda needs a CUDA LibTorch)", "cpu",
+                          ready));
 
   gst_element_class_set_static_metadata(
       element_class, "Face animation source", "Source/Video",

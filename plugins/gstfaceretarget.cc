@@ -2,7 +2,9 @@
 // the face in each incoming frame's GstFaceMeta (put `facefit` upstream, or
 // use the `faceanime` bin). Output frames have the source image's size (or
 // `crop-size` squared) and the driver's timestamps. Thin glue over
-// pipeline::Retargeter: read meta, call core, write frame.
+// pipeline::Retargeter: read meta, call core, write frame. The image
+// generator (`generator`, `model`, `device`) is chosen in start(): a missing
+// neural model posts a warning and renders with the classical warp.
 #include "plugins/gstfaceretarget.h"
 
 #include <gst/video/video.h>
@@ -37,6 +39,9 @@ enum {
   PROP_EXPRESSION,
   PROP_EXPRESSION_STRENGTH,
   PROP_EXPRESSION_MODE,
+  PROP_GENERATOR,
+  PROP_MODEL,
+  PROP_DEVICE,
 };
 
 struct Settings {
@@ -49,6 +54,10 @@ struct Settings {
   std::string expression;  // A preset: "happy" or "happy=0.7".
   gdouble expression_strength = 1.0;
   faceanime::predict::ExpressionBlend expression_mode = faceanime::predict::ExpressionBlend::kAdd;
+  // Image generator (pipeline::RetargeterOptions::generator etc.), validated in start().
+  std::string generator = "classical";
+  std::string model;
+  std::string device = "cpu";
 };
 
 // The edit described by the settings (std::nullopt: none). Throws
@@ -139,6 +148,9 @@ static void gst_face_retarget_set_property(GObject* object, guint prop_id, const
     case PROP_EXPRESSION_MODE:
       s.expression_mode = static_cast<faceanime::predict::ExpressionBlend>(g_value_get_enum(value));
       break;
+    case PROP_GENERATOR: s.generator = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
+    case PROP_MODEL: s.model = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
+    case PROP_DEVICE: s.device = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -161,6 +173,9 @@ static void gst_face_retarget_get_property(GObject* object, guint prop_id, GValu
     case PROP_EXPRESSION: g_value_set_string(value, s.expression.c_str()); break;
     case PROP_EXPRESSION_STRENGTH: g_value_set_double(value, s.expression_strength); break;
     case PROP_EXPRESSION_MODE: g_value_set_enum(value, static_cast<gint>(s.expression_mode)); break;
+    case PROP_GENERATOR: g_value_set_string(value, s.generator.c_str()); break;
+    case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
+    case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -181,8 +196,20 @@ static gboolean gst_face_retarget_start(GstBaseTransform* trans) {
   options.motion = settings.motion;
   options.output_crop = settings.crop_size;
   options.analysis.num_threads = settings.threads;
+  options.generator = settings.generator;
+  options.neural_model = settings.model;
+  options.neural_device = settings.device;
+  options.neural_threads = settings.threads;
+  options.on_warning = [](const std::string&) {};  // Posted below as element warnings.
   try {
     self->retargeter = faceanime::pipeline::Retargeter::Create(options);
+  } catch (const std::invalid_argument& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Invalid setting: %s", e.what()), ("%s", e.what()));
+    return FALSE;
+  } catch (const faceanime::pipeline::GeneratorModelError& e) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("Cannot load the neural generator model: %s", e.what()),
+                      ("%s", e.what()));
+    return FALSE;
   } catch (const faceanime::pipeline::SourceError& e) {
     GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("Cannot use the source portrait '%s'.", settings.source.c_str()),
                       ("%s", e.what()));
@@ -193,6 +220,11 @@ static gboolean gst_face_retarget_start(GstBaseTransform* trans) {
                        faceanime::kSetupCommand, faceanime::FaceanimeDataDir().c_str()),
                       ("%s", e.what()));
     return FALSE;
+  }
+  for (const std::string& warning : self->retargeter->warnings()) {
+    GST_ELEMENT_WARNING(self, RESOURCE, NOT_FOUND, ("Neural generator unavailable, using the classical warp: %s",
+                                                    warning.c_str()),
+                        ("%s", warning.c_str()));
   }
   try {
     self->retargeter->set_expression_edit(ParseEdit(*self->retargeter, settings));
@@ -395,13 +427,30 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                         gst_face_retarget_expression_mode_get_type(),
                         static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));
   g_object_class_install_property(
+      gobject_class, PROP_GENERATOR,
+      g_param_spec_string("generator", "Generator",
+                          "Image generator: classical (the 3D-guided warp) or neural (the warp refined by the "
+                          "prior-guided network on the face crop; needs 'model'; a missing model file falls back "
+                          "to classical with a warning, a corrupt one is an error)",
+                          "classical", ready));
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Neural model",
+                          "generator=neural: the generator file (pgfg_train's RUN/checkpoint/generator.pt); empty: "
+                          "$FACEANIME_DATA/pgfg_128.pt",
+                          "", ready));
+  g_object_class_install_property(
+      gobject_class, PROP_DEVICE,
+      g_param_spec_string("device", "Device", "generator=neural: cpu or cuda (cuda needs a CUDA LibTorch)", "cpu",
+                          ready));
+  g_object_class_install_property(
       gobject_class, PROP_THREADS,
-      g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));
+      g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait and the neural generator (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));
 
   gst_element_class_set_static_metadata(
       element_class, "Face retarget", "Filter/Effect/Video",
       "Renders a still portrait driven by the face in each frame's GstFaceMeta (from facefit): head pose, "
-      "expression and gaze, by a 3D-guided warp",
+      "expression and gaze, by a 3D-guided warp (optionally refined by a neural generator)",
       "faceanime developers");
   GstCaps* caps = gst_caps_from_string(faceanime::plugins::kRawVideoCaps);
   gst_element_class_add_pad_template(element_class, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));

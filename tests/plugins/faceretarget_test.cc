@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <fstream>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -229,6 +230,62 @@ TEST_F(FaceRetargetTest, MissingSourceImageIsAnErrorNamingTheFile) {
   const std::string unset = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
                                     "facefit ! faceretarget ! fakesink");
   EXPECT_THAT(unset, HasSubstr("source"));
+}
+
+TEST_F(FaceRetargetTest, InvalidGeneratorIsAnErrorListingTheValidOnes) {
+  const std::string error = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
+                                    "facefit ! faceretarget source=\"" + kPortrait + "\" generator=gan ! fakesink");
+  EXPECT_THAT(error, HasSubstr("'gan'"));
+  EXPECT_THAT(error, HasSubstr("classical, neural"));
+}
+
+TEST_F(FaceRetargetTest, CorruptNeuralModelIsAnErrorNamingTheFile) {
+  const auto path = faceanime::testing::TempDir() / "corrupt_generator.pt";
+  std::ofstream(path) << "not a generator";
+  const std::string error =
+      ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! facefit ! faceretarget "
+              "source=\"" + kPortrait + "\" generator=neural model=\"" + path.string() + "\" ! fakesink");
+  EXPECT_THAT(error, HasSubstr(path.string()));
+}
+
+TEST_F(FaceRetargetTest, MissingNeuralModelWarnsAndRendersClassically) {
+  GstElement* pipeline = gst_parse_launch(
+      ("videotestsrc num-buffers=2 ! video/x-raw,format=RGB,width=64,height=48 ! facefit ! faceretarget source=\"" +
+       kPortrait + "\" generator=neural model=/nonexistent/pgfg.pt ! fakesink")
+          .c_str(),
+      nullptr);
+  ASSERT_NE(pipeline, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  std::string warning, error;
+  bool eos = false;
+  while (!eos && error.empty()) {
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, 20 * GST_SECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_WARNING | GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    if (msg == nullptr) break;
+    GError* e = nullptr;
+    gchar* debug = nullptr;
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING) {
+      gst_message_parse_warning(msg, &e, &debug);
+      warning += std::string(e->message) + " | " + (debug ? debug : "") + "\n";
+    } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+      gst_message_parse_error(msg, &e, &debug);
+      error = e->message;
+    } else {
+      eos = true;
+    }
+    if (e) g_error_free(e);
+    g_free(debug);
+    gst_message_unref(msg);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  EXPECT_TRUE(eos) << "the stream did not finish";
+  EXPECT_EQ(error, "");
+  EXPECT_THAT(warning, HasSubstr("/nonexistent/pgfg.pt"));
+  EXPECT_THAT(warning, HasSubstr("classical"));
 }
 
 TEST_F(FaceRetargetTest, SourceWithoutAFaceIsAnError) {

@@ -1,6 +1,7 @@
 #include "tools/cli/bench_command.h"
 
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,6 +64,18 @@ cv::Size ParseSize(const std::string& text) {
   return {w, h};
 }
 
+double ProcessCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+double ThreadCpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
 double PeakRssMib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -96,6 +109,7 @@ CLI::App* AddBenchCommand(CLI::App& app, BenchArgs& args) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_flag("-q,--quiet", args.quiet, "No progress on stderr");
+  AddGeneratorOptions(cmd, args.generator);
   return cmd;
 }
 
@@ -112,6 +126,7 @@ int RunBench(const BenchArgs& args) {
   options.source_image = args.source;
   options.output_crop = args.crop;
   options.analysis.num_threads = args.threads;
+  ApplyGeneratorArgs(args.generator, args.threads, options);
   const auto setup_t0 = Clock::now();
   auto retargeter = pipeline::Retargeter::Create(options);
   const double setup_ms = Ms(setup_t0);
@@ -128,8 +143,8 @@ int RunBench(const BenchArgs& args) {
   auto writer = Mp4Writer::Open(out_path, out_size, static_cast<int>(std::lround(fps)));
 
   std::map<std::string, std::vector<double>> stages;
-  const std::vector<std::string> order = {"decode", "resize", "detect",  "detect_when_run", "landmarks",
-                                          "fit",    "motion", "render", "encode"};
+  const std::vector<std::string> order = {"decode", "resize", "detect", "detect_when_run", "landmarks", "fit",
+                                          "motion", "render", "generator", "encode", "retarget_cpu", "frame_cpu"};
   for (const auto& s : order) stages[s];
   std::vector<cv::Mat> outputs;
   const int total = args.frames > 0 ? (source->frame_count() > 0 ? std::min(args.frames, source->frame_count())
@@ -139,6 +154,7 @@ int RunBench(const BenchArgs& args) {
   int frames = 0, faces = 0;
   const auto loop_t0 = Clock::now();
   while (args.frames == 0 || frames < args.frames) {
+    const double cpu0 = ProcessCpuMs();
     auto t0 = Clock::now();
     auto frame = source->Next();
     if (!frame) break;
@@ -149,7 +165,9 @@ int RunBench(const BenchArgs& args) {
     stages["resize"].push_back(bgr.size() == frame->bgr.size() && wanted_size.area() == 0 ? 0.0 : Ms(t0));
 
     pipeline::StageTimes times;
+    const double thread_cpu0 = ThreadCpuMs();
     const pipeline::RetargetFrame out = retargeter->Process(ViewOf(bgr, PixelFormat::kBgr), frame->pts_ns, &times);
+    stages["retarget_cpu"].push_back(ThreadCpuMs() - thread_cpu0);
     faces += out.driver_face;
     stages["detect"].push_back(times.detect_ms);
     if (times.detected) stages["detect_when_run"].push_back(times.detect_ms);
@@ -157,11 +175,13 @@ int RunBench(const BenchArgs& args) {
     stages["fit"].push_back(times.fit_ms);
     stages["motion"].push_back(times.motion_ms);
     stages["render"].push_back(times.render_ms);
+    stages["generator"].push_back(times.generator_ms);
 
     t0 = Clock::now();
     const cv::Mat rgb = out.rgb(cv::Rect(0, 0, out_size.width, out_size.height));
     writer->Write(rgb);
     stages["encode"].push_back(Ms(t0));
+    stages["frame_cpu"].push_back(ProcessCpuMs() - cpu0);
     outputs.push_back(rgb.clone());
     ++frames;
     progress.Update(frames, std::chrono::duration<double>(Clock::now() - loop_t0).count());
@@ -193,16 +213,19 @@ int RunBench(const BenchArgs& args) {
   // Markdown.
   std::printf("faceanime bench: %s driven by %s\n\n", args.source.c_str(), args.driving.c_str());
   std::printf("frames %d (driver face in %d), threads %d, driver %dx%d (native %dx%d), output %dx%d "
-              "(crop %d), warp crop %d\n\n",
+              "(crop %d), warp crop %d, generator %s\n\n",
               frames, faces, args.threads, driver_size.width, driver_size.height, native.width, native.height,
-              out_size.width, out_size.height, args.crop, warp_crop);
+              out_size.width, out_size.height, args.crop, warp_crop, retargeter->generator().c_str());
   std::printf("| stage | median ms | p95 ms | mean ms | max ms | frames |\n|---|---:|---:|---:|---:|---:|\n");
   nlohmann::ordered_json jstages = nlohmann::ordered_json::object();
   for (const auto& name : order) {
     const Summary s = Summarize(stages[name]);
-    std::printf("| %s | %.2f | %.2f | %.2f | %.2f | %d |\n",
-                name == "detect_when_run" ? "detect (when run)" : name.c_str(), s.median, s.p95, s.mean, s.max,
-                s.count);
+    const char* label = name == "detect_when_run" ? "detect (when run)"
+                        : name == "generator"     ? "generator (neural, part of render)"
+                        : name == "retarget_cpu"  ? "retarget CPU time (detect to render, main thread)"
+                        : name == "frame_cpu"     ? "frame CPU time (process, all threads)"
+                                                  : name.c_str();
+    std::printf("| %s | %.2f | %.2f | %.2f | %.2f | %d |\n", label, s.median, s.p95, s.mean, s.max, s.count);
     jstages[name] = {
         {"median_ms", s.median}, {"p95_ms", s.p95}, {"mean_ms", s.mean}, {"max_ms", s.max}, {"count", s.count}};
   }
@@ -226,6 +249,7 @@ int RunBench(const BenchArgs& args) {
     j["output_size"] = {out_size.width, out_size.height};
     j["output_crop"] = args.crop;
     j["warp_crop"] = warp_crop;
+    j["generator"] = retargeter->generator();
     j["encoder"] = kEncoder;
     j["setup_ms"] = setup_ms;
     j["stages"] = jstages;

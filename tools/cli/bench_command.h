@@ -12,7 +12,9 @@
 //   landmarks  68-landmark network
 //   fit        3DMM tracking fit
 //   motion     motion transfer
-//   render     3D-guided warp + paste-back (+ output crop)
+//   render     3D-guided warp + paste-back (+ output crop), generator included
+//   generator  the neural generator (--generator neural): priors, face crop,
+//              network, feathered paste; part of render; 0 when classical
 //   encode     Mp4Writer::Write: the RGB frame copied into a GstBuffer and
 //              pushed into appsrc (blocks when its 8-frame queue is full).
 //              x264enc (speed-preset=faster, main profile, I420) and mp4mux
@@ -21,15 +23,21 @@
 //              the end-to-end rate. The encoder's own cost is measured
 //              separately: "encode alone" re-encodes the kept output frames
 //              with nothing else running (total Write + Close time / frames).
+//   retarget_cpu  CPU time of the calling thread in Retargeter::Process
+//              (detect to render; LibTorch and OpenCV DNN run their single
+//              network thread on it), steadier than wall time on a busy machine
+//   frame_cpu  process CPU time (CLOCK_PROCESS_CPUTIME_ID) from decode to
+//              encode, all threads (GStreamer's encoder threads included)
 // Median, p95 (nearest rank), mean and max over the frames. End-to-end fps = frames /
 // (wall time of the whole loop + the final encoder flush). Peak RSS =
 // getrusage(RUSAGE_SELF).ru_maxrss (the whole process, models included).
 //
 // JSON keys (stable): source, driving, frames, driver_faces, threads,
 // source_size [w, h], driver_native_size [w, h], driver_size [w, h],
-// output_size [w, h], output_crop, warp_crop, encoder, setup_ms,
+// output_size [w, h], output_crop, warp_crop, generator, encoder, setup_ms,
 // stages {decode, resize, detect, detect_when_run, landmarks, fit, motion,
-// render, encode: {median_ms, p95_ms, mean_ms, max_ms, count}}, encode_flush_ms,
+// render, generator, encode, retarget_cpu, frame_cpu: {median_ms, p95_ms, mean_ms, max_ms,
+// count}}, encode_flush_ms,
 // encode_alone_ms_per_frame, end_to_end_fps, peak_rss_mib.
 #ifndef FACEANIME_TOOLS_CLI_BENCH_COMMAND_H_
 #define FACEANIME_TOOLS_CLI_BENCH_COMMAND_H_
@@ -37,6 +45,8 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "tools/cli/generator_args.h"
 
 namespace faceanime::cli {
 
@@ -50,6 +60,7 @@ struct BenchArgs {
   int crop = 0;             // Output crop (0: full portrait).
   int threads = 1;
   bool quiet = false;
+  GeneratorArgs generator;
 };
 
 // Adds the `bench` subcommand to `app`, parsing into `args`.

@@ -86,6 +86,7 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
   cmd->add_flag("--heldout", args.heldout,
                 "Only the cases held out from training (sorted index 0, 10, 20, ...: gen-data's and "
                 "train-predictor's split); judge trained models on these");
+  AddGeneratorOptions(cmd, args.generator);
   return cmd;
 }
 
@@ -104,6 +105,7 @@ int RunEval(const EvalArgs& args) {
   options.max_frames = args.frames;
   options.source_frame = args.source_frame;
   options.retarget.analysis.num_threads = args.threads;
+  ApplyGeneratorArgs(args.generator, args.threads, options.retarget);
   options.measure.num_threads = args.threads;
   options.recognizer.num_threads = args.threads;
   options.contact_sheets = args.sheets;

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "pipeline/evaluation.h"
+#include "tools/cli/generator_args.h"
 
 namespace faceanime::cli {
 
@@ -27,6 +28,7 @@ struct EvalArgs {
   // after another, and OpenMP teams spin badly on a busy 2-core machine.
   int threads = 1;
   bool quiet = false;
+  GeneratorArgs generator;  // The generator under evaluation.
   // Only the cases held out from training (HeldOutCases): the evaluation a
   // trained predictor or neural generator must be judged on.
   bool heldout = false;

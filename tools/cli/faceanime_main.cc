@@ -31,6 +31,7 @@
 #include "tools/cli/eval_command.h"
 #include "tools/cli/expression_eval_command.h"
 #include "tools/cli/gen_data_command.h"
+#include "tools/cli/generator_args.h"
 #include "tools/cli/gst_jobs.h"
 #include "tools/cli/predict_command.h"
 #include "tools/cli/predictor_commands.h"
@@ -177,6 +178,7 @@ struct AnimateArgs {
   int crop = 0;
   int threads = 1;
   bool quiet = false;
+  faceanime::cli::GeneratorArgs generator;
 };
 
 // The README demo: the portrait driven by procedural motion (blinks, gaze,
@@ -186,6 +188,7 @@ int RunAnimate(const AnimateArgs& args) {
   options.source_image = args.source;
   options.output_crop = args.crop;
   options.analysis.num_threads = args.threads;
+  faceanime::cli::ApplyGeneratorArgs(args.generator, args.threads, options);
   auto retargeter = faceanime::pipeline::Retargeter::Create(options);
   faceanime::predict::ProceduralMotionOptions motion_options;
   motion_options.fps = args.fps;
@@ -221,6 +224,7 @@ struct EditArgs {
   int crop = 0;
   int threads = 1;
   bool quiet = false;
+  faceanime::cli::GeneratorArgs generator;
 };
 
 // Edits the portrait's expression with FACS action units or a RaFD preset:
@@ -256,6 +260,7 @@ int RunEdit(const EditArgs& args, bool frames_given) {
   options.source_image = args.source;
   options.output_crop = args.crop;
   options.analysis.num_threads = args.threads;
+  faceanime::cli::ApplyGeneratorArgs(args.generator, args.threads, options);
   auto retargeter = faceanime::pipeline::Retargeter::Create(options);
   const faceanime::face3d::FaceParams& base = retargeter->source().params;
   if (!video) {
@@ -328,6 +333,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 4096));
   animate_cmd->add_option("--threads", animate.threads, "Network threads (1 is fastest on a busy 2-core machine)")->capture_default_str();
   animate_cmd->add_flag("-q,--quiet", animate.quiet, "No progress on stderr");
+  faceanime::cli::AddGeneratorOptions(animate_cmd, animate.generator);
 
   // edit
   EditArgs edit;
@@ -358,12 +364,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   edit_cmd->add_flag("-q,--quiet", edit.quiet, "No progress on stderr");
+  faceanime::cli::AddGeneratorOptions(edit_cmd, edit.generator);
 
   // retarget
   faceanime::cli::RetargetJob job;
   std::string motion_mode = "relative";
   bool no_audio = false, no_pose = false, no_expression = false, no_gaze = false;
-  std::string generator = "classical";
   auto* retarget_cmd = app.add_subcommand(
       "retarget", "Drive a portrait with the face in a video or camera; record H.264/AAC MP4 (or MKV)");
   retarget_cmd->add_option("--source", job.source, "Portrait image")->required()->check(CLI::ExistingFile);
@@ -381,9 +387,7 @@ int main(int argc, char** argv) {
   retarget_cmd->add_option("--expression-gain", job.motion.expression_gain, "Scale the driver's expression change")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3.0));
-  retarget_cmd->add_option("--generator", generator, "Image generator (the neural one is not available yet)")
-      ->check(CLI::IsMember({"classical"}))
-      ->capture_default_str();
+  faceanime::cli::AddGeneratorOptions(retarget_cmd, job.generator);
   retarget_cmd->add_option("--crop", job.crop_size, "Output an NxN crop around the face (0: full portrait)")
       ->capture_default_str();
   retarget_cmd->add_option("--threads", job.threads, "Network threads (1 is fastest on a busy 2-core machine)")->capture_default_str();

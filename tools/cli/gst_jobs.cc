@@ -313,6 +313,8 @@ RetargetReport RunRetarget(const RetargetJob& job) {
   GstElement* fit = gst_bin_get_by_name(GST_BIN(state.video_branch), "fit");
   GstElement* retarget = gst_bin_get_by_name(GST_BIN(state.video_branch), "retarget");
   g_object_set(fit, "threads", job.threads, nullptr);
+  g_object_set(retarget, "generator", job.generator.generator.c_str(), "model", job.generator.model.c_str(),
+               "device", job.generator.device.c_str(), nullptr);
   g_object_set(retarget, "source", job.source.c_str(), "threads", job.threads, "crop-size", job.crop_size,
                "transfer-pose", job.motion.transfer_pose, "transfer-expression", job.motion.transfer_expression,
                "transfer-gaze", job.motion.transfer_gaze, "expression-gain", job.motion.expression_gain, nullptr);

@@ -12,6 +12,7 @@
 #include <opencv2/core.hpp>
 
 #include "pipeline/motion_transfer.h"
+#include "tools/cli/generator_args.h"
 
 namespace faceanime::cli {
 
@@ -60,6 +61,7 @@ struct RetargetJob {
   bool audio = true;              // Mux the driver's audio when it has some.
   pipeline::MotionTransferOptions motion;
   int crop_size = 0;              // faceretarget crop-size.
+  GeneratorArgs generator;        // faceretarget generator, model, device.
   int threads = 1;
   bool quiet = false;
 };

@@ -73,6 +73,7 @@ CLI::App* AddPredictCommand(CLI::App& app, PredictArgs& args) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_flag("-q,--quiet", args.quiet, "No progress or summary on stderr");
+  AddGeneratorOptions(cmd, args.generator);
   return cmd;
 }
 
@@ -81,6 +82,7 @@ int RunPredict(const PredictArgs& args) {
   options.retargeter.source_image = args.source;
   options.retargeter.output_crop = args.crop;
   options.retargeter.analysis.num_threads = args.threads;
+  ApplyGeneratorArgs(args.generator, args.threads, options.retargeter);
   options.target.image = args.target;
   options.target.expression = args.expression;
   options.target.au = args.au;

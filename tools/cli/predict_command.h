@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/cli/generator_args.h"
+
 namespace faceanime::cli {
 
 struct PredictArgs {
@@ -26,6 +28,7 @@ struct PredictArgs {
   int crop = 0;
   int threads = 1;
   bool quiet = false;
+  GeneratorArgs generator;
 };
 
 CLI::App* AddPredictCommand(CLI::App& app, PredictArgs& args);

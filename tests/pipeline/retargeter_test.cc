@@ -1,0 +1,146 @@
+// pipeline::Retargeter's image generator choice (issue 10): the neural
+// generator refines the classical warp on the shared face crop only, a
+// missing model falls back to the classical warp with a warning, a corrupt
+// one is an error naming the file, and a bad generator name lists the valid
+// ones. The network is a tiny randomly initialised one (no trained model
+// exists): these tests check the wiring, not image quality.
+#include "pipeline/retargeter.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include "gen/generator_crop.h"
+#include "gen/pgfg/networks.h"
+#include "tests/test_support.h"
+
+namespace faceanime::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+const fs::path kPortrait = fs::path(FACEANIME_TEST_ASSETS) / "astronaut.png";
+
+// A small untrained generator (64x64 crop): its A head starts near 0.88, so
+// about 12% of the colour head's noise is blended in everywhere on the crop.
+fs::path WriteTinyModel() {
+  static const fs::path path = [] {
+    torch::manual_seed(3);
+    gen::pgfg::GeneratorOptions o = gen::pgfg::GeneratorOptions::Cpu128();
+    o.image_size = 64;
+    o.base_channels = 8;
+    gen::pgfg::PgfgGenerator g(o);
+    const fs::path p = testing::TempDir() / "tiny_generator.pt";
+    gen::pgfg::SaveGenerator(g, p);
+    return p;
+  }();
+  return path;
+}
+
+RetargeterOptions Options(const std::string& generator, const fs::path& model = {}) {
+  RetargeterOptions o;
+  o.source_image = kPortrait;
+  o.generator = generator;
+  o.neural_model = model;
+  return o;
+}
+
+TEST(RetargeterGeneratorTest, NeuralGeneratorChangesOnlyTheFaceCrop) {
+  auto classical = Retargeter::Create(Options("classical"));
+  auto neural = Retargeter::Create(Options("neural", WriteTinyModel()));
+  EXPECT_EQ(classical->generator(), "classical");
+  EXPECT_EQ(neural->generator(), "neural");
+  EXPECT_TRUE(neural->warnings().empty());
+
+  // At the source's own state the target face box is the source's, so the
+  // crop is exactly gen-data's crop around the source box.
+  const face3d::FaceParams& rest = neural->source().params;
+  const cv::Mat a = classical->Render(rest);
+  StageTimes times;
+  const cv::Mat b = neural->Render(rest, &times);
+  ASSERT_EQ(b.size(), neural->source_rgb().size());
+  ASSERT_EQ(b.type(), CV_8UC3);
+  EXPECT_GT(times.generator_ms, 0.0);
+
+  const cv::Rect crop = gen::GeneratorCropRect(neural->source().box, neural->source().box, 0.3);
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  std::vector<cv::Mat> channels;
+  cv::split(diff, channels);
+  const cv::Mat differs = cv::max(cv::max(channels[0], channels[1]), channels[2]) > 0;  // Any channel.
+  // Nothing changes outside the pasted crop.
+  cv::Mat outside = differs.clone();
+  outside(crop & cv::Rect(0, 0, a.cols, a.rows)).setTo(0);
+  EXPECT_EQ(cv::countNonZero(outside), 0);
+  // Inside (away from the feathered edge), where A < 1, most pixels change.
+  const int inset = crop.width / 8;
+  const cv::Rect inner = cv::Rect(crop.x + inset, crop.y + inset, crop.width - 2 * inset, crop.height - 2 * inset) &
+                         cv::Rect(0, 0, a.cols, a.rows);
+  ASSERT_GT(inner.area(), 0);
+  EXPECT_GT(cv::countNonZero(differs(inner)), inner.area() / 2);
+  // ... but only by the generator's share (1 - A ~ 0.12 of the colour head).
+  EXPECT_LT(cv::norm(a(inner), b(inner), cv::NORM_L1) / (inner.area() * 3.0), 40.0);
+
+  // A moved target: still the source's size, still only near the face.
+  face3d::FaceParams open = rest;
+  open.expression[26] = 0.6;  // jawOpen.
+  const cv::Mat moved = neural->Render(open);
+  EXPECT_EQ(moved.size(), neural->source_rgb().size());
+  EXPECT_GT(cv::norm(moved, classical->Render(open), cv::NORM_L1), 0.0);
+}
+
+TEST(RetargeterGeneratorTest, MissingNeuralModelFallsBackToClassicalWithAWarning) {
+  const fs::path missing = testing::TempDir() / "no_such_generator.pt";
+  std::vector<std::string> seen;
+  RetargeterOptions o = Options("neural", missing);
+  o.on_warning = [&](const std::string& w) { seen.push_back(w); };
+  auto r = Retargeter::Create(o);
+  EXPECT_EQ(r->generator(), "classical");
+  ASSERT_EQ(r->warnings().size(), 1u);
+  EXPECT_EQ(seen, r->warnings());
+  EXPECT_THAT(r->warnings()[0], HasSubstr(missing.string()));
+  EXPECT_THAT(r->warnings()[0], HasSubstr("classical"));
+  auto classical = Retargeter::Create(Options("classical"));
+  face3d::FaceParams open = r->source().params;
+  open.expression[26] = 0.6;
+  EXPECT_EQ(cv::norm(r->Render(open), classical->Render(open), cv::NORM_INF), 0.0);
+}
+
+TEST(RetargeterGeneratorTest, CorruptNeuralModelIsAnErrorNamingTheFile) {
+  const fs::path corrupt = testing::TempDir() / "corrupt_generator.pt";
+  std::ofstream(corrupt) << "not a generator";
+  try {
+    Retargeter::Create(Options("neural", corrupt));
+    FAIL() << "expected GeneratorModelError";
+  } catch (const GeneratorModelError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(corrupt.string()));
+  }
+}
+
+TEST(RetargeterGeneratorTest, InvalidGeneratorOrDeviceListsTheValidValues) {
+  try {
+    Retargeter::Create(Options("gan"));
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("'gan'"));
+    EXPECT_THAT(e.what(), HasSubstr("classical, neural"));
+  }
+  RetargeterOptions o = Options("neural", WriteTinyModel());
+  o.neural_device = "tpu";
+  try {
+    Retargeter::Create(o);
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cpu, cuda"));
+  }
+}
+
+}  // namespace
+}  // namespace faceanime::pipeline

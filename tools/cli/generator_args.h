@@ -1,0 +1,29 @@
+// The image-generator options shared by the commands that render a portrait
+// (retarget, animate, edit, predict, eval, bench): --generator, --model,
+// --device, mapped onto pipeline::RetargeterOptions.
+#ifndef FACEANIME_TOOLS_CLI_GENERATOR_ARGS_H_
+#define FACEANIME_TOOLS_CLI_GENERATOR_ARGS_H_
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "pipeline/retargeter.h"
+
+namespace faceanime::cli {
+
+struct GeneratorArgs {
+  std::string generator = "classical";  // classical | neural.
+  std::string model;                    // Empty: pipeline::DefaultNeuralModelPath().
+  std::string device = "cpu";           // cpu | cuda.
+};
+
+// Adds --generator, --model and --device to `cmd`.
+void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args);
+
+// Copies the choice into `options` (the generator's LibTorch threads: `threads`).
+void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::RetargeterOptions& options);
+
+}  // namespace faceanime::cli
+
+#endif  // FACEANIME_TOOLS_CLI_GENERATOR_ARGS_H_
