@@ -7,6 +7,7 @@
 #include <atomic>
 #include <mutex>
 #include <chrono>
+#include <cstdio>
 #include <csignal>
 #include <cstring>
 
@@ -352,9 +353,20 @@ RetargetReport RunRetarget(const RetargetJob& job) {
   bool eos_sent = false;
   std::string error_text;
   for (;;) {
-    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 100 * GST_MSECOND,
-                                                 static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, 100 * GST_MSECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING) {
+      // E.g. faceretarget's fallback from a missing neural model: shown even with -q.
+      GError* warning = nullptr;
+      gst_message_parse_warning(msg, &warning, nullptr);
+      std::fprintf(stderr, "faceanime: warning: %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
+                   warning ? warning->message : "?");
+      if (warning != nullptr) g_error_free(warning);
+      gst_message_unref(msg);
+      continue;
+    }
     if (msg == nullptr) {
       progress.Update(state.frames, elapsed);
       if (g_interrupted && !eos_sent) {
