@@ -125,4 +125,11 @@ TEST_F(FaceanimeSrcTest, UnknownExpressionIsAnErrorListingThePresets) {
   EXPECT_THAT(error, HasSubstr("surprised"));  // The list of presets.
 }
 
+TEST_F(FaceanimeSrcTest, InvalidGeneratorIsAnErrorListingTheValidOnes) {
+  const std::string error =
+      ErrorOf("faceanimesrc source=\"" + kPortrait + "\" generator=gan crop-size=32 ! fakesink");
+  EXPECT_THAT(error, HasSubstr("'gan'"));
+  EXPECT_THAT(error, HasSubstr("classical, neural"));
+}
+
 }  // namespace
