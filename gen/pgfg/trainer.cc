@@ -19,7 +19,8 @@ void Require(bool ok, const std::string& what) {
 bool SameArchitecture(const GeneratorOptions& a, const GeneratorOptions& b) {
   return a.image_size == b.image_size && a.base_channels == b.base_channels && a.max_channels == b.max_channels &&
          a.num_downsamples == b.num_downsamples && a.dense_layers == b.dense_layers && a.growth == b.growth &&
-         a.prior_channels == b.prior_channels && a.self_attention == b.self_attention;
+         a.prior_channels == b.prior_channels && a.self_attention == b.self_attention &&
+         a.stem_stride == b.stem_stride;
 }
 
 // [-1, 1] N3HW (or [0, 1] N1HW when `mask`) -> uint8 NHW3 on the CPU.

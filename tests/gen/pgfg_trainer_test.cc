@@ -108,6 +108,10 @@ TEST(PgfgTrainerTest, ResumeFromCheckpointReproducesTheNextStep) {
   options.out_dir = FreshDir("pgfg_resume_fresh");
   auto fresh = Trainer::Create(options);
   EXPECT_GT(std::abs(fresh->Step(batch).l1 - expected.l1), 1e-4);
+  // The checkpoint's architecture includes the stem stride: another one is refused.
+  TrainerOptions other = TinyOptions(out);
+  other.generator.stem_stride = 1;
+  EXPECT_THROW(Trainer::Create(other), std::invalid_argument);
   fs::remove_all(out);
   fs::remove_all(options.out_dir);
 }
