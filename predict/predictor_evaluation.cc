@@ -228,14 +228,16 @@ std::string PredictorEvaluation::Markdown() const {
   return head + Table("Next frame (mean error)", next_frame) + Table("10 frames ahead (mean error)", ahead10) +
          Table("Target-driven (T = 10, 25, 40 frames)", target) + Table("Video prediction statistics", video) +
          Table("Online: simulated latency, error of the displayed state", online) +
-         Table("Online: dropout (largest frame-to-frame output step around the gap)", dropout);
+         Table("Online: dropout (largest frame-to-frame output step around the gap)", dropout) +
+         Table("Blink rate", blinks);
 }
 
 std::string PredictorEvaluation::Json() const {
   return "{\"sequences\": " + std::to_string(sequences) + ", \"frames\": " + std::to_string(frames) +
          ", \"next_frame\": " + JsonRows(next_frame) + ", \"ahead10\": " + JsonRows(ahead10) +
          ", \"target\": " + JsonRows(target) + ", \"video\": " + JsonRows(video) +
-         ", \"online\": " + JsonRows(online) + ", \"dropout\": " + JsonRows(dropout) + "}\n";
+         ", \"online\": " + JsonRows(online) + ", \"dropout\": " + JsonRows(dropout) +
+         ", \"blinks\": " + JsonRows(blinks) + "}\n";
 }
 
 PredictorEvaluation EvaluatePredictor(const DynamicsPredictor& predictor, const face3d::MorphableModel& model,
@@ -287,6 +289,7 @@ PredictorEvaluation EvaluatePredictor(const DynamicsPredictor& predictor, const 
         req.num_frames = big_t + 1;
         req.seed = 100 + cases;
         req.target = PredictionTarget{real.back(), big_t};
+        req.randomness = o.randomness;
         const auto pred = predictor.Rollout(req);
         err_t.push_back(VertexDist(ve(pred[big_t]), ve(real.back())));
         double emax = 0;
@@ -336,8 +339,15 @@ PredictorEvaluation EvaluatePredictor(const DynamicsPredictor& predictor, const 
       req.observed = {seq[0]};
       req.num_frames = o.video_frames;
       req.seed = static_cast<uint64_t>(k + 1);
+      req.randomness = o.randomness;
       rolls.push_back(predictor.Rollout(req));
-      pred_stats.Add(ve, rolls.back(), blink_l, blink_r, jaw, mouth, fps, o.blink_threshold);
+      // Statistics over stretches as long as the real clip (spreads grow
+      // with the length they are taken over; GRID clips are 3 s).
+      const size_t len = std::min(seq.size(), rolls.back().size());
+      for (size_t c = 0; c + len <= rolls.back().size(); c += len) {
+        const DynamicsSequence chunk(rolls.back().begin() + c, rolls.back().begin() + c + len);
+        pred_stats.Add(ve, chunk, blink_l, blink_r, jaw, mouth, fps, o.blink_threshold);
+      }
     }
     for (int a = 0; a + 1 < o.seeds; ++a) {
       double d = 0;

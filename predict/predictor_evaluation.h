@@ -24,13 +24,17 @@ namespace faceanime::predict {
 
 struct PredictorEvalOptions {
   int seeds = 8;               // Video-prediction rollouts per held-out sequence, >= 2.
-  int video_frames = 250;      // Length of each video-prediction rollout (10 s at 25 fps).
+  int video_frames = 250;      // Length of each video-prediction rollout (10 s at 25 fps); its
+                               // statistics are taken over stretches as long as the real sequence.
   int latency_frames = 2;      // Simulated pipeline latency for the online test.
   int dropout_frames = 10;     // Simulated face loss for the online test.
   // mean(eyeBlink_L, eyeBlink_R) crossing up = one blink; blink_peak_mean
   // (the mean over sequences of its largest value) shows whether the data
   // resolve blinks at all.
   double blink_threshold = 0.5;
+  // RolloutRequest::randomness of the target-driven and video-prediction
+  // rollouts, [0, 2].
+  double randomness = 1.0;
 };
 
 // One row of a results table: a method and its named figures.
@@ -47,6 +51,7 @@ struct PredictorEvaluation {
   std::vector<EvalRow> video;         // lstm (video prediction), real
   std::vector<EvalRow> online;        // no prediction vs look-ahead under latency
   std::vector<EvalRow> dropout;       // online bridge vs holding the last face
+  std::vector<EvalRow> blinks;        // Blink rates (filled by the caller, e.g. from the real video's pixels)
   std::string Markdown() const;
   std::string Json() const;
 };

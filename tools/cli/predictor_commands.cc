@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/imgproc.hpp>
+
 #include "face3d/data_paths.h"
 #include "pipeline/face_analyzer.h"
 #include "pipeline/fit_record.h"
@@ -32,6 +34,7 @@ constexpr int kMinRunFrames = 20;
 
 struct GridData {
   std::vector<std::string> train_names, held_out_names;
+  std::vector<fs::path> held_out_clips, held_out_fits;  // Videos and their fit JSONL.
   std::vector<predict::DynamicsSequence> train, held_out;  // Runs of faces.
   int train_frames = 0, held_out_frames = 0;
 };
@@ -102,6 +105,10 @@ GridData LoadGrid(const PredictorDataArgs& args, const face3d::MorphableModel*& 
     }
     const bool held = predict::IsHeldOutClip(static_cast<int>(i));
     (held ? data.held_out_names : data.train_names).push_back(clips[i].stem().string());
+    if (held) {
+      data.held_out_clips.push_back(clips[i]);
+      data.held_out_fits.push_back(jsonl);
+    }
     for (auto& run : predict::TrackToDynamicsRuns(track, kMinRunFrames)) {
       (held ? data.held_out_frames : data.train_frames) += static_cast<int>(run.size());
       (held ? data.held_out : data.train).push_back(std::move(run));
@@ -110,6 +117,104 @@ GridData LoadGrid(const PredictorDataArgs& args, const face3d::MorphableModel*& 
   }
   progress.Finish(static_cast<int>(clips.size()), Seconds(t0));
   return data;
+}
+
+// Eye darkness of one eye in a gray frame: the mean, over the box between
+// the eye's corners (height 0.6 x the eye's width, centred on its six
+// landmarks), of how much darker than the surrounding skin each pixel is
+// ((skin - gray) / skin, clamped to [0, 1]; skin = the 80th percentile of a
+// box twice as large). An open eye shows iris, pupil and lashes; a closed
+// one, lid skin.
+double EyeDarkness(const cv::Mat& gray, const face3d::Landmarks68& l, int first) {
+  Eigen::Vector2d c = Eigen::Vector2d::Zero();
+  for (int i = 0; i < 6; ++i) c += l[first + i] / 6.0;
+  const double w = (l[first + 3] - l[first]).norm();
+  if (!(w > 3)) return -1;
+  auto box = [&](double half_w, double half_h) {
+    const cv::Rect r(static_cast<int>(std::floor(c.x() - half_w)), static_cast<int>(std::floor(c.y() - half_h)),
+                     static_cast<int>(std::ceil(2 * half_w)), static_cast<int>(std::ceil(2 * half_h)));
+    return r & cv::Rect(0, 0, gray.cols, gray.rows);
+  };
+  const cv::Rect eye = box(0.5 * w, 0.3 * w), around = box(1.0 * w, 0.6 * w);
+  if (eye.area() < 4 || around.area() < 16) return -1;
+  std::vector<uint8_t> v;
+  for (int y = around.y; y < around.y + around.height; ++y) {
+    for (int x = around.x; x < around.x + around.width; ++x) v.push_back(gray.at<uint8_t>(y, x));
+  }
+  std::nth_element(v.begin(), v.begin() + v.size() * 8 / 10, v.end());
+  const double skin = std::max<double>(1, v[v.size() * 8 / 10]);
+  double sum = 0;
+  for (int y = eye.y; y < eye.y + eye.height; ++y) {
+    for (int x = eye.x; x < eye.x + eye.width; ++x) sum += std::clamp((skin - gray.at<uint8_t>(y, x)) / skin, 0.0, 1.0);
+  }
+  return sum / eye.area();
+}
+
+// Blinks in real GRID video, measured from the pixels (the tracker's
+// eyeBlink weights and the landmarks' eye aspect ratio never resolve them in
+// GRID's 360x288 frames): per frame, the mean EyeDarkness of both eyes at the
+// tracked landmarks, divided by the clip's median. An eye closure is a dip
+// below `dip` lasting at most 12 frames (longer: a lost eye or a long look
+// down), over when the signal recovers above 0.85. Checked by eye on crops of
+// bbaf2n and bgin3a: the dips are lid closures (blinks, and lids lowered in
+// downward glances, which this does not tell apart).
+struct EyeSignals {
+  std::vector<std::vector<double>> clips;  // Per clip, per frame; < 0: no face.
+  int frames = 0;                          // Frames with a face.
+
+  int CountClosures(double dip) const {
+    constexpr double kRecover = 0.85;
+    constexpr int kMaxFrames = 12;
+    int n = 0;
+    for (const auto& s : clips) {
+      for (size_t k = 0; k < s.size();) {
+        if (s[k] < 0 || s[k] >= dip) {
+          ++k;
+          continue;
+        }
+        size_t e = k;
+        while (e < s.size() && s[e] >= 0 && s[e] < kRecover) ++e;
+        if (e - k <= static_cast<size_t>(kMaxFrames)) ++n;
+        k = e;
+      }
+    }
+    return n;
+  }
+};
+
+EyeSignals MeasureEyeSignals(const std::vector<fs::path>& clips, const std::vector<fs::path>& fits,
+                             const std::vector<std::string>& names) {
+  EyeSignals r;
+  for (size_t i = 0; i < clips.size(); ++i) {
+    const auto records = pipeline::ReadFitFile(fits[i], names);
+    auto source = pipeline::FrameSource::Open(clips[i]);
+    std::vector<double> s;
+    cv::Mat gray;
+    while (auto frame = source->Next()) {
+      const size_t k = s.size();
+      double d = -1;
+      if (k < records.size() && records[k].face) {
+        cv::cvtColor(frame->bgr, gray, cv::COLOR_BGR2GRAY);
+        const double a = EyeDarkness(gray, records[k].face->landmarks, 36);
+        const double b = EyeDarkness(gray, records[k].face->landmarks, 42);
+        if (a >= 0 && b >= 0) d = 0.5 * (a + b);
+      }
+      s.push_back(d);
+    }
+    std::vector<double> valid;
+    for (double d : s) {
+      if (d >= 0) valid.push_back(d);
+    }
+    if (valid.size() < 10) continue;
+    std::nth_element(valid.begin(), valid.begin() + valid.size() / 2, valid.end());
+    const double median = std::max(1e-6, valid[valid.size() / 2]);
+    for (double& d : s) {
+      if (d >= 0) d /= median;
+    }
+    r.frames += static_cast<int>(valid.size());
+    r.clips.push_back(std::move(s));
+  }
+  return r;
 }
 
 std::string Join(const std::vector<std::string>& v) {
@@ -173,13 +278,17 @@ CLI::App* AddEvalPredictorCommand(CLI::App& app, EvalPredictorArgs& args) {
   auto* cmd = app.add_subcommand(
       "eval-predictor",
       "Evaluate the dynamics predictor on the held-out GRID clips: forecasting vs baselines, target-driven, "
-      "video prediction and online figures (Markdown)");
+      "video prediction, online and blink-rate figures (real blinks measured from the clips' eye pixels; Markdown)");
   AddDataOptions(cmd, args.data);
   cmd->add_option("--weights", args.weights, "Weights file (default: the committed ones)");
   cmd->add_option("--json", args.json, "Also write the figures as JSON");
   cmd->add_option("--seeds", args.seeds, "Video-prediction seeds per held-out sequence")
       ->capture_default_str()
       ->check(CLI::Range(2, 1000));
+  cmd->add_option("--randomness", args.randomness,
+                  "Randomness of the target-driven and video-prediction rollouts (RolloutRequest::randomness)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 2.0));
   return cmd;
 }
 
@@ -191,8 +300,22 @@ int RunEvalPredictor(const EvalPredictorArgs& args) {
   const auto predictor = predict::DynamicsPredictor::Load({.weights = args.weights});
   predict::PredictorEvalOptions o;
   o.seeds = args.seeds;
+  o.randomness = args.randomness;
   const auto t0 = std::chrono::steady_clock::now();
-  const auto eval = predict::EvaluatePredictor(*predictor, *model, data.held_out, o);
+  auto eval = predict::EvaluatePredictor(*predictor, *model, data.held_out, o);
+  // Blink rates: the real clips' from the eye pixels (MeasureEyeSignals)
+  // next to the tracked and the predicted eyeBlink weights'.
+  const EyeSignals eyes = MeasureEyeSignals(data.held_out_clips, data.held_out_fits, model->expression_names());
+  const double minutes = eyes.frames / predictor->fps() / 60.0;
+  for (double dip : {0.6, 0.7}) {
+    char name[96];
+    std::snprintf(name, sizeof(name), "real GRID, eye pixels (closures, dip < %.1f x median)", dip);
+    eval.blinks.push_back({name, {{"blinks_per_min", minutes > 0 ? eyes.CountClosures(dip) / minutes : 0.0}}});
+  }
+  eval.blinks.push_back(
+      {"real GRID, tracked eyeBlink >= 0.5", {{"blinks_per_min", eval.video[1].values.at("blinks_per_min")}}});
+  eval.blinks.push_back(
+      {"lstm video prediction, eyeBlink >= 0.5", {{"blinks_per_min", eval.video[0].values.at("blinks_per_min")}}});
   std::printf("Held-out GRID clips (%zu): %s\n\n", data.held_out_names.size(), Join(data.held_out_names).c_str());
   std::printf("%s", eval.Markdown().c_str());
   if (!args.data.quiet) std::fprintf(stderr, "evaluated in %.0f s\n", Seconds(t0));

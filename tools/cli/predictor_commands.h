@@ -36,6 +36,7 @@ struct EvalPredictorArgs {
   std::string weights;  // Empty: DefaultPredictorWeights().
   std::string json;     // Optional JSON output.
   int seeds = 8;        // Video-prediction seeds per held-out clip.
+  double randomness = 1.0;  // Of the target-driven and video rollouts.
 };
 
 CLI::App* AddTrainPredictorCommand(CLI::App& app, TrainPredictorArgs& args);
