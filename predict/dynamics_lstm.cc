@@ -15,7 +15,7 @@ DynamicsLstmImpl::DynamicsLstmImpl(const LstmConfig& c) : config(c) {
   cell = register_module("cell", torch::nn::LSTMCell(kInputDim, c.hidden));
   hidden_layer = register_module("hidden_layer", torch::nn::Linear(c.hidden, c.hidden));
   head = register_module("head", torch::nn::Linear(c.hidden, c.components * (1 + 2 * kStateDim)));
-  velocity_gain = register_parameter("velocity_gain", torch::full({kStateDim}, 0.5f));
+  velocity_gain = register_parameter("velocity_gain", torch::full({kStateDim}, 1.0f));
   state_mean = register_buffer("state_mean", torch::zeros({kStateDim}));
   state_std = register_buffer("state_std", torch::ones({kStateDim}));
   delta_std = register_buffer("delta_std", torch::ones({kStateDim}));
@@ -86,7 +86,8 @@ void SaveWeights(DynamicsLstm& model, const std::filesystem::path& path) {
   torch::serialize::OutputArchive archive;
   archive.write("faceanime_version", torch::tensor({kWeightsVersion}, torch::kInt64));
   archive.write("config", torch::tensor({static_cast<double>(model->config.hidden),
-                                         static_cast<double>(model->config.components), model->config.fps},
+                                         static_cast<double>(model->config.components), model->config.fps,
+                                         model->config.pose_temperature, model->config.expression_temperature},
                                         torch::kFloat64));
   torch::serialize::OutputArchive module_archive;
   model->save(module_archive);
@@ -113,13 +114,17 @@ DynamicsLstm LoadWeights(const std::filesystem::path& path) {
                                 std::to_string(version.numel() == 1 ? version.item<int64_t>() : -1) +
                                 ", this build reads version " + std::to_string(kWeightsVersion) + fix);
     }
-    if (config.numel() != 3) throw PredictorModelError("'" + path.string() + "': bad config record" + fix);
+    if (config.numel() != 5) throw PredictorModelError("'" + path.string() + "': bad config record" + fix);
     const auto c = config.to(torch::kFloat64);
     LstmConfig lc;
     lc.hidden = static_cast<int64_t>(c[0].item<double>());
     lc.components = static_cast<int64_t>(c[1].item<double>());
     lc.fps = c[2].item<double>();
-    if (lc.hidden < 1 || lc.hidden > 4096 || lc.components < 1 || lc.components > 64 || !(lc.fps > 0)) {
+    lc.pose_temperature = c[3].item<double>();
+    lc.expression_temperature = c[4].item<double>();
+    if (lc.hidden < 1 || lc.hidden > 4096 || lc.components < 1 || lc.components > 64 || !(lc.fps > 0) ||
+        !(lc.pose_temperature > 0 && lc.pose_temperature <= 1) ||
+        !(lc.expression_temperature > 0 && lc.expression_temperature <= 1)) {
       throw PredictorModelError("'" + path.string() + "': implausible config record" + fix);
     }
     DynamicsLstm model(lc);

@@ -19,9 +19,19 @@
 // correlated events, e.g. both eyes blinking, stay together), each component a
 // diagonal Gaussian: logits (K), means (K x D), log sigmas (K x D). The means
 // are velocity_gain * (the input's normalised step) + the head's output: the
-// network predicts the change from a damped constant-velocity step, so the
-// tracked motion's smoothness is the default and sampled noise acts on the
-// acceleration, not the position.
+// network predicts a residual on a constant-velocity step (velocity_gain
+// starts at 1, so an untrained head is exactly the constant-velocity
+// baseline), the tracked motion's smoothness is the default and sampled noise
+// acts on the acceleration, not the position.
+//
+// Sampling temperature: the mixture's sigmas are fitted to one-step errors,
+// but drawing i.i.d. steps from them compounds into motion far more spread than
+// the data's (the errors of a tracked, smoothed track are correlated, the
+// draws are not). LstmConfig's temperatures scale the sigmas when sampling,
+// one for the 6 pose channels and one for the 53 expression channels; they
+// are calibrated after training (CalibrateSamplingTemperatures in
+// predictor_training.cc) so that sampled rollouts from the training clips'
+// first frames have the training clips' head-pose and expression spread.
 #ifndef FACEANIME_PREDICT_DYNAMICS_LSTM_H_
 #define FACEANIME_PREDICT_DYNAMICS_LSTM_H_
 
@@ -39,7 +49,7 @@ namespace faceanime::predict::internal {
 inline constexpr int kStateDim = 6 + face3d::kNumExpressionShapes;  // 59
 inline constexpr int kInputDim = 3 * kStateDim + 4;
 // File format version: bump on any change of the features or the layers.
-inline constexpr int64_t kWeightsVersion = 2;
+inline constexpr int64_t kWeightsVersion = 3;
 inline constexpr const char* kTrainCommand =
     "faceanime train-predictor --grid ../shared/data/grid/s1 --out assets/predictor/dynamics_lstm.pt "
     "(see assets/predictor/README.md)";
@@ -48,6 +58,8 @@ struct LstmConfig {
   int64_t hidden = 160;
   int64_t components = 4;
   double fps = 25.0;
+  // Sigma scales when sampling (see above), (0, 1].
+  double pose_temperature = 1.0, expression_temperature = 1.0;
 };
 
 // A recurrent step's memory.
@@ -73,7 +85,7 @@ struct DynamicsLstmImpl : torch::nn::Module {
   LstmConfig config;
   torch::nn::LSTMCell cell{nullptr};
   torch::nn::Linear hidden_layer{nullptr}, head{nullptr};
-  torch::Tensor velocity_gain;  // [D], learned, starts at 0.5.
+  torch::Tensor velocity_gain;  // [D], learned, starts at 1 (constant velocity).
   // Normalisation (buffers, saved with the weights), [D] each.
   torch::Tensor state_mean, state_std, delta_std;
 };

@@ -46,8 +46,10 @@ double SmoothStep(double s) {
 }
 
 // One sampled normalised step from a single-row mixture: a component drawn by
-// its weight, then its mean plus `randomness` times its sigma times N(0, 1).
-torch::Tensor SampleStep(const internal::MixtureOut& out, double randomness, std::mt19937_64& rng) {
+// its weight, then its mean plus `randomness` times the model's sampling
+// temperature (pose or expression channels) times its sigma times N(0, 1).
+torch::Tensor SampleStep(const internal::DynamicsLstm& model, const internal::MixtureOut& out, double randomness,
+                         std::mt19937_64& rng) {
   if (randomness <= 0.0) return out.Mean();
   const torch::Tensor p = torch::softmax(out.logits, -1).contiguous();
   const float* pp = p.data_ptr<float>();
@@ -64,8 +66,11 @@ torch::Tensor SampleStep(const internal::MixtureOut& out, double randomness, std
   torch::Tensor eps = torch::empty({1, kStateDim});
   std::normal_distribution<float> normal(0.0f, 1.0f);
   float* e = eps.data_ptr<float>();
-  for (int i = 0; i < kStateDim; ++i) e[i] = normal(rng);
-  return out.means.select(1, chosen) + static_cast<float>(randomness) * out.log_sigma.select(1, chosen).exp() * eps;
+  for (int i = 0; i < kStateDim; ++i) {
+    e[i] = normal(rng) * static_cast<float>(randomness * (i < 6 ? model->config.pose_temperature
+                                                                : model->config.expression_temperature));
+  }
+  return out.means.select(1, chosen) + out.log_sigma.select(1, chosen).exp() * eps;
 }
 
 std::mt19937_64 SeededRng(uint64_t seed) {
@@ -173,7 +178,13 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
       if (t + 1 < static_cast<int>(r.observed.size())) {
         x[t + 1] = StateTensor(r.observed[t + 1]);
       } else {
-        x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(out, r.randomness, rng));
+        // Towards a target, the drawn deviation shrinks like a Brownian
+        // bridge's (standard deviation ~ sqrt of the frames left), so late
+        // noise does not have to be undone by the correction below.
+        const double left = use_target ? std::sqrt(std::max(0.0, static_cast<double>(big_t - t - 1)) /
+                                                   std::max(1, big_t - (num_observed - 1)))
+                                       : 1.0;
+        x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(impl_->model, out, r.randomness * left, rng));
       }
     }
   };

@@ -10,8 +10,9 @@
 //   * video prediction: Rollout() without a target: T frames of plausible
 //     motion from the first frame (optionally after a few observed frames);
 //     each step is drawn from the model's output distribution (a mixture of
-//     Gaussians) with a random stream from the seed, so seeds give different
-//     motion;
+//     Gaussians, its sigmas scaled by the sampling temperatures calibrated on
+//     the GRID training clips' spread) with a random stream from the seed, so
+//     seeds give different motion;
 //   * target-driven: Rollout() with a target: a natural path that reaches the
 //     target dynamics at frame T (a timer input re-weights the target as t -> T);
 //     the network's own residual at T is then spread over the free frames with
@@ -71,9 +72,11 @@ struct RolloutRequest {
   int num_frames = 100;  // >= 1; the result has exactly this many frames.
   uint64_t seed = 1;     // Same seed and inputs, same sequence.
   std::optional<PredictionTarget> target;
-  // Scales the drawn deviation from the model's mean step, [0, 2]: 1 = as
-  // varied as the training motion; 0 = the expected (mean) path, for which the
-  // seed does not matter (used for forecasting and evaluation).
+  // Scales the drawn deviation from the model's mean step, [0, 2]: 1 = the
+  // spread of the GRID training clips (the model's sampling temperature is
+  // calibrated on them after training, see dynamics_lstm.h); 0 = the expected
+  // (mean) path, for which the seed does not matter (used for forecasting and
+  // evaluation).
   double randomness = 1.0;
 };
 

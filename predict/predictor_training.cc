@@ -1,6 +1,7 @@
 #include "predict/predictor_training.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -62,6 +63,11 @@ std::vector<DynamicsSequence> ProceduralTrainingSet(const face3d::MorphableModel
 }
 
 namespace {
+
+// Weight of the teacher-forced expected-step terms (coefficient and vertex
+// L2): one-step forecasting has to beat constant velocity on the tracked,
+// temporally smoothed GRID fits.
+constexpr double kOneStepWeight = 2.0;
 
 void Require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("PredictorTrainingOptions: " + what);
@@ -144,9 +150,87 @@ torch::Tensor MixtureNll(const internal::MixtureOut& out, const torch::Tensor& y
   return -ll.mean() / kStateDim;
 }
 
+// Spread statistics of a batch of sequences [B, L, D]: mean over sequences
+// of the per-sequence std of the rotation (deg, mean over the 3 axes), the
+// translation (mm, mean over the 3 axes) and the expression weights (mean
+// over the 53 shapes).
+std::array<double, 3> Spread(const torch::Tensor& seqs) {
+  const torch::Tensor sd = seqs.std(1, /*unbiased=*/false);  // [B, D]
+  return {sd.slice(1, 0, 3).mean().item<double>() * 180.0 / std::numbers::pi,
+          sd.slice(1, 3, 6).mean().item<double>() * 10.0, sd.slice(1, 6, kStateDim).mean().item<double>()};
+}
+
+// Sampled rollouts (as DynamicsPredictor::Rollout with randomness 1) of
+// `frames` frames from the first frames `x0` [B, D], sigmas scaled by
+// `pose_t` (pose channels) and `expr_t` (expression channels); [B, frames, D].
+torch::Tensor SampledRollouts(internal::DynamicsLstm& net, const torch::Tensor& x0, int frames, double pose_t,
+                              double expr_t) {
+  const int64_t b = x0.size(0);
+  torch::Tensor scale = torch::full({kStateDim}, static_cast<float>(expr_t));
+  scale.slice(0, 0, 6).fill_(static_cast<float>(pose_t));
+  internal::LstmState state = net->ZeroState(b);
+  std::vector<torch::Tensor> xs = {x0};
+  const torch::Tensor off = torch::zeros({b});
+  for (int t = 0; t + 1 < frames; ++t) {
+    const torch::Tensor& x = xs.back();
+    const torch::Tensor& prev = t > 0 ? xs[xs.size() - 2] : x;
+    const auto out = net->Step(internal::MakeInput(net, x, prev, x, off, off, torch::ones({b})), state);
+    const torch::Tensor k = torch::multinomial(torch::softmax(out.logits, 1), 1);  // [B, 1]
+    const torch::Tensor idx = k.unsqueeze(2).expand({b, 1, kStateDim});
+    const torch::Tensor mean = out.means.gather(1, idx).squeeze(1);
+    const torch::Tensor sigma = out.log_sigma.gather(1, idx).squeeze(1).exp();
+    xs.push_back(internal::ApplyStep(net, x, mean + scale * sigma * torch::randn_like(mean)));
+  }
+  return torch::stack(xs, 1);
+}
+
+// Sets the sampling temperatures (dynamics_lstm.h): for each group (pose,
+// expression), the one whose sampled rollouts from the first frames of (up
+// to `max_sequences` of) `real` have the closest spread (Spread: rotation and
+// translation for pose, expression), in squared log ratio.
+void CalibrateSamplingTemperatures(internal::DynamicsLstm& net, const std::vector<const DynamicsSequence*>& real,
+                                   int max_sequences) {
+  torch::NoGradGuard no_grad;
+  // The longest sequences (whole GRID clips), all cut to the shortest of them.
+  std::vector<const DynamicsSequence*> longest = real;
+  std::stable_sort(longest.begin(), longest.end(), [](auto* a, auto* b) { return a->size() > b->size(); });
+  const int n = std::min<int>(max_sequences, static_cast<int>(longest.size()));
+  if (n == 0) return;
+  const int frames = static_cast<int>(longest[n - 1]->size());
+  torch::Tensor truth = torch::empty({n, frames, kStateDim});
+  for (int i = 0; i < n; ++i) {
+    WriteWindow(*longest[i], 0, frames, truth.data_ptr<float>() + static_cast<int64_t>(i) * frames * kStateDim);
+  }
+  const auto want = Spread(truth);
+  // Rollouts 3x as long, their spread taken over stretches as long as the
+  // real sequences (as eval-predictor measures it).
+  constexpr int kSeeds = 4, kStretches = 3;
+  const torch::Tensor x0 = truth.select(1, 0).repeat({kSeeds, 1});
+  auto stretches = [&](const torch::Tensor& r) { return r.reshape({-1, frames, kStateDim}); };
+  auto cost = [](double got, double wanted) {
+    return std::pow(std::log(std::max(got, 1e-9) / std::max(wanted, 1e-9)), 2);
+  };
+  double best_pose = 1e300, best_expr = 1e300;
+  // The groups interact little (one shared component draw); each temperature
+  // is scanned with the other group at the same value.
+  for (double t : {1.0, 0.8, 0.65, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16, 0.12, 0.09, 0.06}) {
+    const auto got = Spread(stretches(SampledRollouts(net, x0, kStretches * frames, t, t)));
+    const double pose = cost(got[0], want[0]) + cost(got[1], want[1]), expr = cost(got[2], want[2]);
+    if (pose < best_pose) {
+      best_pose = pose;
+      net->config.pose_temperature = t;
+    }
+    if (expr < best_expr) {
+      best_expr = expr;
+      net->config.expression_temperature = t;
+    }
+  }
+}
+
 }  // namespace
 
-void TrainPredictor(const std::vector<DynamicsSequence>& grid, const std::vector<DynamicsSequence>& procedural,
+std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& grid,
+                                         const std::vector<DynamicsSequence>& procedural,
                     const face3d::MorphableModel& model, const PredictorTrainingOptions& o,
                     const std::function<void(const PredictorTrainingLog&)>& log) {
   Require(!o.out.empty(), "out (the weights file) is required");
@@ -254,7 +338,10 @@ void TrainPredictor(const std::vector<DynamicsSequence>& grid, const std::vector
       const torch::Tensor y = (w.select(1, t + 1) - x) / net->delta_std;
       nll = nll + MixtureNll(out, y);
       const torch::Tensor m = out.Mean();
-      coef = coef + (m - y).pow(2).mean();
+      // L2 on all channels plus L1 on the expression channels: most weights
+      // sit still (often exactly at 0) from frame to frame, and L1 drives the
+      // predicted change of those to exactly none, as constant velocity has.
+      coef = coef + (m - y).pow(2).mean() + (m - y).slice(1, 6, kStateDim).abs().mean();
       pred_next.push_back(internal::ApplyStep(net, x, m));
       true_next.push_back(w.select(1, t + 1));
       if (t == p) {
@@ -299,7 +386,8 @@ void TrainPredictor(const std::vector<DynamicsSequence>& grid, const std::vector
     target_term = target_term / flag.sum().clamp_min(1.0) / vertex_scale;
 
     const torch::Tensor loss =
-        nll + coef + vertex + 0.5 * free_coef + 0.5 * free_vertex + 0.2 * target_term + 0.05 * smooth;
+        nll + kOneStepWeight * (coef + vertex) + 0.5 * free_coef + 0.5 * free_vertex + 0.2 * target_term +
+        0.05 * smooth;
     optimizer.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
@@ -329,7 +417,11 @@ void TrainPredictor(const std::vector<DynamicsSequence>& grid, const std::vector
     }
   }
   net->eval();
+  // Sampling temperature: spread of sampled rollouts = spread of the (GRID)
+  // training sequences (dynamics_lstm.h).
+  CalibrateSamplingTemperatures(net, grid_ok.empty() ? proc_ok : grid_ok, 64);
   internal::SaveWeights(net, o.out);
+  return {net->config.pose_temperature, net->config.expression_temperature};
 }
 
 }  // namespace faceanime::predict

@@ -7,8 +7,9 @@
 // and minimises, per step:
 //   * teacher-forced next-step terms: the mixture's negative log-likelihood
 //     of the true step, coefficient L2 of the expected step (normalised per
-//     channel), vertex L2 through the morphable model (68 landmark vertices +
-//     a subset of face vertices, mean identity, in camera axes);
+//     channel) plus L1 on its expression channels, vertex L2 through the
+//     morphable model (68 landmark vertices + a subset of face vertices, mean
+//     identity, in camera axes); the expected-step terms weigh 2x;
 //   * free-running terms: from a random frame p, the expected path is rolled
 //     out `horizon` frames (or to the target frame T): coefficient and vertex
 //     L2 against the true frames, a heavier weight on hitting the target at T,
@@ -23,6 +24,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "face3d/face_params.h"
@@ -76,8 +78,13 @@ struct PredictorTrainingLog {
 
 // Trains and writes options.out. `grid` and `procedural`: training sequences
 // (each at least options.window frames long are used; shorter ones skipped).
+// After training, the sampling temperatures (dynamics_lstm.h) are calibrated
+// so that sampled rollouts from the first frames of up to 64 GRID training
+// sequences (procedural ones when there is no GRID data) have their spread of
+// head pose and of expression; returns them (pose, expression).
 // Throws std::invalid_argument for bad options or no usable data.
-void TrainPredictor(const std::vector<DynamicsSequence>& grid, const std::vector<DynamicsSequence>& procedural,
+std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& grid,
+                                         const std::vector<DynamicsSequence>& procedural,
                     const face3d::MorphableModel& model, const PredictorTrainingOptions& options,
                     const std::function<void(const PredictorTrainingLog&)>& log);
 

@@ -263,13 +263,15 @@ int RunTrainPredictor(const TrainPredictorArgs& args) {
   o.seed = args.seed;
   o.log_every = std::max(1, std::min(100, args.steps / 20));
   const auto t0 = std::chrono::steady_clock::now();
-  predict::TrainPredictor(data.train, procedural, *model, o, [&](const predict::PredictorTrainingLog& l) {
+  const auto log = [&](const predict::PredictorTrainingLog& l) {
     std::fprintf(stderr,
                  "step %5d  loss %8.4f  nll %8.4f  coef %.4f  vertex %.5f cm2  free %.4f  target %.5f cm2  "
                  "smooth %.4f  (%.0f s)\n",
                  l.step, l.loss, l.nll, l.coef, l.vertex, l.free, l.target, l.smooth, Seconds(t0));
-  });
-  std::fprintf(stderr, "trained %d steps in %.0f s\n", args.steps, Seconds(t0));
+  };
+  const auto [pose_t, expr_t] = predict::TrainPredictor(data.train, procedural, *model, o, log);
+  std::fprintf(stderr, "trained %d steps in %.0f s; sampling temperatures: pose %.3g, expression %.3g\n",
+               args.steps, Seconds(t0), pose_t, expr_t);
   std::printf("%s\n", fs::absolute(args.out).c_str());
   return 0;
 }
