@@ -88,7 +88,7 @@ static GType gst_faceanime_src_expression_mode_get_type() {
   static GType type = 0;
   static const GEnumValue values[] = {
       {static_cast<gint>(faceanime::predict::ExpressionBlend::kReplace),
-       "Replace: the target expression is exactly the preset / action units", "replace"},
+       "Replace: the target expression is exactly the preset / action units over the portrait's rest state", "replace"},
       {static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd),
        "Add: the preset / action units on top of the portrait's own expression", "add"},
       {0, nullptr, nullptr}};

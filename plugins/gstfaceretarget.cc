@@ -422,7 +422,8 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_EXPRESSION_MODE,
       g_param_spec_enum("expression-mode", "Expression mode",
-                        "replace: the portrait gets exactly the edit's expression; add: the edit is added to the "
+                        "replace: the portrait gets exactly the edit's expression (the driver's own is removed down to "
+                        "the rest state our fit reads on a neutral face); add: the edit is added to the "
                         "driver's expression",
                         gst_face_retarget_expression_mode_get_type(),
                         static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));

@@ -149,12 +149,40 @@ double RampWeight(int k, int n, double alpha) {
   return alpha * x * x * (3.0 - 2.0 * x);
 }
 
-ExpressionControl ExpressionControl::Create(const face3d::MorphableModel& model) {
+std::map<std::string, double> DefaultRestExpression() {
+  // Medians over the six GRID first frames (see the header), from
+  // `faceanime eval-expression rest` on the working tree of 2026-11-21
+  // (uniform expression sparsity, FitOptions defaults). Shapes with a median
+  // below 0.005 are left out (0).
+  return {{"browInnerUp_R", 0.02},  {"browOuterUp_L", 0.18},  {"browOuterUp_R", 0.13},    {"cheekPuff_L", 0.83},
+          {"cheekPuff_R", 0.80},    {"cheekSquint_L", 1.00},  {"cheekSquint_R", 1.00},    {"eyeLookIn_L", 0.87},
+          {"eyeLookIn_R", 0.75},    {"eyeWide_L", 0.69},      {"eyeWide_R", 0.70},        {"jawLeft", 0.08},
+          {"jawOpen", 0.01},        {"jawRight", 0.03},       {"mouthFrown_L", 0.50},     {"mouthFrown_R", 0.11},
+          {"mouthFunnel", 0.21},    {"mouthLeft", 0.46},      {"mouthLowerDown_R", 0.14}, {"mouthPress_L", 0.19},
+          {"mouthPress_R", 0.23},   {"mouthPucker", 0.34},    {"mouthRight", 0.47},       {"mouthRollLower", 0.03},
+          {"mouthRollUpper", 0.12}, {"mouthStretch_L", 0.40}, {"mouthStretch_R", 0.57},   {"mouthUpperUp_L", 0.01},
+          {"mouthUpperUp_R", 0.05}};
+}
+
+ExpressionControl ExpressionControl::Create(const face3d::MorphableModel& model,
+                                            const ExpressionControlOptions& options) {
   if (model.action_units().empty()) {
     throw std::invalid_argument("model '" + model.path().string() +
                                 "' has no action unit table; rebuild it with `faceanime convert-ict`");
   }
   const auto& names = model.expression_names();
+  std::array<double, face3d::kNumExpressionShapes> rest{};
+  for (const auto& [name, weight] : options.rest_expression) {
+    const int index = model.ExpressionIndex(name);
+    if (index < 0) {
+      std::string valid;
+      for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+      throw std::invalid_argument("rest_expression names an unknown expression shape '" + name +
+                                  "'; the model's shapes: " + valid);
+    }
+    RequireUnit(weight, "rest_expression weight of " + name);
+    rest[index] = weight;
+  }
   std::vector<ActionUnit> units;
   for (const auto& au : model.action_units()) {
     units.push_back({au.name, au.description, au.shapes});
@@ -179,7 +207,7 @@ ExpressionControl ExpressionControl::Create(const face3d::MorphableModel& model)
     units.push_back({au.name + "L", au.description + " (subject's left)", left});
     units.push_back({au.name + "R", au.description + " (subject's right)", right});
   }
-  return ExpressionControl(std::move(units));
+  return ExpressionControl(std::move(units), rest);
 }
 
 const ActionUnit* ExpressionControl::Find(std::string_view name) const {
@@ -257,12 +285,21 @@ face3d::FaceParams ExpressionControl::Apply(const face3d::FaceParams& base, cons
                                             ExpressionBlend mode, double weight) const {
   RequireUnit(weight, "edit weight");
   const auto control = ToExpression(aus);
+  const auto rest = Neutralize(base.expression);
   face3d::FaceParams out = base;
   for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
-    out.expression[j] = mode == ExpressionBlend::kReplace
-                            ? (1.0 - weight) * base.expression[j] + weight * control[j]
-                            : std::clamp(base.expression[j] + weight * control[j], 0.0, 1.0);
+    out.expression[j] =
+        mode == ExpressionBlend::kReplace
+            ? (1.0 - weight) * base.expression[j] + weight * std::clamp(rest[j] + control[j], 0.0, 1.0)
+            : std::clamp(base.expression[j] + weight * control[j], 0.0, 1.0);
   }
+  return out;
+}
+
+std::array<double, face3d::kNumExpressionShapes> ExpressionControl::Neutralize(
+    std::span<const double, face3d::kNumExpressionShapes> expression) const {
+  std::array<double, face3d::kNumExpressionShapes> out{};
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) out[j] = std::clamp(expression[j], 0.0, rest_[j]);
   return out;
 }
 

@@ -18,6 +18,7 @@
 #define FACEANIME_PREDICT_EXPRESSION_CONTROL_H_
 
 #include <array>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -102,11 +103,38 @@ ExpressionBlend ParseBlendMode(std::string_view text);
 // std::invalid_argument for n < 1 or k outside [0, n).
 double RampWeight(int k, int n, double alpha);
 
+// The default ExpressionControlOptions::rest_expression: per ICT shape, the
+// median weight our single-image fit (FaceAnalyzer::AnalyzeStill, default
+// options) reads on neutral faces. That fit never reads a neutral face as
+// all-zero expression: the 68 face-api landmarks and the ICT landmark
+// vertices follow slightly different conventions, and the identity basis at
+// its prior cannot absorb all of a face's shape, so on every neutral face it
+// uses eyeWide, eyeLookIn, cheekPuff, cheekSquint, mouthLeft + mouthRight
+// (together: a narrower mouth), mouthStretch ... at 0.3-1.0. Calibrated on
+// neutral faces that no evaluation uses: the first frame of six GRID
+// speakers (../shared/data/grid: s1/bbaf2n and the five clips in speakers/),
+// with `faceanime eval-expression rest` (docs/benchmarks.md, "Expression
+// control", has the command). Recalibrate when the still-fit defaults change.
+std::map<std::string, double> DefaultRestExpression();
+
+struct ExpressionControlOptions {
+  // The expression our fitter reads on a neutral face, per ICT shape name
+  // (weights in [0, 1]; shapes not listed: 0). Replace mode resets a
+  // portrait's expression to min(portrait, rest) per shape, not to zero:
+  // weights up to the rest level are how the fit explains this person's
+  // neutral face, and removing them would change the face's shape (narrower
+  // eyes, thinner cheeks), not its expression. Empty: replace resets to
+  // zero (every fitted weight counts as expression).
+  std::map<std::string, double> rest_expression = DefaultRestExpression();
+};
+
 class ExpressionControl {
  public:
   // Builds the AU table (model AUs and one-sided variants) from the model.
-  // Throws std::invalid_argument when the model has no AU table.
-  static ExpressionControl Create(const face3d::MorphableModel& model);
+  // Throws std::invalid_argument when the model has no AU table, or when
+  // options.rest_expression names a shape the model lacks (the message lists
+  // the model's shapes) or holds a weight outside [0, 1].
+  static ExpressionControl Create(const face3d::MorphableModel& model, const ExpressionControlOptions& options = {});
 
   // Every controllable AU: model AUs in model order, each followed by its
   // "L"/"R" variants where it has them.
@@ -132,12 +160,25 @@ class ExpressionControl {
 
   // `base` with its expression edited (pose and identity kept), `weight` in
   // [0, 1] the edit's progress (RampWeight; 1 = the full edit, 0 = `base`):
-  //   kReplace: (1 - weight) * base + weight * ToExpression(aus): at 1 the
-  //             expression is exactly the AU set (every other shape 0);
+  //   kReplace: (1 - weight) * base + weight * target, target =
+  //             clamp(Neutralize(base) + ToExpression(aus), 0, 1): the
+  //             portrait's own expression is removed (down to the rest
+  //             state) and the face shows exactly the AU set, its
+  //             intensities counted from the neutral face as FACS counts
+  //             them; with an empty rest_expression the target is exactly
+  //             ToExpression(aus) (every other shape 0);
   //   kAdd:     clamp(base + weight * ToExpression(aus), 0, 1) ("a bit
   //             happier" than the portrait already is).
   face3d::FaceParams Apply(const face3d::FaceParams& base, const ActionUnitSet& aus, ExpressionBlend mode,
                            double weight = 1.0) const;
+
+  // `expression` without its expression: min(expression, rest) per shape
+  // (the rest state: what our fit reads on a neutral face, capped by the
+  // portrait's own reading so that nothing is added).
+  std::array<double, face3d::kNumExpressionShapes> Neutralize(
+      std::span<const double, face3d::kNumExpressionShapes> expression) const;
+  // Rest weights in model order (ExpressionControlOptions::rest_expression).
+  const std::array<double, face3d::kNumExpressionShapes>& rest() const { return rest_; }
 
   // An AU's intensity as read back from expression weights: the mean of its
   // shapes' weights. Throws std::invalid_argument for an unknown AU.
@@ -145,8 +186,10 @@ class ExpressionControl {
                    std::string_view au) const;
 
  private:
-  explicit ExpressionControl(std::vector<ActionUnit> units) : units_(std::move(units)) {}
+  ExpressionControl(std::vector<ActionUnit> units, const std::array<double, face3d::kNumExpressionShapes>& rest)
+      : units_(std::move(units)), rest_(rest) {}
   std::vector<ActionUnit> units_;
+  std::array<double, face3d::kNumExpressionShapes> rest_{};
 };
 
 }  // namespace faceanime::predict

@@ -160,6 +160,13 @@ TEST(ExpressionControlTest, ParsesPresets) {
   EXPECT_THAT(InvalidArgumentMessage([] { ParseBlendMode("mix"); }), HasSubstr("valid modes: replace, add"));
 }
 
+// Control() with an empty rest state: replace resets every shape to zero.
+const ExpressionControl& ZeroRestControl() {
+  static const ExpressionControl* control =
+      new ExpressionControl(ExpressionControl::Create(TestModel(), ExpressionControlOptions{.rest_expression = {}}));
+  return *control;
+}
+
 TEST(ExpressionControlTest, ReplaceSetsExactlyTheControlAddKeepsTheBase) {
   face3d::FaceParams base;
   base.identity[3] = 1.2;
@@ -169,7 +176,8 @@ TEST(ExpressionControlTest, ReplaceSetsExactlyTheControlAddKeepsTheBase) {
   const ActionUnitSet happy = PresetActionUnits(ExpressionPreset::kHappy);
   const auto control = Control().ToExpression(happy);
 
-  const face3d::FaceParams replaced = Control().Apply(base, happy, ExpressionBlend::kReplace);
+  // Without a rest state the expression becomes exactly the AU set.
+  const face3d::FaceParams replaced = ZeroRestControl().Apply(base, happy, ExpressionBlend::kReplace);
   for (int j = 0; j < face3d::kNumExpressionShapes; ++j) EXPECT_EQ(replaced.expression[j], control[j]) << j;
   EXPECT_EQ(replaced.expression[Shape("eyeBlink_L")], 0.0);
   EXPECT_EQ(replaced.identity, base.identity);
@@ -186,15 +194,66 @@ TEST(ExpressionControlTest, ReplaceSetsExactlyTheControlAddKeepsTheBase) {
   // blends from the base to the AU set, add scales the control.
   EXPECT_EQ(Control().Apply(base, happy, ExpressionBlend::kAdd, 0.0).expression, base.expression);
   EXPECT_EQ(Control().Apply(base, happy, ExpressionBlend::kReplace, 0.0).expression, base.expression);
-  const face3d::FaceParams half = Control().Apply(base, happy, ExpressionBlend::kReplace, 0.5);
+  const face3d::FaceParams half = ZeroRestControl().Apply(base, happy, ExpressionBlend::kReplace, 0.5);
   EXPECT_DOUBLE_EQ(half.expression[Shape("mouthSmile_R")], 0.45);
   EXPECT_DOUBLE_EQ(half.expression[Shape("mouthSmile_L")], 0.7);  // (0.5 + 0.9) / 2.
   EXPECT_DOUBLE_EQ(half.expression[Shape("eyeBlink_L")], 0.15);
-  EXPECT_DOUBLE_EQ(Control().Intensity(half.expression, "AU12"), 0.575);
+  EXPECT_DOUBLE_EQ(ZeroRestControl().Intensity(half.expression, "AU12"), 0.575);
   const face3d::FaceParams half_add = Control().Apply(base, happy, ExpressionBlend::kAdd, 0.5);
   EXPECT_DOUBLE_EQ(half_add.expression[Shape("mouthSmile_R")], 0.45);
   EXPECT_DOUBLE_EQ(half_add.expression[Shape("mouthSmile_L")], 0.95);
   EXPECT_THROW(Control().Apply(base, happy, ExpressionBlend::kAdd, 1.5), std::invalid_argument);
+}
+
+// The default rest state: what our fit reads on a neutral face stays (it is
+// the face's shape to the fitter), what exceeds it is expression and goes.
+TEST(ExpressionControlTest, ReplaceRemovesExpressionDownToTheRestState) {
+  const auto& rest = Control().rest();
+  const int cheek_puff = Shape("cheekPuff_L"), frown = Shape("mouthFrown_L"), smile = Shape("mouthSmile_L");
+  const int blink = Shape("eyeBlink_L"), squint = Shape("cheekSquint_R");
+  ASSERT_GT(rest[cheek_puff], 0.5);  // Every neutral calibration face reads cheekPuff.
+  ASSERT_GT(rest[frown], 0.2);
+  ASSERT_EQ(rest[blink], 0.0);
+  ASSERT_LT(rest[smile], 0.05);
+  face3d::FaceParams base;
+  base.expression[cheek_puff] = rest[cheek_puff] - 0.2;  // Below rest: this face's shape, kept.
+  base.expression[frown] = 1.0;                          // Above rest: a frown, removed down to rest.
+  base.expression[blink] = 0.4;                          // No neutral face blinks: removed.
+  base.expression[smile] = 0.3;
+  base.expression[squint] = 0.8;  // Below rest (1.0): kept.
+  const face3d::FaceParams neutral = Control().Apply(base, PresetActionUnits(ExpressionPreset::kNeutral),
+                                                     ExpressionBlend::kReplace);
+  EXPECT_DOUBLE_EQ(neutral.expression[cheek_puff], rest[cheek_puff] - 0.2);
+  EXPECT_DOUBLE_EQ(neutral.expression[frown], rest[frown]);
+  EXPECT_EQ(neutral.expression[blink], 0.0);
+  EXPECT_DOUBLE_EQ(neutral.expression[smile], rest[smile]);
+  EXPECT_DOUBLE_EQ(neutral.expression[squint], 0.8);
+  EXPECT_EQ(Control().Neutralize(neutral.expression), neutral.expression);  // Neutral is a fixed point.
+
+  // Requested AUs count from the rest state (FACS scores change from the
+  // neutral face) and saturate at 1.
+  const face3d::FaceParams happy = Control().Apply(base, {{"AU12", 0.6}, {"AU6", 0.5}}, ExpressionBlend::kReplace);
+  EXPECT_DOUBLE_EQ(happy.expression[smile], rest[smile] + 0.6);
+  EXPECT_DOUBLE_EQ(happy.expression[squint], std::min(1.0, 0.8 + 0.5));
+  EXPECT_DOUBLE_EQ(happy.expression[frown], rest[frown]);
+  // The result does not depend on how much expression the portrait had.
+  face3d::FaceParams other = base;
+  other.expression[frown] = 0.7;
+  other.expression[smile] = 0.9;
+  EXPECT_EQ(Control().Apply(other, {{"AU12", 0.6}, {"AU6", 0.5}}, ExpressionBlend::kReplace).expression,
+            happy.expression);
+}
+
+TEST(ExpressionControlTest, RejectsAnInvalidRestState) {
+  EXPECT_THAT(InvalidArgumentMessage([] {
+                ExpressionControl::Create(TestModel(), ExpressionControlOptions{.rest_expression = {{"cheekPuf", 0.5}}});
+              }),
+              HasSubstr("unknown expression shape 'cheekPuf'; the model's shapes: browDown_L"));
+  EXPECT_THAT(InvalidArgumentMessage([] {
+                ExpressionControl::Create(TestModel(),
+                                          ExpressionControlOptions{.rest_expression = {{"cheekPuff_L", 1.5}}});
+              }),
+              HasSubstr("rest_expression weight of cheekPuff_L is 1.5; valid range is [0, 1]"));
 }
 
 TEST(ExpressionControlTest, RampGoesSmoothlyFromZeroToAlpha) {

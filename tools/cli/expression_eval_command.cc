@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include <Eigen/Geometry>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -39,14 +40,21 @@ constexpr const char* kHelp =
     "      |err| = |edited - req|; d|err| = |(edited - unedited) - (req - source)|, the error of the change\n"
     "      (unedited = read back from the render at the source's own fit, source = the source's fit);\n"
     "      lmk = the fitter on the target's projected model landmarks (no pixels); idheld = the edited\n"
-    "      render's landmarks refitted with the source identity held. With --output DIR: the renders.\n"
+    "      render's landmarks refitted with the source identity held; diff = the tracking-case judge: the\n"
+    "      landmark motion detected between the unedited and the edited render (divided by --landmark-gain)\n"
+    "      added to the source's projected model landmarks, fitted with the source identity held.\n"
+    "      With --output DIR: the renders.\n"
     "  london --data ../shared/data/london [--strength S ...] [--limit N]\n"
     "      The happy preset (--mode, default replace) on each neutral photo: face-api's expression classifier on input,\n"
     "      outputs and the real smiling photo (happy = argmax rate, mean happy probability), and the\n"
     "      landmark distance to the smiling photo (Umeyama similarity alignment, mean over 68 points,\n"
     "      divided by the smiling photo's outer-eye-corner distance) before (neutral) and after (output).\n"
     "  sheet --source IMG --output SHEET.jpg|png [--crop N]\n"
-    "      The source, the eight presets, AU12 at 0, 0.25, 0.5, 0.75, 1 (replace mode), face crops.";
+    "      The source, the eight presets, AU12 at 0, 0.25, 0.5, 0.75, 1 (replace mode), face crops.\n"
+    "  rest --source IMG [--source IMG ...]\n"
+    "      Calibrates the rest state of replace mode (predict::DefaultRestExpression): fits each image (neutral\n"
+    "      faces, not the evaluation's) like a portrait and prints the per-shape median of the fitted expression\n"
+    "      (with min and max), then the medians >= 0.005 as a C++ initializer.";
 
 double LipGap(const face3d::Landmarks68& l) {
   return ((l[62] - l[66]).norm() + (l[61] - l[67]).norm() + (l[63] - l[65]).norm()) / 3.0;
@@ -106,21 +114,24 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   if (!args.output.empty()) fs::create_directories(args.output);
   const auto requests = RoundTripRequests();
   const auto& visible = LandmarkVisibleActionUnits();
-  std::map<std::string, std::vector<double>> abs_err, delta_err, lmk_err, lmk_held_err, held_err, gain, render_gain, net_gain;
+  std::map<std::string, std::vector<double>> abs_err, delta_err, lmk_err, lmk_held_err, held_err, diff_err, gain,
+      render_gain, net_gain;
+  std::vector<double> visible_network_gain;  // Single landmark-visible AU requests.
   ProgressBar progress("eval-expression roundtrip", static_cast<int>(args.sources.size() * requests.size()),
                        args.quiet);
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   int done = 0, missed = 0;
   json["cases"] = nlohmann::json::array();
-  std::printf("| source | request | AU | req | source | unedited | edited | |err| | d|err| | lmk | lmk+id | idheld | "
-              "motion px | gain | render gain | net gain | lip gap target/detected px | eye gap target/detected px (unedited) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| source | request | AU | req | source | unedited | edited | |err| | d|err| | lmk | lmk+id | idheld | diff | "
+              "motion px | gain | render gain | net gain | lip gap target/detected px | eye gap target/detected px "
+              "(unedited) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& source : args.sources) {
     pipeline::RetargeterOptions options;
     options.source_image = source;
     options.analysis.num_threads = args.threads;
     auto retargeter = pipeline::Retargeter::Create(options);
-    const ExpressionRoundTrip round_trip(*retargeter);
+    const ExpressionRoundTrip round_trip(*retargeter, args.landmark_gain);
     for (const auto& [label, request] : requests) {
       const RoundTripResult r = round_trip.Run(request);
       progress.Update(++done, elapsed());
@@ -148,6 +159,9 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
                          {"detected", r.eye_gap_detected_px},
                          {"unedited_target", r.eye_gap_unedited_target_px},
                          {"unedited_detected", r.eye_gap_unedited_detected_px}};
+      if (r.aus.size() == 1 && std::find(visible.begin(), visible.end(), r.aus[0].name) != visible.end()) {
+        visible_network_gain.push_back(r.network_gain);
+      }
       for (const auto& au : r.aus) {
         abs_err[au.name].push_back(std::abs(au.edited - au.requested));
         delta_err[au.name].push_back(std::abs((au.edited - au.unedited) - (au.requested - au.source)));
@@ -157,18 +171,21 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
         render_gain[au.name].push_back(r.render_gain);
         net_gain[au.name].push_back(r.network_gain);
         held_err[au.name].push_back(std::abs(au.identity_held - au.requested));
+        diff_err[au.name].push_back(std::abs(au.differential - au.requested));
         c["aus"][au.name] = {{"requested", au.requested},       {"source", au.source},
                              {"unedited", au.unedited},         {"edited", au.edited},
                              {"model_landmarks", au.model_landmarks},
                              {"model_landmarks_identity_held", au.model_landmarks_identity_held},
-                             {"identity_held", au.identity_held}};
+                             {"identity_held", au.identity_held},
+                             {"differential", au.differential}};
         std::printf(
             "| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | "
-            "%.1f / %.1f | %.1f / %.1f (%.1f / %.1f) |\n",
+            "%.2f | %.1f / %.1f | %.1f / %.1f (%.1f / %.1f) |\n",
             fs::path(source).filename().c_str(), label.c_str(), au.name.c_str(), au.requested, au.source,
             au.unedited, au.edited, std::abs(au.edited - au.requested),
             std::abs((au.edited - au.unedited) - (au.requested - au.source)), au.model_landmarks,
-            au.model_landmarks_identity_held, au.identity_held, r.model_motion_px, r.motion_gain, r.render_gain,
+            au.model_landmarks_identity_held, au.identity_held, au.differential, r.model_motion_px, r.motion_gain,
+            r.render_gain,
             r.network_gain,
             r.lip_gap_target_px, r.lip_gap_detected_px, r.eye_gap_target_px, r.eye_gap_detected_px,
             r.eye_gap_unedited_target_px, r.eye_gap_unedited_detected_px);
@@ -185,14 +202,21 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   std::printf("\nPer-AU mean absolute error over %zu source(s) (%d render(s) without a face):\n\n",
               args.sources.size(), missed);
   std::printf("| AU | n | MAE edited vs requested | MAE of the change | MAE model landmarks | ... identity held | "
-              "MAE pixels, identity held | motion gain | render gain | network gain | landmark-visible |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "MAE pixels, identity held | MAE differential (landmark gain %.2f) | motion gain | render gain | "
+              "network gain | landmark-visible |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+              args.landmark_gain);
+  std::vector<double> visible_edited, visible_held, visible_diff;
   for (const auto& [name, errors] : abs_err) {
     const bool is_visible = std::find(visible.begin(), visible.end(), name) != visible.end();
-    std::printf("| %s | %zu | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %s |\n", name.c_str(),
+    std::printf("| %s | %zu | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %s |\n", name.c_str(),
                 errors.size(), mean(errors), mean(delta_err[name]), mean(lmk_err[name]), mean(lmk_held_err[name]),
-                mean(held_err[name]), mean(gain[name]), mean(render_gain[name]), mean(net_gain[name]),
-                is_visible ? "yes" : "no");
+                mean(held_err[name]), mean(diff_err[name]), mean(gain[name]), mean(render_gain[name]),
+                mean(net_gain[name]), is_visible ? "yes" : "no");
+    if (is_visible) {
+      visible_edited.push_back(mean(errors));
+      visible_held.push_back(mean(held_err[name]));
+      visible_diff.push_back(mean(diff_err[name]));
+    }
     json["mae"][name] = {{"n", errors.size()},
                          {"edited", mean(errors)},
                          {"change", mean(delta_err[name])},
@@ -202,8 +226,20 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
                          {"render_gain", mean(render_gain[name])},
                          {"network_gain", mean(net_gain[name])},
                          {"identity_held", mean(held_err[name])},
+                         {"differential", mean(diff_err[name])},
                          {"landmark_visible", is_visible}};
   }
+  const auto max = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
+  std::printf("\nLandmark-visible AUs, mean (max) of the per-AU MAE: edited %.3f (%.3f), pixels identity held %.3f "
+              "(%.3f), differential %.3f (%.3f); the acceptance bound is 0.1 per AU\n"
+              "Network gain over the %zu single landmark-visible AU requests: %.3f (a --landmark-gain calibration)\n",
+              mean(visible_edited), max(visible_edited), mean(visible_held), max(visible_held), mean(visible_diff),
+              max(visible_diff), visible_network_gain.size(), mean(visible_network_gain));
+  json["visible_network_gain"] = mean(visible_network_gain);
+  json["landmark_gain"] = args.landmark_gain;
+  json["visible_summary"] = {{"edited", {{"mean", mean(visible_edited)}, {"max", max(visible_edited)}}},
+                             {"identity_held", {{"mean", mean(visible_held)}, {"max", max(visible_held)}}},
+                             {"differential", {{"mean", mean(visible_diff)}, {"max", max(visible_diff)}}}};
   return 0;
 }
 
@@ -222,6 +258,13 @@ int RunLondonTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   std::vector<int> out_happy(ns, 0);
   std::vector<double> out_p(ns, 0.0), after(ns, 0.0);
   std::vector<int> closer(ns, 0);
+  std::array<double, kNumLandmarkRegions> before_region{};
+  std::vector<std::array<double, kNumLandmarkRegions>> after_region(ns);
+  auto landmarks_json = [](const face3d::Landmarks68& l) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& p : l) out.push_back({p.x(), p.y()});
+    return out;
+  };
   ProgressBar progress("eval-expression london", static_cast<int>(ids.size()), args.quiet);
   const auto t0 = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -247,17 +290,27 @@ int RunLondonTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
     jc["p_happy_neutral"] = c.neutral[ExpressionClassifier::kHappy];
     jc["p_happy_smiling"] = c.smiling[ExpressionClassifier::kHappy];
     jc["distance_before"] = c.distance_before;
+    const auto region_before = NormalisedRegionDistances(c.smiling_landmarks, c.neutral_landmarks);
+    for (int r = 0; r < kNumLandmarkRegions; ++r) before_region[r] += region_before[r];
+    jc["region_distance_before"] = region_before;
+    jc["landmarks_neutral"] = landmarks_json(c.neutral_landmarks);
+    jc["landmarks_smiling"] = landmarks_json(c.smiling_landmarks);
+    jc["expression_neutral"] = c.neutral_expression;
     for (size_t s = 0; s < ns; ++s) {
       out_happy[s] += is_happy(c.outputs[s]);
       out_p[s] += c.outputs[s][ExpressionClassifier::kHappy];
       after[s] += c.distance_after[s];
       closer[s] += c.distance_after[s] < c.distance_before;
+      const auto region_after = NormalisedRegionDistances(c.smiling_landmarks, c.output_landmarks[s]);
+      for (int r = 0; r < kNumLandmarkRegions; ++r) after_region[s][r] += region_after[r];
       jc["outputs"].push_back({{"strength", args.strengths[s]},
                                {"p_happy", c.outputs[s][ExpressionClassifier::kHappy]},
                                {"argmax", ExpressionClassifier::kNames[std::max_element(c.outputs[s].begin(),
                                                                                         c.outputs[s].end()) -
                                                                        c.outputs[s].begin()]},
-                               {"distance_after", c.distance_after[s]}});
+                               {"distance_after", c.distance_after[s]},
+                               {"region_distance_after", region_after},
+                               {"landmarks", landmarks_json(c.output_landmarks[s])}});
     }
     if (!args.output.empty()) {
       // neutral | outputs | smiling, one PNG per identity.
@@ -296,10 +349,63 @@ int RunLondonTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   }
   std::printf("| smiling photos (reference) | %d/%d (%.0f%%) | %.3f | 0 | - |\n", smiling_happy, found,
               100.0 * smiling_happy / n, smiling_p / n);
-  json["summary"]["found"] = found;
   json["summary"]["neutral"] = {{"happy_rate", neutral_happy / n}, {"mean_p_happy", neutral_p / n},
                                 {"mean_distance", before / n}};
+  // The same distance by face region (all 68 points aligned together).
+  std::printf("\n| distance to the real smile by region (IOD) |");
+  for (const char* name : kLandmarkRegionNames) std::printf(" %s |", name);
+  std::printf("\n|---|---:|---:|---:|---:|---:|\n| neutral photos |");
+  for (int r = 0; r < kNumLandmarkRegions; ++r) std::printf(" %.4f |", before_region[r] / n);
+  json["summary"]["neutral"]["region_distance"] = nlohmann::json::object();
+  for (int r = 0; r < kNumLandmarkRegions; ++r) {
+    json["summary"]["neutral"]["region_distance"][kLandmarkRegionNames[r]] = before_region[r] / n;
+  }
+  std::printf("\n");
+  for (size_t s = 0; s < ns; ++s) {
+    std::printf("| happy (%s), strength %.2f |", args.mode.c_str(), args.strengths[s]);
+    for (int r = 0; r < kNumLandmarkRegions; ++r) {
+      std::printf(" %.4f |", after_region[s][r] / n);
+      json["summary"]["outputs"][s]["region_distance"][kLandmarkRegionNames[r]] = after_region[s][r] / n;
+    }
+    std::printf("\n");
+  }
+  json["summary"]["found"] = found;
   json["summary"]["smiling"] = {{"happy_rate", smiling_happy / n}, {"mean_p_happy", smiling_p / n}};
+  return 0;
+}
+
+int RunRestTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
+  if (args.sources.empty()) throw std::invalid_argument("eval-expression rest needs --source IMG (neutral faces)");
+  pipeline::FaceAnalyzerOptions options;
+  options.num_threads = args.threads;
+  const auto analyzer = pipeline::FaceAnalyzer::Create(options);
+  const auto& names = analyzer->model().expression_names();
+  std::vector<std::array<double, face3d::kNumExpressionShapes>> fits;
+  json["sources"] = nlohmann::json::array();
+  for (const auto& source : args.sources) {
+    const cv::Mat rgb = ReadRgb(source);
+    const auto fit = analyzer->AnalyzeStill(ViewOf(rgb, PixelFormat::kRgb));
+    if (!fit) throw std::runtime_error("no face found in '" + source + "': pass neutral frontal faces");
+    fits.push_back(fit->params.expression);
+    json["sources"].push_back({{"source", source}, {"expression", fit->params.expression}});
+  }
+  std::printf("Fitted expression of %zu neutral faces (FaceAnalyzer::AnalyzeStill, default options)\n\n", fits.size());
+  std::printf("| shape | median | min | max |\n|---|---:|---:|---:|\n");
+  std::string initializer;
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+    std::vector<double> v;
+    for (const auto& f : fits) v.push_back(f[j]);
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    const double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    json["median"][names[j]] = median;
+    if (median < 0.005) continue;
+    std::printf("| %s | %.2f | %.2f | %.2f |\n", names[j].c_str(), median, v.front(), v.back());
+    char item[64];
+    std::snprintf(item, sizeof(item), "{\"%s\", %.2f}", names[j].c_str(), median);
+    initializer += (initializer.empty() ? "" : ", ") + std::string(item);
+  }
+  std::printf("\n(shapes not listed: median < 0.005)\n\nDefaultRestExpression: {%s}\n", initializer.c_str());
   return 0;
 }
 
@@ -321,10 +427,12 @@ const std::vector<std::string>& LandmarkVisibleActionUnits() {
   return aus;
 }
 
-ExpressionRoundTrip::ExpressionRoundTrip(pipeline::Retargeter& retargeter)
+ExpressionRoundTrip::ExpressionRoundTrip(pipeline::Retargeter& retargeter, double landmark_gain)
     : retargeter_(retargeter),
+      landmark_gain_(landmark_gain),
       fitter_(face3d::FaceFitter::Create(retargeter.analyzer().model(), retargeter.analyzer().options().still_fit)),
       warper_(render::FaceWarper::Create(retargeter.analyzer().model(), render::WarpOptions{})) {
+  if (!(landmark_gain > 0.0)) throw std::invalid_argument("ExpressionRoundTrip: landmark_gain must be > 0");
   if (retargeter.output_size() != retargeter.source_rgb().size()) {
     throw std::invalid_argument("ExpressionRoundTrip needs a retargeter without output_crop");
   }
@@ -353,6 +461,11 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
   held.identity = source.params.identity;
   const face3d::FitResult model_held_fit = fitter_.Fit(target_lm, edited->camera, held);
   const face3d::FitResult held_fit = fitter_.Fit(edited->landmarks, edited->camera, held);
+  face3d::Landmarks68 differential_lm;
+  for (int i = 0; i < face3d::kNumLandmarks; ++i) {
+    differential_lm[i] = source_lm[i] + (edited->landmarks[i] - unedited_.landmarks[i]) / landmark_gain_;
+  }
+  const face3d::FitResult differential_fit = fitter_.Fit(differential_lm, source.camera, held);
 
   r.lip_gap_target_px = LipGap(target_lm);
   r.lip_gap_detected_px = LipGap(edited->landmarks);
@@ -408,13 +521,14 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
   for (const auto& au : request) {
     AuReadback b;
     b.name = au.name;
-    b.requested = au.intensity;
+    b.requested = control.Intensity(target.expression, au.name);  // The intensity over the portrait's rest state.
     b.source = control.Intensity(source.params.expression, au.name);
     b.unedited = control.Intensity(unedited_.params.expression, au.name);
     b.edited = control.Intensity(edited->params.expression, au.name);
     b.model_landmarks = control.Intensity(model_fit.params.expression, au.name);
     b.model_landmarks_identity_held = control.Intensity(model_held_fit.params.expression, au.name);
     b.identity_held = control.Intensity(held_fit.params.expression, au.name);
+    b.differential = control.Intensity(differential_fit.params.expression, au.name);
     r.aus.push_back(b);
   }
   return r;
@@ -424,6 +538,26 @@ double NormalisedLandmarkDistance(const face3d::Landmarks68& reference, const fa
   const double iod = (reference[36] - reference[45]).norm();
   if (!(iod > 0.0)) throw std::invalid_argument("NormalisedLandmarkDistance: reference eye corners coincide");
   return metrics::Akd(reference, other, /*align=*/true) / iod;
+}
+
+std::array<double, kNumLandmarkRegions> NormalisedRegionDistances(const face3d::Landmarks68& reference,
+                                                                  const face3d::Landmarks68& other) {
+  const double iod = (reference[36] - reference[45]).norm();
+  if (!(iod > 0.0)) throw std::invalid_argument("NormalisedRegionDistances: reference eye corners coincide");
+  Eigen::Matrix<double, 2, face3d::kNumLandmarks> p, q;
+  for (int i = 0; i < face3d::kNumLandmarks; ++i) {
+    p.col(i) = reference[i];
+    q.col(i) = other[i];
+  }
+  const Eigen::Matrix3d t = Eigen::umeyama(q, p, /*with_scaling=*/true);  // As metrics::Akd(align).
+  q = (t.topLeftCorner<2, 2>() * q).colwise() + t.topRightCorner<2, 1>();
+  constexpr std::array<int, kNumLandmarkRegions + 1> kStart = {0, 17, 27, 36, 48, 68};
+  std::array<double, kNumLandmarkRegions> out{};
+  for (int r = 0; r < kNumLandmarkRegions; ++r) {
+    for (int i = kStart[r]; i < kStart[r + 1]; ++i) out[r] += (p.col(i) - q.col(i)).norm();
+    out[r] /= (kStart[r + 1] - kStart[r]) * iod;
+  }
+  return out;
 }
 
 std::vector<std::string> FindLondonIds(const fs::path& dir, int limit) {
@@ -459,6 +593,9 @@ LondonCase EvaluateLondon(const fs::path& dir, const std::string& id, const std:
   c.neutral = classifier.Classify(ViewOf(retargeter->source_rgb(), PixelFormat::kRgb), neutral.box);
   c.smiling = classifier.Classify(ViewOf(smiling_rgb, PixelFormat::kRgb), smiling->box);
   c.distance_before = NormalisedLandmarkDistance(smiling->landmarks, neutral.landmarks);
+  c.neutral_landmarks = neutral.landmarks;
+  c.smiling_landmarks = smiling->landmarks;
+  c.neutral_expression = neutral.params.expression;
   const auto& control = retargeter->expression_control();
   for (double s : strengths) {
     const ActionUnitSet happy = predict::PresetActionUnits(ExpressionPreset::kHappy, s);
@@ -467,6 +604,7 @@ LondonCase EvaluateLondon(const fs::path& dir, const std::string& id, const std:
     if (!fit) return c;
     c.outputs.push_back(classifier.Classify(ViewOf(out, PixelFormat::kRgb), fit->box));
     c.distance_after.push_back(NormalisedLandmarkDistance(smiling->landmarks, fit->landmarks));
+    c.output_landmarks.push_back(fit->landmarks);
     c.output_rgb.push_back(std::move(out));
   }
   c.found = true;
@@ -507,10 +645,10 @@ CLI::App* AddExpressionEvalCommand(CLI::App& app, ExpressionEvalArgs& args) {
       "eval-expression",
       "Expression-control acceptance: AU round trip on rendered pixels, happy preset on London, contact sheet");
   cmd->footer(kHelp);
-  cmd->add_option("task", args.task, "roundtrip, london or sheet")
+  cmd->add_option("task", args.task, "roundtrip, london, sheet or rest")
       ->required()
-      ->check(CLI::IsMember({"roundtrip", "london", "sheet"}));
-  cmd->add_option("--source", args.sources, "Portrait image (roundtrip: one or more; sheet: one)")
+      ->check(CLI::IsMember({"roundtrip", "london", "sheet", "rest"}));
+  cmd->add_option("--source", args.sources, "Portrait image (roundtrip, rest: one or more; sheet: one)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", args.data, "london: the London face set folder (neutral/, smiling/)")
       ->check(CLI::ExistingDirectory);
@@ -525,6 +663,11 @@ CLI::App* AddExpressionEvalCommand(CLI::App& app, ExpressionEvalArgs& args) {
       ->check(CLI::IsMember({"replace", "add"}));
   cmd->add_option("--output", args.output,
                   "sheet: the sheet image (.jpg or .png); roundtrip/london: optional folder for the renders");
+  cmd->add_option("--landmark-gain", args.landmark_gain,
+                  "roundtrip: divide the detected landmark motion by this in the differential judge (the landmark "
+                  "network's gain measured on other portraits; 1: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 2.0));
   cmd->add_option("--crop", args.crop, "sheet: face crop per cell, pixels")
       ->capture_default_str()
       ->check(CLI::Range(32, 1024));
@@ -547,8 +690,11 @@ int RunExpressionEval(const ExpressionEvalArgs& args) {
     rc = RunLondonTask(args, json);
   } else if (args.task == "sheet") {
     return RunSheetTask(args);
+  } else if (args.task == "rest") {
+    rc = RunRestTask(args, json);
   } else {
-    throw std::invalid_argument("unknown eval-expression task '" + args.task + "'; valid: roundtrip, london, sheet");
+    throw std::invalid_argument("unknown eval-expression task '" + args.task +
+                                "'; valid: roundtrip, london, sheet, rest");
   }
   if (!args.json.empty()) {
     std::ofstream f(args.json);

@@ -10,11 +10,14 @@
 //              expression classifier on inputs and outputs, and landmarks of
 //              the output vs the same person's real smiling photo
 //   sheet      one portrait x the eight presets and an AU12 ramp (labelled)
+//   rest       calibrates replace mode's rest state (DefaultRestExpression)
+//              on neutral faces: per-shape median of the fitted expression
 //
 // The measuring functions are public for the tests.
 #ifndef FACEANIME_TOOLS_CLI_EXPRESSION_EVAL_COMMAND_H_
 #define FACEANIME_TOOLS_CLI_EXPRESSION_EVAL_COMMAND_H_
 
+#include <array>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -41,7 +44,8 @@ const std::vector<std::string>& LandmarkVisibleActionUnits();
 // weights, ExpressionControl::Intensity).
 struct AuReadback {
   std::string name;
-  double requested = 0.0;  // Asked for (replace mode: the target's exact value).
+  double requested = 0.0;  // The target's value (replace mode: the portrait's
+                           // rest state plus the request).
   double source = 0.0;     // In the source portrait's fit (its rest state).
   double unedited = 0.0;   // Fit of the unedited render (Render(source fit)).
   double edited = 0.0;     // Fit of the edited render: the round trip's answer.
@@ -51,6 +55,13 @@ struct AuReadback {
   double model_landmarks_identity_held = 0.0;  // The same, source identity held.
   double identity_held = 0.0;     // The edited render's detected landmarks
                                   // refitted with the source identity held.
+  // The tracking-case judge: the landmark motion the network detects between
+  // the unedited and the edited render, divided by the round trip's
+  // landmark_gain and added to the source's projected model landmarks,
+  // fitted with the source identity held. Differencing the two renders
+  // cancels what the network places differently from the model's landmark
+  // vertices at rest (the offsets the rest state absorbs).
+  double differential = 0.0;
 };
 
 struct RoundTripResult {
@@ -91,14 +102,18 @@ struct RoundTripResult {
 class ExpressionRoundTrip {
  public:
   // Fits the unedited render (Render(source fit)) once. Throws
-  // std::runtime_error when no face is found in it.
-  explicit ExpressionRoundTrip(pipeline::Retargeter& retargeter);
+  // std::runtime_error when no face is found in it. `landmark_gain` (> 0,
+  // default 1: none) divides the detected landmark motion in the
+  // differential judge (AuReadback::differential): the landmark network's
+  // measured under-response (network gain), calibrated on other portraits.
+  explicit ExpressionRoundTrip(pipeline::Retargeter& retargeter, double landmark_gain = 1.0);
   RoundTripResult Run(const predict::ActionUnitSet& request) const;
   const pipeline::FaceObservation& unedited() const { return unedited_; }
 
  private:
   pipeline::Retargeter& retargeter_;
   pipeline::FaceObservation unedited_;
+  double landmark_gain_ = 1.0;
   face3d::FaceFitter fitter_;  // The analyzer's still-fit options.
   render::FaceWarper warper_;  // Default WarpOptions, as the retargeter's.
 };
@@ -119,7 +134,23 @@ struct LondonCase {
   std::vector<double> distance_after;         // Output vs smiling photo, per strength.
   std::vector<cv::Mat> output_rgb;            // Per strength.
   cv::Mat neutral_rgb, smiling_rgb;           // The photos.
+  // Detected landmarks (pixels) of the photos and outputs, and the neutral
+  // photo's fitted expression (the portrait's state replace mode removes).
+  face3d::Landmarks68 neutral_landmarks{}, smiling_landmarks{};
+  std::vector<face3d::Landmarks68> output_landmarks;  // Per strength.
+  std::array<double, face3d::kNumExpressionShapes> neutral_expression{};
 };
+
+// Face regions of the 68 Multi-PIE landmarks for distance breakdowns: jaw
+// 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67.
+inline constexpr int kNumLandmarkRegions = 5;
+inline constexpr std::array<const char*, kNumLandmarkRegions> kLandmarkRegionNames = {"jaw", "brows", "nose", "eyes",
+                                                                                     "mouth"};
+// NormalisedLandmarkDistance split by region: `other` aligned to `reference`
+// over all 68 points (the same similarity), then the mean point distance of
+// each region's points / the reference's outer-eye-corner distance.
+std::array<double, kNumLandmarkRegions> NormalisedRegionDistances(const face3d::Landmarks68& reference,
+                                                                  const face3d::Landmarks68& other);
 
 // London pairs under `dir` (neutral/NNN_03.jpg with smiling/NNN_08.jpg), in
 // id order; at most `limit` (0: all).
@@ -142,8 +173,8 @@ cv::Mat ExpressionSheet(const std::filesystem::path& source, const std::vector<d
                         int columns = 7, int threads = 1);
 
 struct ExpressionEvalArgs {
-  std::string task;                  // roundtrip, london, sheet.
-  std::vector<std::string> sources;  // roundtrip, sheet.
+  std::string task;                  // roundtrip, london, sheet, rest.
+  std::vector<std::string> sources;  // roundtrip, sheet, rest.
   std::string data;                  // london: the London folder.
   std::vector<double> strengths{1.0};  // london: happy strengths.
   int limit = 0;                     // london: identities (0: all).
@@ -152,6 +183,7 @@ struct ExpressionEvalArgs {
   int crop = 256;                    // sheet: cell crop.
   int columns = 7;                   // sheet: cells per row.
   std::string json;                  // Optional JSON with every number.
+  double landmark_gain = 1.0;        // roundtrip: ExpressionRoundTrip's landmark_gain.
   int threads = 1;
   bool quiet = false;
 };

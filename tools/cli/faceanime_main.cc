@@ -349,8 +349,9 @@ int main(int argc, char** argv) {
       "Preset [=strength in [0, 1]]: angry, contemptuous, disgusted, fearful, happy, neutral, sad, surprised");
   edit_au->excludes(edit_expression);
   edit_expression->excludes(edit_au);
-  edit_cmd->add_option("--mode", edit.mode, "replace: the expression becomes exactly this; add: on top of the "
-                                            "portrait's own (clamped to [0, 1])")
+  edit_cmd->add_option("--mode", edit.mode, "replace: the portrait's own expression is removed (down to its rest "
+                                            "state: what our fit reads on a neutral face) and it shows exactly this; "
+                                            "add: on top of the portrait's own (clamped to [0, 1])")
       ->check(CLI::IsMember({"replace", "add"}))
       ->capture_default_str();
   edit_cmd->add_option("--output", edit.output, "Output .png (one still) or .mp4 (a ramp at 25 fps)")->required();

@@ -52,8 +52,9 @@ CLI::App* AddPredictCommand(CLI::App& app, PredictArgs& args) {
   target->excludes(expression)->excludes(au);
   expression->excludes(target)->excludes(au);
   au->excludes(target)->excludes(expression);
-  cmd->add_option("--mode", args.mode, "--expression/--au: replace: the target expression is exactly this; add: on "
-                                       "top of the portrait's own (clamped to [0, 1])")
+  cmd->add_option("--mode", args.mode, "--expression/--au: replace: the target expression is exactly this over the "
+                                       "portrait's rest state (what our fit reads on a neutral face); add: on top of "
+                                       "the portrait's own (clamped to [0, 1])")
       ->check(CLI::IsMember({"replace", "add"}))
       ->capture_default_str();
   cmd->add_flag("--no-target-pose", args.no_target_pose, "--target: take its expression only, keep the head still");
