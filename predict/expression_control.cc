@@ -150,18 +150,18 @@ double RampWeight(int k, int n, double alpha) {
 }
 
 std::map<std::string, double> DefaultRestExpression() {
-  // Medians over the six GRID first frames (see the header), from
-  // `faceanime eval-expression rest` on the working tree of 2026-11-21
+  // Medians over the first frames of the six GRID clips (see the header),
+  // from `faceanime eval-expression rest` on the working tree of 2026-11-21
   // (uniform expression sparsity, FitOptions defaults). Shapes with a median
   // below 0.005 are left out (0).
-  return {{"browInnerUp_R", 0.02},  {"browOuterUp_L", 0.18},  {"browOuterUp_R", 0.13},    {"cheekPuff_L", 0.83},
-          {"cheekPuff_R", 0.80},    {"cheekSquint_L", 1.00},  {"cheekSquint_R", 1.00},    {"eyeLookIn_L", 0.87},
-          {"eyeLookIn_R", 0.75},    {"eyeWide_L", 0.69},      {"eyeWide_R", 0.70},        {"jawLeft", 0.08},
-          {"jawOpen", 0.01},        {"jawRight", 0.03},       {"mouthFrown_L", 0.50},     {"mouthFrown_R", 0.11},
-          {"mouthFunnel", 0.21},    {"mouthLeft", 0.46},      {"mouthLowerDown_R", 0.14}, {"mouthPress_L", 0.19},
-          {"mouthPress_R", 0.23},   {"mouthPucker", 0.34},    {"mouthRight", 0.47},       {"mouthRollLower", 0.03},
-          {"mouthRollUpper", 0.12}, {"mouthStretch_L", 0.40}, {"mouthStretch_R", 0.57},   {"mouthUpperUp_L", 0.01},
-          {"mouthUpperUp_R", 0.05}};
+  return {{"browOuterUp_L", 0.13},  {"browOuterUp_R", 0.13},    {"cheekPuff_L", 0.97},     {"cheekPuff_R", 0.90},
+          {"cheekSquint_L", 1.00},  {"cheekSquint_R", 1.00},    {"eyeLookDown_R", 0.02},   {"eyeLookIn_L", 0.88},
+          {"eyeLookIn_R", 0.71},    {"eyeWide_L", 0.60},        {"eyeWide_R", 0.85},       {"jawLeft", 0.11},
+          {"jawRight", 0.04},       {"mouthFrown_L", 0.24},     {"mouthFrown_R", 0.16},    {"mouthFunnel", 0.27},
+          {"mouthLeft", 0.46},      {"mouthLowerDown_R", 0.13}, {"mouthPress_L", 0.32},    {"mouthPress_R", 0.48},
+          {"mouthPucker", 0.49},    {"mouthRight", 0.45},       {"mouthRollLower", 0.08},  {"mouthRollUpper", 0.14},
+          {"mouthShrugUpper", 0.05}, {"mouthSmile_L", 0.01},    {"mouthStretch_L", 0.69},  {"mouthStretch_R", 0.67},
+          {"mouthUpperUp_L", 0.03}, {"mouthUpperUp_R", 0.07}};
 }
 
 ExpressionControl ExpressionControl::Create(const face3d::MorphableModel& model,

@@ -112,9 +112,11 @@ double RampWeight(int k, int n, double alpha);
 // uses eyeWide, eyeLookIn, cheekPuff, cheekSquint, mouthLeft + mouthRight
 // (together: a narrower mouth), mouthStretch ... at 0.3-1.0. Calibrated on
 // neutral faces that no evaluation uses: the first frame of six GRID
-// speakers (../shared/data/grid: s1/bbaf2n and the five clips in speakers/),
-// with `faceanime eval-expression rest` (docs/benchmarks.md, "Expression
-// control", has the command). Recalibrate when the still-fit defaults change.
+// speakers (../shared/data/grid: s1/bbaf2n.mpg and the five clips in
+// speakers/), with `faceanime eval-expression rest` (docs/benchmarks.md,
+// "Expression control", has the command). Recalibrate when the still-fit
+// defaults change (tests/predict/expression_pixel_test.cc checks the table
+// against the current fit).
 std::map<std::string, double> DefaultRestExpression();
 
 struct ExpressionControlOptions {

@@ -123,6 +123,27 @@ TEST(ExpressionPixelTest, ReadBackIntensityGrowsWithTheRequest) {
   }
 }
 
+// The replace mode's default rest state is the current still fit's reading
+// of the six GRID calibration faces: when the fit's defaults change, this
+// fails until DefaultRestExpression is recalibrated (`faceanime
+// eval-expression rest`, docs/benchmarks.md).
+TEST(ExpressionRestTest, DefaultRestStateMatchesTheFitOnTheCalibrationFaces) {
+  const fs::path grid = testing::SharedDir() / "data" / "grid";
+  if (testing::SharedDir().empty() || !fs::exists(grid / "s1" / "bbaf2n.mpg")) {
+    GTEST_SKIP() << "../shared/data/grid is absent";
+  }
+  std::vector<std::string> sources = {(grid / "s1" / "bbaf2n.mpg").string()};
+  for (const char* clip : {"brbk7n", "lbax4n", "lbbc2a", "lrwp9a", "lwbsza"}) {
+    sources.push_back((grid / "speakers" / (std::string(clip) + ".mpg")).string());
+  }
+  const RestCalibration calibration = CalibrateRest(sources);
+  const auto control = predict::ExpressionControl::Create(testing::TestModel());
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+    // The table rounds to 0.01 and leaves out medians below 0.005.
+    EXPECT_NEAR(control.rest()[j], calibration.median[j], 0.02) << calibration.shape_names[j];
+  }
+}
+
 class ExpressionLondonTest : public ::testing::Test {
  protected:
   void SetUp() override {

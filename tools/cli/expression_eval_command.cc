@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pipeline/evaluation.h"
+#include "pipeline/frame_source.h"
 #include "pipeline/metrics.h"
 #include "render/contact_sheet.h"
 #include "tools/cli/progress.h"
@@ -51,10 +52,10 @@ constexpr const char* kHelp =
     "      divided by the smiling photo's outer-eye-corner distance) before (neutral) and after (output).\n"
     "  sheet --source IMG --output SHEET.jpg|png [--crop N]\n"
     "      The source, the eight presets, AU12 at 0, 0.25, 0.5, 0.75, 1 (replace mode), face crops.\n"
-    "  rest --source IMG [--source IMG ...]\n"
-    "      Calibrates the rest state of replace mode (predict::DefaultRestExpression): fits each image (neutral\n"
-    "      faces, not the evaluation's) like a portrait and prints the per-shape median of the fitted expression\n"
-    "      (with min and max), then the medians >= 0.005 as a C++ initializer.";
+    "  rest --source IMG|VIDEO [--source ...]\n"
+    "      Calibrates the rest state of replace mode (predict::DefaultRestExpression): fits the first frame of\n"
+    "      each source (neutral faces, not the evaluation's) like a portrait and prints the per-shape median of\n"
+    "      the fitted expression (with min and max), then the medians >= 0.005 as a C++ initializer.";
 
 double LipGap(const face3d::Landmarks68& l) {
   return ((l[62] - l[66]).norm() + (l[61] - l[67]).norm() + (l[63] - l[65]).norm()) / 3.0;
@@ -375,34 +376,30 @@ int RunLondonTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
 }
 
 int RunRestTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
-  if (args.sources.empty()) throw std::invalid_argument("eval-expression rest needs --source IMG (neutral faces)");
-  pipeline::FaceAnalyzerOptions options;
-  options.num_threads = args.threads;
-  const auto analyzer = pipeline::FaceAnalyzer::Create(options);
-  const auto& names = analyzer->model().expression_names();
-  std::vector<std::array<double, face3d::kNumExpressionShapes>> fits;
-  json["sources"] = nlohmann::json::array();
-  for (const auto& source : args.sources) {
-    const cv::Mat rgb = ReadRgb(source);
-    const auto fit = analyzer->AnalyzeStill(ViewOf(rgb, PixelFormat::kRgb));
-    if (!fit) throw std::runtime_error("no face found in '" + source + "': pass neutral frontal faces");
-    fits.push_back(fit->params.expression);
-    json["sources"].push_back({{"source", source}, {"expression", fit->params.expression}});
+  if (args.sources.empty()) {
+    throw std::invalid_argument("eval-expression rest needs --source IMG|VIDEO (neutral faces)");
   }
-  std::printf("Fitted expression of %zu neutral faces (FaceAnalyzer::AnalyzeStill, default options)\n\n", fits.size());
-  std::printf("| shape | median | min | max |\n|---|---:|---:|---:|\n");
+  const RestCalibration rest = CalibrateRest(args.sources, args.threads);
+  json["sources"] = nlohmann::json::array();
+  for (size_t i = 0; i < args.sources.size(); ++i) {
+    json["sources"].push_back({{"source", args.sources[i]}, {"expression", rest.expressions[i]}});
+  }
+  std::printf("Fitted expression of the first frame of %zu neutral faces (FaceAnalyzer::AnalyzeStill, default "
+              "options)\n\n| shape | median | min | max |\n|---|---:|---:|---:|\n",
+              args.sources.size());
   std::string initializer;
   for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
-    std::vector<double> v;
-    for (const auto& f : fits) v.push_back(f[j]);
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    const double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    json["median"][names[j]] = median;
-    if (median < 0.005) continue;
-    std::printf("| %s | %.2f | %.2f | %.2f |\n", names[j].c_str(), median, v.front(), v.back());
+    const std::string& name = rest.shape_names[j];
+    json["median"][name] = rest.median[j];
+    if (rest.median[j] < 0.005) continue;
+    double lo = 1.0, hi = 0.0;
+    for (const auto& e : rest.expressions) {
+      lo = std::min(lo, e[j]);
+      hi = std::max(hi, e[j]);
+    }
+    std::printf("| %s | %.2f | %.2f | %.2f |\n", name.c_str(), rest.median[j], lo, hi);
     char item[64];
-    std::snprintf(item, sizeof(item), "{\"%s\", %.2f}", names[j].c_str(), median);
+    std::snprintf(item, sizeof(item), "{\"%s\", %.2f}", name.c_str(), rest.median[j]);
     initializer += (initializer.empty() ? "" : ", ") + std::string(item);
   }
   std::printf("\n(shapes not listed: median < 0.005)\n\nDefaultRestExpression: {%s}\n", initializer.c_str());
@@ -609,6 +606,29 @@ LondonCase EvaluateLondon(const fs::path& dir, const std::string& id, const std:
   }
   c.found = true;
   return c;
+}
+
+RestCalibration CalibrateRest(const std::vector<std::string>& sources, int threads) {
+  pipeline::FaceAnalyzerOptions options;
+  options.num_threads = threads;
+  const auto analyzer = pipeline::FaceAnalyzer::Create(options);
+  RestCalibration out;
+  out.shape_names = analyzer->model().expression_names();
+  for (const auto& source : sources) {
+    const auto frame = pipeline::FrameSource::Open(source)->Next();
+    if (!frame) throw std::runtime_error("'" + source + "' has no frame");
+    const auto fit = analyzer->AnalyzeStill(ViewOf(frame->bgr, PixelFormat::kBgr));
+    if (!fit) throw std::runtime_error("no face found in '" + source + "': pass neutral frontal faces");
+    out.expressions.push_back(fit->params.expression);
+  }
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+    std::vector<double> v;
+    for (const auto& e : out.expressions) v.push_back(e[j]);
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    out.median[j] = n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  }
+  return out;
 }
 
 cv::Mat ExpressionSheet(const fs::path& source, const std::vector<double>& ramp, int crop, int columns,

@@ -166,6 +166,18 @@ LondonCase EvaluateLondon(const std::filesystem::path& dir, const std::string& i
                           const std::vector<double>& strengths, const face3d::ExpressionClassifier& classifier,
                           predict::ExpressionBlend mode = predict::ExpressionBlend::kReplace, int threads = 1);
 
+// Replace mode's rest-state calibration (`eval-expression rest`): the first
+// frame of each source (an image or a video; pipeline::FrameSource) fitted
+// like a portrait (FaceAnalyzer::AnalyzeStill, default options), and the
+// per-shape median of the fitted expression weights. Throws
+// std::runtime_error naming a source without a face.
+struct RestCalibration {
+  std::vector<std::array<double, face3d::kNumExpressionShapes>> expressions;  // Per source.
+  std::array<double, face3d::kNumExpressionShapes> median{};
+  std::vector<std::string> shape_names;  // The model's expression names.
+};
+RestCalibration CalibrateRest(const std::vector<std::string>& sources, int threads = 1);
+
 // The contact sheet: the source, the eight presets (replace mode, strength
 // 1), then AU12 at each of `ramp` (replace), each an output_crop x
 // output_crop face crop, labelled. RGB.
