@@ -80,7 +80,13 @@ double InterOcularDistance(const Landmarks68& landmarks) {
 // ---------------------------------------------------------------------------
 // LandmarkModel
 
-LandmarkModel LandmarkModel::Create(const MorphableModel& model) {
+LandmarkOffsets ZeroLandmarkOffsets() {
+  LandmarkOffsets out;
+  for (auto& o : out) o.setZero();
+  return out;
+}
+
+LandmarkModel LandmarkModel::Create(const MorphableModel& model, const LandmarkOffsets& offsets_cm) {
   const auto& lm = model.landmark_vertices();
   std::vector<int> rows(lm.begin(), lm.end());
   const JawlineCandidates& jaw = model.jawline();
@@ -139,6 +145,11 @@ LandmarkModel LandmarkModel::Create(const MorphableModel& model) {
     out.outward_[slot] = outward;
   }
   out.basis_ = SubsetBasis::Create(model, rows);
+  for (int k = 0; k < kNumLandmarks; ++k) out.basis_.mean.segment<3>(3 * k) += offsets_cm[k];
+  for (int k = 0; k <= 16; ++k) {
+    if (!IsContourLandmark(k)) continue;
+    for (int row : out.strips_[ContourSlot(k)]) out.basis_.mean.segment<3>(3 * row) += offsets_cm[k];
+  }
   out.identity_rows_ = out.basis_.identity;
   out.expression_rows_ = out.basis_.expression;
   return out;
@@ -307,6 +318,12 @@ FaceFitter FaceFitter::Create(const MorphableModel& model, const FitOptions& opt
   if (!(options.contour_tangential_weight >= 0 && options.contour_tangential_weight <= 1)) {
     fail("contour_tangential_weight must be in [0, 1]");
   }
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    const Eigen::Vector3d& o = options.landmark_offsets_cm[k];
+    if (!o.allFinite() || o.norm() > 2.0) {
+      fail("landmark_offsets_cm[" + std::to_string(k) + "] must be finite and within 2 cm");
+    }
+  }
   std::array<double, kNumExpressionShapes> l1;
   l1.fill(options.expression_l1_weight);
   for (const auto& [name, scale] : options.expression_l1_scale) {
@@ -315,7 +332,7 @@ FaceFitter FaceFitter::Create(const MorphableModel& model, const FitOptions& opt
     if (!(scale >= 0)) fail("expression_l1_scale['" + name + "'] must be >= 0");
     l1[j] = options.expression_l1_weight * scale;
   }
-  return FaceFitter(LandmarkModel::Create(model), options, l1);
+  return FaceFitter(LandmarkModel::Create(model, options.landmark_offsets_cm), options, l1);
 }
 
 double FaceFitter::Confidence(double rmse_px, const Landmarks68& landmarks) const {

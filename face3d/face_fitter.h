@@ -35,15 +35,33 @@ inline constexpr int kNumContourLandmarks = 16;  // Multi-PIE 0-7 and 9-16.
 // True for Multi-PIE landmarks 0-7 and 9-16 (the sliding jaw contour).
 constexpr bool IsContourLandmark(int landmark) { return landmark >= 0 && landmark <= 16 && landmark != 8; }
 
+// Model-space offsets (cm, +X the subject's left, +Y up, +Z out of the face)
+// of the 68 landmark points from the model's landmark vertices, one per
+// Multi-PIE landmark; for a jaw-contour landmark the offset moves every
+// candidate of its strip. They calibrate where a 68-point detector places its
+// points relative to ICT's landmark vertices (DefaultLandmarkOffsets).
+using LandmarkOffsets = std::array<Eigen::Vector3d, kNumLandmarks>;
+
+// All zero: the landmarks on ICT's landmark vertices and jawline candidates.
+LandmarkOffsets ZeroLandmarkOffsets();
+
+// Offsets calibrated for the face-api 68-point net (face3d/landmark_offsets.cc
+// says on which data and how; tools/calibrate_landmarks.cc makes
+// them).
+LandmarkOffsets DefaultLandmarkOffsets();
+
 // Where the 68 landmarks sit on the model for a face state: fixed vertices
 // for the inner landmarks and the chin (8), silhouette vertices for the jaw
 // contour. Holds a dense SubsetBasis over all vertices that can carry a
 // landmark, so evaluating them is a small mat-vec.
 class LandmarkModel {
  public:
-  // Builds the contour strips from the model's mean shape. Copies the bases
-  // it needs; `model` need not outlive the result.
-  static LandmarkModel Create(const MorphableModel& model);
+  // Builds the contour strips from the model's mean shape and moves each
+  // landmark's points by `offsets_cm` (constant model-space offsets: they do
+  // not scale with identity or expression). Copies the bases it needs;
+  // `model` need not outlive the result.
+  static LandmarkModel Create(const MorphableModel& model,
+                              const LandmarkOffsets& offsets_cm = ZeroLandmarkOffsets());
 
   // Basis over every candidate vertex. Rows 0..67 are the model's fixed
   // Multi-PIE vertices (landmark_vertices()); contour strips follow.
@@ -129,6 +147,11 @@ struct FitOptions {
   // solves with at most 0.1 here (the contour vertices slide into place
   // while the identity settles), then with this weight.
   double contour_tangential_weight = 1.0;
+  // Where the detector places the 68 points relative to ICT's landmark
+  // vertices (LandmarkOffsets; each finite and within 2 cm). Synthetic
+  // landmarks that should match the fitter exactly come from its
+  // landmark_model(), which includes them.
+  LandmarkOffsets landmark_offsets_cm = DefaultLandmarkOffsets();
   // Contour re-selection rounds (each a Levenberg-Marquardt solve). >= 1.
   int max_rounds = 4;
   // Levenberg-Marquardt iterations per round. >= 1.

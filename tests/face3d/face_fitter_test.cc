@@ -26,8 +26,18 @@ using testing::RotationErrorDeg;
 using testing::SyntheticCamera;
 using testing::TestModel;
 
+// The synthetic faces carry their landmarks on the model's own landmark
+// vertices and jawline candidates, so these fitters use no landmark offsets
+// (the default offsets calibrate a detector's convention, which synthetic
+// landmarks do not have; london_fit_test covers them).
+FitOptions SyntheticOptions() {
+  FitOptions options;
+  options.landmark_offsets_cm = ZeroLandmarkOffsets();
+  return options;
+}
+
 const FaceFitter& Fitter() {
-  static const FaceFitter* fitter = new FaceFitter(FaceFitter::Create(TestModel()));
+  static const FaceFitter* fitter = new FaceFitter(FaceFitter::Create(TestModel(), SyntheticOptions()));
   return *fitter;
 }
 
@@ -108,6 +118,29 @@ TEST(FaceFitterTest, RejectsInvalidOptions) {
   bad = {};
   bad.expression_l1_scale["noSuchShape"] = 2.0;
   EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
+  bad = {};
+  bad.landmark_offsets_cm[48] = Eigen::Vector3d(0, 3.0, 0);
+  EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
+}
+
+// A landmark offset moves that landmark's model point by the offset (inner
+// landmarks: the fixed vertex; contour landmarks: every strip candidate, so
+// the silhouette choice is unchanged for a frontal face) and no other point.
+TEST(LandmarkModelTest, LandmarkOffsetsMoveOnlyTheirLandmark) {
+  LandmarkOffsets offsets = ZeroLandmarkOffsets();
+  offsets[48] = Eigen::Vector3d(0.3, -0.2, 0.0);
+  offsets[4] = Eigen::Vector3d(-0.5, 0.4, 0.0);
+  const LandmarkModel plain = LandmarkModel::Create(TestModel());
+  const LandmarkModel moved = LandmarkModel::Create(TestModel(), offsets);
+  FaceParams frontal;
+  frontal.pose.translation = Eigen::Vector3d(0, 0, 30);
+  const Vertices a = plain.Positions(frontal, SyntheticCamera());
+  const Vertices b = moved.Positions(frontal, SyntheticCamera());
+  EXPECT_EQ(plain.SelectVertices(frontal, SyntheticCamera()), moved.SelectVertices(frontal, SyntheticCamera()));
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    const Eigen::Vector3d d = (b.row(k) - a.row(k)).transpose().cast<double>();
+    EXPECT_LT((d - offsets[k]).norm(), 1e-5) << "landmark " << k;
+  }
 }
 
 // The per-shape L1 weights: expression_l1_weight times the listed scales.
@@ -274,7 +307,7 @@ TEST(FaceFitterTest, RecoversPoseAndExpressionFromNoiseFreeLandmarksWithKnownIde
 // 0.2, it fits them to sub-pixel accuracy: measured worst 0.19 px over 24
 // faces (seeds 11, 23, 37).
 TEST(FaceFitterTest, FitsNoiseFreeLandmarksToSubPixelWithEstimatedIdentityWhenToldTheyAreExact) {
-  FitOptions options;
+  FitOptions options = SyntheticOptions();
   options.landmark_sigma_px = 0.2;
   const FaceFitter fitter = FaceFitter::Create(TestModel(), options);
   std::mt19937 rng(11);

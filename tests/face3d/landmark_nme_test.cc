@@ -227,6 +227,9 @@ struct Scene {
   FaceParams params;
   cv::Mat rgb;
   Landmarks68 truth;
+  // The same heads' landmarks with the fitter's calibrated offsets
+  // (DefaultLandmarkOffsets: fitted on GRID frames, not on renders).
+  Landmarks68 truth_calibrated;
   std::optional<FaceDetection> face;
 };
 
@@ -235,6 +238,7 @@ const std::vector<Scene>& Scenes() {
   static const std::vector<Scene> scenes = [] {
     const MorphableModel& model = testing::TestModel();
     const LandmarkModel landmarks = LandmarkModel::Create(model);
+    const LandmarkModel calibrated = LandmarkModel::Create(model, DefaultLandmarkOffsets());
     const FaceRenderer renderer(model);
     const FaceDetector detector = FaceDetector::Create();
     const Camera camera = Camera::ForImage(kImageSize, kImageSize);
@@ -245,6 +249,7 @@ const std::vector<Scene>& Scenes() {
       s.params = RandomRenderFace(model, rng);
       s.rgb = renderer.Render(s.params, camera, Background(i));
       s.truth = landmarks.Project(s.params, camera);
+      s.truth_calibrated = calibrated.Project(s.params, camera);
       s.face = LargestFace(detector.Detect(ViewOf(s.rgb, PixelFormat::kRgb)));
       out.push_back(std::move(s));
     }
@@ -256,6 +261,7 @@ const std::vector<Scene>& Scenes() {
 struct NmeFigures {
   std::vector<double> nme;        // All 68 points.
   std::vector<double> inner_nme;  // Points 17-67.
+  std::vector<double> calibrated_nme;  // All 68 points against truth_calibrated.
   int detected = 0;
 };
 
@@ -270,6 +276,7 @@ NmeFigures Measure(bool tiny) {
     const Landmarks68 points = landmarker->Detect(ViewOf(s.rgb, PixelFormat::kRgb), s.face->box).points;
     out.nme.push_back(Nme(points, s.truth));
     out.inner_nme.push_back(Nme(points, s.truth, 17));
+    out.calibrated_nme.push_back(Nme(points, s.truth_calibrated));
   }
   return out;
 }
@@ -283,9 +290,9 @@ double Mean(const std::vector<double>& v) {
 void Report(const char* name, const NmeFigures& f) {
   std::printf(
       "%s net: detected %d/%d renders; NME (inter-ocular) mean %.4f median %.4f p90 %.4f max %.4f; "
-      "inner 51 points mean %.4f\n",
+      "inner 51 points mean %.4f; against the calibrated landmark offsets mean %.4f\n",
       name, f.detected, kNumRenders, Mean(f.nme), Percentile(f.nme, 0.5), Percentile(f.nme, 0.9),
-      Percentile(f.nme, 1.0), Mean(f.inner_nme));
+      Percentile(f.nme, 1.0), Mean(f.inner_nme), Mean(f.calibrated_nme));
   ::testing::Test::RecordProperty(std::string(name) + "_nme_mean", std::to_string(Mean(f.nme)));
 }
 
@@ -310,6 +317,18 @@ TEST(LandmarkNmeTest, FullNetNmeOnRenderedIctHeads) {
   EXPECT_LT(Mean(f.nme), 0.10);
   EXPECT_LT(Percentile(f.nme, 0.5), 0.095);
   EXPECT_LT(Percentile(f.nme, 1.0), 0.20);  // No gross failure.
+}
+
+// The landmark offsets calibrated on GRID frames (DefaultLandmarkOffsets)
+// describe the net's convention on these renders too, data they were not
+// made from: measured NME mean 0.0732 -> 0.0649 (full net), 0.0849 ->
+// 0.0778 (tiny).
+TEST(LandmarkNmeTest, CalibratedLandmarkOffsetsBringTheModelCloserToTheNet) {
+  for (const bool tiny : {false, true}) {
+    const NmeFigures f = Measure(tiny);
+    ASSERT_FALSE(f.nme.empty());
+    EXPECT_LT(Mean(f.calibrated_nme), 0.95 * Mean(f.nme)) << (tiny ? "tiny" : "full");
+  }
 }
 
 TEST(LandmarkNmeTest, TinyNetNmeOnRenderedIctHeads) {

@@ -33,7 +33,8 @@ struct Sequence {
 // Slow sinusoidal head motion and smile, jawOpen stepping 0.1 -> 0.6 at kStepFrame.
 Sequence MakeSequence(std::mt19937& rng) {
   const MorphableModel& model = TestModel();
-  const LandmarkModel lm = LandmarkModel::Create(model);
+  // The landmark model the fitter uses (default FitOptions, calibrated offsets included).
+  const LandmarkModel lm = LandmarkModel::Create(model, FitOptions{}.landmark_offsets_cm);
   std::normal_distribution<double> normal(0.0, 1.0);
   FaceParams base;
   for (double& w : base.identity) w = normal(rng);
