@@ -330,6 +330,16 @@ TEST(FaceFitterTest, FitsNoiseFreeLandmarksToSubPixelWithEstimatedIdentityWhenTo
 // 3.6 and 1.4 deg for seeds 11, 23, 37, where the 3.6 deg face (near
 // frontal) ends at 0.19 px against 0.07 px and 0.67 deg when started from
 // the truth (a local minimum, not the estimator's optimum).
+// Further attempts, all with landmark_sigma_px 0.2 over 40 faces (seeds 11,
+// 23, 37, 41, 53), worst rotation: started from the truth 0.97 deg / 0.14 px
+// (the estimator's optimum is within 1 deg; with sigma 0.05 0.76 deg); from
+// PnP as now 3.58 deg (seed 23 face 1: on entering phase 1 the contour
+// re-selection jumps the cost from 33 to 396 and the rounds alternate
+// between vertex sets); best of 5 starts (PnP and +-10 deg pitch/yaw,
+// lowest final cost) 1.26 deg at 5x the time; not better: a sigma schedule
+// (1 px, then 0.2) 3.21, tangential-weight schedules 0.1/0.3/1 3.58 and
+// 0.1/0.2/0.4/1 1.42 (with 1.21 px), a wider silhouette tolerance (0.1-0.4
+// cm) 1.72-2.50, sigma 0.1 / 0.05 throughout 3.07 / 2.58.
 // Kept, disabled, as the target: run with --gtest_also_run_disabled_tests.
 TEST(FaceFitterTest, DISABLED_RecoversRotationWithinOneDegreeWithEstimatedIdentity) {
   std::mt19937 rng(11);
