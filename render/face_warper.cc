@@ -1,6 +1,7 @@
 #include "render/face_warper.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -65,6 +66,25 @@ bool AddProjectedBox(const Positions& cam, int count, const face3d::Camera& came
 
 float Luma(const float* rgb) { return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]; }
 
+bool SameParams(const face3d::FaceParams& a, const face3d::FaceParams& b) {
+  return a.identity == b.identity && a.expression == b.expression && a.pose.rotation == b.pose.rotation &&
+         a.pose.translation == b.pose.translation;
+}
+
+// Per-thread working memory of Warp: after the first frame, a warp of the
+// same crop size allocates nothing but its output (large per-frame
+// allocations cost page faults that were ~20% of the warp's time). The
+// source's camera-space mesh is kept for the next frame of the same source.
+struct WarpScratch {
+  Positions tgt_model, src_model, src_cam, tgt_cam;
+  uint64_t src_warper = 0;  // FaceWarper::id_ that src_cam was computed for (0: none).
+  face3d::FaceParams src_params;
+  RasterBuffers tgt_buf, src_buf;
+  cv::Mat disp, known, classes, generated, alpha, map, sampled, openness, strip_map, warped;
+};
+
+std::atomic<uint64_t> next_warper_id{1};
+
 }  // namespace
 
 FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOptions& options) {
@@ -98,7 +118,7 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   const int num_outer = static_cast<int>(
       std::count_if(mesh.triangle_parts().begin(), mesh.triangle_parts().end(),
                     [](Part p) { return p == Part::kFace || p == Part::kHeadAndNeck; }));
-  return FaceWarper(std::move(mesh), options, num_face, num_outer);
+  return FaceWarper(std::move(mesh), options, num_face, num_outer, next_warper_id++);
 }
 
 cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams& source,
@@ -111,9 +131,19 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   const cv::Mat src =
       source_image.format == PixelFormat::kRgb ? WrapAsMat(source_image) : ToRgb(source_image);
 
-  const Positions tgt_model = mesh_.Evaluate(target);
-  const Positions src_cam = PartMesh::ToCamera(mesh_.Evaluate(source), source.pose);
-  const Positions tgt_cam = PartMesh::ToCamera(tgt_model, target.pose);
+  thread_local WarpScratch scratch;
+  WarpScratch& ws = scratch;
+  mesh_.Evaluate(target, &ws.tgt_model);
+  if (ws.src_warper != id_ || !SameParams(ws.src_params, source)) {
+    mesh_.Evaluate(source, &ws.src_model);
+    PartMesh::ToCamera(ws.src_model, source.pose, &ws.src_cam);
+    ws.src_warper = id_;
+    ws.src_params = source;
+  }
+  PartMesh::ToCamera(ws.tgt_model, target.pose, &ws.tgt_cam);
+  const Positions& tgt_model = ws.tgt_model;
+  const Positions& src_cam = ws.src_cam;
+  const Positions& tgt_cam = ws.tgt_cam;
 
   // --- Crop around the face at both params.
   double box[4] = {std::numeric_limits<double>::max(), std::numeric_limits<double>::max(),
@@ -136,8 +166,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
 
   // --- Render the target and the source at the crop.
   const Rasterizer raster = Rasterizer::Create({});
-  // Per-thread buffers: rendering allocates nothing after the first call.
-  thread_local RasterBuffers tgt_buf, src_buf;
+  RasterBuffers& tgt_buf = ws.tgt_buf;
+  RasterBuffers& src_buf = ws.src_buf;
   raster.Render(tgt_cam, mesh_.triangles(), crop_cam, &tgt_buf);
   // The source z-buffer only decides visibility: the outer surface (face,
   // head) occludes everything the interior parts could.
@@ -145,9 +175,15 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
 
   // --- Backward displacement on the head, and pixel classes.
   const int n = crop.size;
-  cv::Mat disp(n, n, CV_32FC2, cv::Scalar::all(0));
-  cv::Mat known(n, n, CV_8U, cv::Scalar::all(0));
-  cv::Mat classes(n, n, CV_8U, cv::Scalar::all(kOffMesh));
+  cv::Mat& disp = ws.disp;
+  cv::Mat& known = ws.known;
+  cv::Mat& classes = ws.classes;
+  disp.create(n, n, CV_32FC2);
+  disp.setTo(cv::Scalar::all(0));
+  known.create(n, n, CV_8U);
+  known.setTo(cv::Scalar::all(0));
+  classes.create(n, n, CV_8U);
+  classes.setTo(cv::Scalar::all(kOffMesh));
   const float tol = options_.visibility_tolerance_cm;
   const double f = camera.focal;
   int num_generated = 0;
@@ -212,7 +248,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     const int pad = 12;
     gen_box = cv::Rect(hidden_box.tl() - cv::Point(pad, pad), hidden_box.br() + cv::Point(pad, pad)) &
                              cv::Rect(0, 0, n, n);
-    cv::Mat map(gen_box.size(), CV_32FC2);
+    cv::Mat& map = ws.map;
+    map.create(gen_box.size(), CV_32FC2);
     for (int y = 0; y < gen_box.height; ++y) {
       const float* d = disp.ptr<float>(gen_box.y + y) + 2 * gen_box.x;
       float* m = map.ptr<float>(y);
@@ -221,10 +258,14 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         m[2 * x + 1] = static_cast<float>(crop.ToFullY(gen_box.y + y)) + d[2 * x + 1];
       }
     }
-    cv::Mat sampled;
+    cv::Mat& sampled = ws.sampled;
     cv::remap(src, sampled, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-    generated = cv::Mat(n, n, CV_32FC3, cv::Scalar::all(0));
-    alpha = cv::Mat(n, n, CV_32F, cv::Scalar::all(0));
+    ws.generated.create(n, n, CV_32FC3);
+    ws.generated.setTo(cv::Scalar::all(0));
+    ws.alpha.create(n, n, CV_32F);
+    ws.alpha.setTo(cv::Scalar::all(0));
+    generated = ws.generated;
+    alpha = ws.alpha;
     cv::Mat gen_roi = generated(gen_box);
     sampled.convertTo(gen_roi, CV_32FC3);
     const cv::Mat cls_roi = classes(gen_box);
@@ -248,7 +289,9 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         luma_count > 0 ? std::clamp(static_cast<float>(luma_sum / luma_count) / 150.f, 0.4f, 1.3f) : 1.f;
     // Openness of the mouth at each interior pixel: from the height (cm) of
     // the run of interior pixels in its column.
-    cv::Mat openness(gen_box.size(), CV_32F, cv::Scalar::all(0));
+    cv::Mat& openness = ws.openness;
+    openness.create(gen_box.size(), CV_32F);
+    openness.setTo(cv::Scalar::all(0));
     const float cm_per_px_at_1cm = 1.f / static_cast<float>(crop_cam.focal);
     for (int x = gen_box.x; x < gen_box.br().x; ++x) {
       int y = gen_box.y;
@@ -319,7 +362,9 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   cv::Mat out = src.clone();
   const double feather_px = std::max(1.0, options_.feather * side);
   constexpr int kStripRows = 32;
-  cv::Mat strip_map(kStripRows, roi.width, CV_32FC2), warped;
+  cv::Mat& strip_map = ws.strip_map;
+  cv::Mat& warped = ws.warped;
+  strip_map.create(kStripRows, roi.width, CV_32FC2);
   for (int strip = 0; strip < roi.height; strip += kStripRows) {
     const int rows = std::min(kStripRows, roi.height - strip);
     for (int y = 0; y < rows; ++y) {
@@ -397,8 +442,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   if (debug != nullptr) {
     debug->crop_camera = crop_cam;
     debug->crop_rect = crop.rect;
-    debug->displacement = disp;
-    debug->target_mask = tgt_buf.mask;
+    debug->displacement = disp.clone();  // The scratch is reused by the next call.
+    debug->target_mask = tgt_buf.mask.clone();
     debug->hidden_mask = (classes == kFilled) | (classes == kMouth);
     debug->mouth_mask = classes == kMouth;
   }

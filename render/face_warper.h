@@ -19,6 +19,8 @@
 #ifndef FACEANIME_RENDER_FACE_WARPER_H_
 #define FACEANIME_RENDER_FACE_WARPER_H_
 
+#include <cstdint>
+
 #include <opencv2/core/mat.hpp>
 
 #include "face3d/face_params.h"
@@ -101,15 +103,17 @@ class FaceWarper {
 
  private:
   FaceWarper(PartMesh mesh, const WarpOptions& options, int num_face_vertices,
-             int num_outer_triangles)
+             int num_outer_triangles, uint64_t id)
       : mesh_(std::move(mesh)),
         options_(options),
         num_face_vertices_(num_face_vertices),
-        num_outer_triangles_(num_outer_triangles) {}
+        num_outer_triangles_(num_outer_triangles),
+        id_(id) {}
   PartMesh mesh_;
   WarpOptions options_;
   int num_face_vertices_;    // Mesh vertices [0, n) are the face part's.
   int num_outer_triangles_;  // Mesh triangles [0, n) are the face's and head's.
+  uint64_t id_;              // Unique per Create(): keys the per-thread source cache.
 };
 
 }  // namespace faceanime::render

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
+#include <deque>
 
 #include <opencv2/core.hpp>
 
@@ -43,9 +45,16 @@ void RelaxSweep(cv::Mat& v, const cv::Mat& w) {
   }
 }
 
+// Per-thread pyramid storage (values, weights per coarser level), reused
+// between calls: no allocation per frame once grown. A deque: growing it
+// keeps references to the finer levels valid.
+struct Pyramid {
+  std::deque<cv::Mat> values, weights;
+};
+
 // One level: `v` (C channels) and weights `w` in [0, 1]; pixels with w == 0
-// are free, the others are (partly) fixed.
-void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps) {
+// are free, the others are (partly) fixed. `level`: depth below the finest.
+void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps, Pyramid& pyramid, size_t level) {
   const int rows = v.rows, cols = v.cols, ch = v.channels();
   bool any_free = false;
   for (int y = 0; y < rows && !any_free; ++y) {
@@ -61,8 +70,16 @@ void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps) {
   if (rows > 1 || cols > 1) {
     // Push: weighted 2x2 averages.
     const int crow = (rows + 1) / 2, ccol = (cols + 1) / 2;
-    cv::Mat cvals(crow, ccol, v.type(), cv::Scalar::all(0));
-    cv::Mat cw(crow, ccol, CV_32F, cv::Scalar::all(0));
+    if (pyramid.values.size() <= level) {
+      pyramid.values.resize(level + 1);
+      pyramid.weights.resize(level + 1);
+    }
+    cv::Mat& cvals = pyramid.values[level];
+    cv::Mat& cw = pyramid.weights[level];
+    cvals.create(crow, ccol, v.type());
+    cvals.setTo(cv::Scalar::all(0));
+    cw.create(crow, ccol, CV_32F);
+    cw.setTo(cv::Scalar::all(0));
     for (int y = 0; y < rows; ++y) {
       const float* vr = v.ptr<float>(y);
       const float* wr = w.ptr<float>(y);
@@ -86,7 +103,7 @@ void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps) {
       }
     }
     // Coarser levels are cheap: relax them more (cascadic multigrid).
-    SolveLevel(cvals, cw, std::min(2 * sweeps + 2, 32));
+    SolveLevel(cvals, cw, std::min(2 * sweeps + 2, 32), pyramid, level + 1);
     // Pull: blend the bilinear upsampling into the free part of each pixel.
     for (int y = 0; y < rows; ++y) {
       float* vr = v.ptr<float>(y);
@@ -137,9 +154,16 @@ void FillMembrane(const cv::Mat& known, cv::Mat* values, const MembraneOptions& 
     values->setTo(cv::Scalar::all(0));
     return;
   }
-  cv::Mat w;
-  cv::Mat(known != 0).convertTo(w, CV_32F, 1.0 / 255.0);
-  SolveLevel(*values, w, options.sweeps_per_level);
+  thread_local Pyramid pyramid;
+  thread_local cv::Mat w;
+  // known != 0 -> 1, else 0 (what (known != 0) / 255 gives, without the temporary).
+  w.create(known.size(), CV_32F);
+  for (int y = 0; y < known.rows; ++y) {
+    const uint8_t* k = known.ptr<uint8_t>(y);
+    float* wr = w.ptr<float>(y);
+    for (int x = 0; x < known.cols; ++x) wr[x] = k[x] != 0 ? 1.f : 0.f;
+  }
+  SolveLevel(*values, w, options.sweeps_per_level, pyramid, 0);
 }
 
 }  // namespace faceanime::render

@@ -95,6 +95,11 @@ void PartMesh::AddDelta(const float* delta, float weight, const std::vector<Run>
 
 Positions PartMesh::Evaluate(const face3d::FaceParams& params) const {
   Positions out;
+  Evaluate(params, &out);
+  return out;
+}
+
+void PartMesh::Evaluate(const face3d::FaceParams& params, Positions* out) const {
   {
     std::lock_guard<std::mutex> lock(cache_->mutex);
     if (!cache_->valid || cache_->identity != params.identity) {
@@ -114,23 +119,28 @@ Positions PartMesh::Evaluate(const face3d::FaceParams& params) const {
       cache_->identity = params.identity;
       cache_->valid = true;
     }
-    out = cache_->base;
+    *out = cache_->base;  // Reuses out's storage when the size matches.
   }
   for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
     if (params.expression[j] != 0.0) {
       AddDelta(model_->expression_delta(j), static_cast<float>(params.expression[j]),
-               expression_runs_[j], out.data());
+               expression_runs_[j], out->data());
     }
   }
-  return out;
 }
 
 Positions PartMesh::ToCamera(const Positions& model_space, const face3d::Pose& pose) {
+  Positions out;
+  ToCamera(model_space, pose, &out);
+  return out;
+}
+
+void PartMesh::ToCamera(const Positions& model_space, const face3d::Pose& pose, Positions* out) {
   const Eigen::Matrix3f r = pose.ModelToCameraRotation().cast<float>();
   const Eigen::RowVector3f t = pose.translation.cast<float>().transpose();
-  Positions out = model_space * r.transpose();
-  out.rowwise() += t;
-  return out;
+  out->resize(model_space.rows(), 3);
+  out->noalias() = model_space * r.transpose();
+  out->rowwise() += t;
 }
 
 }  // namespace faceanime::render

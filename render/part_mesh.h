@@ -52,9 +52,14 @@ class PartMesh {
   // coefficients cost time, and the identity part is cached between calls
   // with the same identity (thread-safe).
   Positions Evaluate(const face3d::FaceParams& params) const;
+  // The same into `out`, reusing its storage (no allocation when it already
+  // has num_vertices() rows).
+  void Evaluate(const face3d::FaceParams& params, Positions* out) const;
 
   // Camera-space positions (centimetres): R * diag(1,-1,-1) * X + t.
   static Positions ToCamera(const Positions& model_space, const face3d::Pose& pose);
+  // The same into `out` (reusing its storage; must not be `model_space`).
+  static void ToCamera(const Positions& model_space, const face3d::Pose& pose, Positions* out);
 
  private:
   PartMesh() = default;

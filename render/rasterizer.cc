@@ -53,7 +53,9 @@ void Rasterizer::Render(const Positions& camera_vertices,
 
   // Project every vertex once.
   const int n = static_cast<int>(camera_vertices.rows());
-  std::vector<ScreenVertex> screen(n);
+  // Per-thread scratch: no allocation per frame once it has grown.
+  thread_local std::vector<ScreenVertex> screen;
+  screen.resize(n);
   const float f = static_cast<float>(camera.focal);
   const float cx = static_cast<float>(camera.cx), cy = static_cast<float>(camera.cy);
   for (int i = 0; i < n; ++i) {

@@ -87,6 +87,40 @@ TEST(FaceWarperTest, AnyPixelFormatGivesTheSameRgbOutput) {
   EXPECT_GT(cv::norm(a, rgb, cv::NORM_L1) / a.total(), 0.5);  // Something moved.
 }
 
+// Warp keeps per-thread working memory and the source's mesh between calls:
+// interleaved calls with other sources, targets, crop sizes and warpers give
+// the same images as fresh ones, and the debug intermediates a call returns
+// are not overwritten by the next call.
+TEST(FaceWarperTest, RepeatedAndInterleavedWarpsGiveTheSameOutput) {
+  const cv::Mat rgb = faceanime::testing::AstronautRgb();
+  const Camera camera = Camera::ForImage(rgb.cols, rgb.rows);
+  const FaceParams source = faceanime::testing::AstronautParams();
+  FaceParams target = source;
+  target.pose.rotation = face3d::RotationFromEuler({12, 0, 0});
+  target.expression[Model().ExpressionIndex("jawOpen")] = 0.5;
+  FaceParams other_source = source;
+  other_source.expression[Model().ExpressionIndex("mouthSmile_L")] = 0.4;
+  const ImageView view = ViewOf(rgb, PixelFormat::kRgb);
+  WarpDebug first_debug;
+  cv::Mat first;
+  {
+    const FaceWarper fresh = FaceWarper::Create(Model(), {});
+    first = fresh.Warp(view, source, target, camera, &first_debug);
+  }
+  const cv::Mat first_displacement = first_debug.displacement.clone();
+  const FaceWarper warper = FaceWarper::Create(Model(), {});
+  const FaceWarper small = FaceWarper::Create(Model(), {.crop_size = 128});
+  const cv::Mat a = warper.Warp(view, source, target, camera);
+  const cv::Mat other = warper.Warp(view, other_source, source, camera);
+  const cv::Mat b_small = small.Warp(view, source, target, camera);
+  const cv::Mat b = warper.Warp(view, source, target, camera);
+  EXPECT_EQ(cv::norm(a, first, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(b, first, cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(other, first, cv::NORM_L1) / other.total(), 0.5);  // Really another warp.
+  EXPECT_GT(cv::norm(b_small, first, cv::NORM_L1) / b_small.total(), 0.01);
+  EXPECT_EQ(cv::norm(first_debug.displacement, first_displacement, cv::NORM_INF), 0.0);
+}
+
 // A procedurally coloured head rendered at A is the source image; warping it
 // to B must match a direct render at B wherever B's surface is visible in A.
 class SyntheticHeadTest : public ::testing::Test {
