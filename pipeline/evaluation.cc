@@ -155,8 +155,9 @@ std::vector<std::string> EvalMethods(EvalSuite suite) {
 
 const std::vector<std::string>& EvalMetricKeys() { return kMetricKeys; }
 
-std::vector<EvalCase> FindEvalCases(EvalSuite suite, const fs::path& data_dir, int max_cases) {
+std::vector<EvalCase> FindEvalCases(EvalSuite suite, const fs::path& data_dir, int max_cases, int stride) {
   if (max_cases < 0) throw std::invalid_argument("FindEvalCases: max_cases must be >= 0 (0: all cases)");
+  if (stride < 1) throw std::invalid_argument("FindEvalCases: stride must be >= 1 (1: every case)");
   if (!fs::is_directory(data_dir)) {
     throw std::invalid_argument("evaluation data folder '" + data_dir.string() +
                                 "' does not exist: pass --data with the suite's folder (see --help for layouts)");
@@ -199,6 +200,11 @@ std::vector<EvalCase> FindEvalCases(EvalSuite suite, const fs::path& data_dir, i
         cases.push_back({videos[i].stem().string() + "->" + driver.stem().string(), videos[i], driver});
       }
     }
+  }
+  if (stride > 1) {
+    std::vector<EvalCase> every;
+    for (size_t i = 0; i < cases.size(); i += stride) every.push_back(cases[i]);
+    cases = std::move(every);
   }
   if (max_cases > 0 && static_cast<int>(cases.size()) > max_cases) cases.resize(max_cases);
   return cases;
@@ -250,6 +256,7 @@ std::string SuiteResultToJson(const SuiteResult& result) {
     jc["name"] = c.name;
     jc["source"] = c.source;
     jc["driver"] = c.driver;
+    jc["source_frame"] = c.source_frame >= 0 ? nlohmann::ordered_json(c.source_frame) : nlohmann::ordered_json(nullptr);
     jc["frames"] = c.frames;
     jc["ground_truth_frames"] = c.ground_truth_frames;
     jc["driver_jitter_px"] = Number(c.driver_jitter_px);
@@ -333,6 +340,17 @@ std::string SuiteResultToMarkdown(const SuiteResult& result) {
     }
     out << '\n';
   }
+  for (const auto& c : result.cases) {
+    if (c.source_frame != c.requested_source_frame) {
+      out << "\n" << c.name << ": source = frame " << c.source_frame << " (frame " << c.requested_source_frame
+          << " shows no face";
+      if (result.suite == EvalSuite::kSelf) {
+        out << "; frames " << c.requested_source_frame << "-" << c.source_frame - 1
+            << " left out of the ground truth";
+      }
+      out << ")\n";
+    }
+  }
   for (const auto& [name, reason] : result.skipped) out << "\nskipped " << name << ": " << reason << '\n';
   return out.str();
 }
@@ -349,6 +367,9 @@ struct Evaluator::Impl {
 std::unique_ptr<Evaluator> Evaluator::Create(const EvaluationOptions& options) {
   if (options.max_frames < 0) throw std::invalid_argument("EvaluationOptions: max_frames must be >= 0 (0: all)");
   if (options.source_frame < 0) throw std::invalid_argument("EvaluationOptions: source_frame must be >= 0");
+  if (options.source_search_frames < 0) {
+    throw std::invalid_argument("EvaluationOptions: source_search_frames must be >= 0 (0: the source frame only)");
+  }
   if (options.retarget.output_crop != 0) {
     throw std::invalid_argument(
         "EvaluationOptions: retarget.output_crop must be 0 (outputs are compared with full ground-truth frames)");
@@ -369,22 +390,27 @@ const EvaluationOptions& Evaluator::options() const { return impl_->options; }
 
 CaseResult Evaluator::Evaluate(const EvalCase& c, int case_index, const EvalProgress& progress) {
   const EvaluationOptions& o = impl_->options;
-  // Source portrait.
-  cv::Mat source_rgb;
+  // Source frames: a still image, or the clip's frames from 0 up to the
+  // requested one plus the search window (self: the clip is also the driver).
+  std::vector<cv::Mat> source_frames;
   bool src_still = false;
+  const bool self_clip = c.source == c.driver;
   {
     auto src = FrameSource::Open(c.source);
     src_still = src->is_still();
-    const int wanted = src->is_still() ? 0 : o.source_frame;
-    std::optional<Frame> f;
-    for (int i = 0; i <= wanted; ++i) {
-      f = src->Next();
-      if (!f) {
-        throw InputError("'" + c.source.string() + "' has fewer than " + std::to_string(wanted + 1) +
-                         " frames: lower --source-frame");
-      }
+    const int last = src_still ? 0 : o.source_frame + o.source_search_frames;
+    while (static_cast<int>(source_frames.size()) <= last) {
+      std::optional<Frame> f = src->Next();
+      if (!f) break;
+      cv::Mat rgb;
+      cv::cvtColor(f->bgr, rgb, cv::COLOR_BGR2RGB);
+      source_frames.push_back(std::move(rgb));
     }
-    cv::cvtColor(f->bgr, source_rgb, cv::COLOR_BGR2RGB);
+    const int wanted = src_still ? 0 : o.source_frame;
+    if (static_cast<int>(source_frames.size()) <= wanted) {
+      throw InputError("'" + c.source.string() + "' has fewer than " + std::to_string(wanted + 1) +
+                       " frames: lower --source-frame");
+    }
   }
   // Driver frames.
   std::vector<cv::Mat> driver;
@@ -402,17 +428,42 @@ CaseResult Evaluator::Evaluate(const EvalCase& c, int case_index, const EvalProg
     }
     if (driver.empty()) throw InputError("'" + c.driver.string() + "' has no frames");
   }
-  CaseResult r;
-  try {
-    r = EvaluateFrames(c.name, source_rgb, driver, pts, still, case_index, progress);
-  } catch (const SourceError& e) {
-    throw SourceError(std::string(e.what()) + " (case " + c.name + ": frame " +
-                      std::to_string(c.source == c.driver || !src_still ? o.source_frame : 0) + " of '" +
-                      c.source.string() + "'; try another --source-frame)");
+  // The source frame: the requested one, or (video sources) the first later
+  // frame within the search window that shows a face to the measurement
+  // analyzer and to the system's own source fit.
+  const int first = src_still ? 0 : o.source_frame;
+  const int last = src_still ? 0 : static_cast<int>(source_frames.size()) - 1;
+  std::string first_error;
+  for (int k = first; k <= last; ++k) {
+    if (k > first && !impl_->measure[0]->AnalyzeStill(ViewOf(source_frames[k], PixelFormat::kRgb))) continue;
+    // Self: the frames from the requested source frame up to the one used
+    // show no face; they are left out of the driver / ground truth.
+    std::vector<cv::Mat> d = driver;
+    std::vector<int64_t> p = pts;
+    if (self_clip && k > first) {
+      const int drop = std::min(k, static_cast<int>(d.size())) - std::min(first, static_cast<int>(d.size()));
+      d.erase(d.begin() + first, d.begin() + first + drop);
+      p.erase(p.begin() + first, p.begin() + first + drop);
+      if (d.empty()) break;
+    }
+    try {
+      CaseResult r = EvaluateFrames(c.name, source_frames[k], d, p, still, case_index, progress);
+      r.source = c.source.string();
+      r.driver = c.driver.string();
+      r.source_frame = src_still ? -1 : k;
+      r.requested_source_frame = src_still ? -1 : first;
+      return r;
+    } catch (const SourceError& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
   }
-  r.source = c.source.string();
-  r.driver = c.driver.string();
-  return r;
+  if (first_error.empty()) first_error = "no face in the source frame";
+  std::string where = "frame " + std::to_string(first) + " of '" + c.source.string() + "'";
+  if (!src_still && o.source_search_frames > 0) {
+    where = "frames " + std::to_string(first) + "-" + std::to_string(last) + " of '" + c.source.string() + "'";
+  }
+  throw SourceError(first_error + " (case " + c.name + ": " + where + "; try another --source-frame" +
+                    (src_still ? std::string(")") : std::string(" or a larger --source-search)")));
 }
 
 CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& source_rgb,

@@ -3,7 +3,9 @@
 //
 // Suites (FindEvalCases builds the cases from a data folder):
 //   self   Self-reenactment: each video clip drives its own frame
-//          `source_frame` (default 0); ground truth = every driver frame.
+//          `source_frame` (default 0; when it shows no face, the first later
+//          frame that does, see source_search_frames); ground truth = every
+//          driver frame.
 //   cross  Cross-identity: the first frame of one speaker's clip is driven
 //          by the next speaker's clip (sorted, wrapping). No ground truth:
 //          motion and identity metrics only.
@@ -106,19 +108,30 @@ struct EvalCase {
   std::filesystem::path driver;  // Video, or image (one frame).
 };
 
-// The cases of `suite` in `data_dir` (sorted by file name), at most
+// The cases of `suite` in `data_dir` (sorted by file name): every
+// `stride`-th of them (>= 1; cases 0, stride, 2 stride, ...), at most
 // `max_cases` (0: all). Layouts: self and cross: *.mpg/*.mp4/*.avi/*.mkv/*.mov
 // files in the folder (cross needs >= 2); pairs: neutral/NNN_03.jpg with
 // smiling/NNN_08.jpg. Throws std::invalid_argument when the folder is missing
 // or holds no case, naming the folder and the expected layout.
-std::vector<EvalCase> FindEvalCases(EvalSuite suite, const std::filesystem::path& data_dir, int max_cases = 0);
+std::vector<EvalCase> FindEvalCases(EvalSuite suite, const std::filesystem::path& data_dir, int max_cases = 0,
+                                   int stride = 1);
 
 struct EvaluationOptions {
   EvalSuite suite = EvalSuite::kSelf;
   // Driver frames per case (0: all). >= 0.
   int max_frames = 0;
-  // self: the clip's frame used as the source portrait. >= 0.
+  // self and cross: the clip's frame used as the source portrait. >= 0.
   int source_frame = 0;
+  // self and cross: when frame `source_frame` shows no face (e.g. a clip that
+  // starts with grey or half-decoded frames before its first key frame), the
+  // first of the next `source_search_frames` frames in which the measurement
+  // analyzer finds a face and the system's source fit succeeds is used
+  // instead (CaseResult::source_frame). In self, the frames from
+  // `source_frame` up to the one used are left out of the driver and ground
+  // truth (they show no face to score). 0: only `source_frame` (a case
+  // without a face there is skipped). >= 0 (default 25: one second at 25 fps).
+  int source_search_frames = 25;
   // The system under test. source_image / source_rgb are set per case;
   // output_crop must be 0 (outputs are compared with full frames).
   RetargeterOptions retarget;
@@ -139,6 +152,11 @@ using MetricMap = std::map<std::string, double>;
 struct CaseResult {
   std::string name;
   std::string source, driver;  // Paths as given.
+  // The video source's frame used as the portrait, and the one requested
+  // (EvaluationOptions::source_frame; they differ after a search). -1 for a
+  // still image or EvaluateFrames.
+  int source_frame = -1;
+  int requested_source_frame = -1;
   int frames = 0;              // Driver frames evaluated.
   int ground_truth_frames = 0; // Of those, with a measured face in the reference (gt / driver).
   double driver_jitter_px = std::numeric_limits<double>::quiet_NaN();  // The reference stream's own jitter.
@@ -167,7 +185,8 @@ bool MouthSsimBeatsBaselines(const CaseResult& result);
 
 // JSON (2-space indent). Stable keys:
 //   {"suite", "data", "methods": [...], "metrics": [...],
-//    "cases": [{"name", "source", "driver", "frames", "ground_truth_frames",
+//    "cases": [{"name", "source", "driver", "source_frame" (null for stills),
+//               "frames", "ground_truth_frames",
 //               "driver_jitter_px", "mouth_ssim_beats_baselines" (self/pairs),
 //               "methods": {method: {metric: number|null}}}],
 //    "skipped": [{"name", "reason"}],
@@ -178,8 +197,9 @@ std::string SuiteResultToJson(const SuiteResult& result);
 
 // A Markdown table: one row per method with the aggregate means (the columns
 // that are defined for the suite), then, for self/pairs, a line counting the
-// cases where faceanime's mouth SSIM beats both baselines, and the skipped
-// cases with their reasons.
+// cases where faceanime's mouth SSIM beats both baselines, the cases whose
+// source frame was found by the search (source_search_frames), and the
+// skipped cases with their reasons.
 std::string SuiteResultToMarkdown(const SuiteResult& result);
 
 // Called after each driver frame: (case index, frame index within the case).
@@ -193,8 +213,9 @@ class Evaluator {
   static std::unique_ptr<Evaluator> Create(const EvaluationOptions& options);
   ~Evaluator();
 
-  // Decodes and evaluates one case. Throws InputError (unreadable file),
-  // SourceError (no face in the source).
+  // Decodes and evaluates one case (searching the source frame, see
+  // source_search_frames). Throws InputError (unreadable file), SourceError
+  // (no face in the source frame nor in the search window).
   CaseResult Evaluate(const EvalCase& c, int case_index = 0, const EvalProgress& progress = {});
 
   // The same on decoded frames (RGB, CV_8UC3): `source_rgb` and the driver

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "pipeline/metrics.h"
 #include "tests/test_support.h"
@@ -49,6 +50,13 @@ TEST(FindEvalCasesTest, SelfAndCrossListClipsInNameOrder) {
   EXPECT_EQ(self[0].driver, dir / "a.mpg");
   EXPECT_EQ(self[2].name, "c");
   EXPECT_EQ(FindEvalCases(EvalSuite::kSelf, dir, 2).size(), 2u);
+  // Every 2nd case (0 and 2), then at most max_cases of those.
+  const auto every = FindEvalCases(EvalSuite::kSelf, dir, 0, 2);
+  ASSERT_EQ(every.size(), 2u);
+  EXPECT_EQ(every[0].name, "a");
+  EXPECT_EQ(every[1].name, "c");
+  EXPECT_EQ(FindEvalCases(EvalSuite::kSelf, dir, 1, 2).size(), 1u);
+  EXPECT_THROW(FindEvalCases(EvalSuite::kSelf, dir, 0, 0), std::invalid_argument);
 
   const auto cross = FindEvalCases(EvalSuite::kCross, dir);
   ASSERT_EQ(cross.size(), 3u);
@@ -234,6 +242,49 @@ TEST_F(EvaluatorClipTest, SimilarityBaselineRecoversAKnownShift) {
   // Aligned AKD ignores the rigid shift for both.
   EXPECT_LT(src.at("akd_px"), 1.5);
   EXPECT_LT(sim.at("akd_px"), 1.5);
+}
+
+// A clip that starts with frames showing no face (like GRID clips that begin
+// with grey frames before their first key frame): the source is the first
+// frame with a face, reported as such, and the frames before it are left
+// out; a clip with no face in the search window is a SourceError that names
+// the frames searched and the options to change.
+TEST_F(EvaluatorClipTest, SourceFrameWithoutAFaceIsReplacedByTheFirstFrameWithOne) {
+  const fs::path clip = testing::TempDir() / "grey_start.avi";
+  const fs::path grey = testing::TempDir() / "all_grey.avi";
+  {
+    cv::Mat small, bgr;
+    cv::resize(*source_, small, {source_->cols / 2 * 2, source_->rows / 2 * 2});
+    cv::cvtColor(small, bgr, cv::COLOR_RGB2BGR);
+    const cv::Mat blank(bgr.size(), CV_8UC3, cv::Scalar::all(128));
+    cv::VideoWriter writer(clip.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25.0, bgr.size());
+    cv::VideoWriter grey_writer(grey.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25.0, bgr.size());
+    ASSERT_TRUE(writer.isOpened() && grey_writer.isOpened());
+    for (int i = 0; i < 2; ++i) writer.write(blank);
+    for (int i = 0; i < 3; ++i) writer.write(bgr);
+    for (int i = 0; i < 3; ++i) grey_writer.write(blank);
+  }
+  const CaseResult r = (*evaluator_)->Evaluate({"grey_start", clip, clip});
+  EXPECT_EQ(r.requested_source_frame, 0);
+  EXPECT_EQ(r.source_frame, 2);
+  EXPECT_EQ(r.frames, 3);  // Frames 0-1 left out.
+  EXPECT_EQ(r.ground_truth_frames, 3);
+  EXPECT_EQ(r.methods.at("source").at("output_face_rate"), 1.0);
+  SuiteResult suite;
+  suite.suite = EvalSuite::kSelf;
+  suite.methods = EvalMethods(EvalSuite::kSelf);
+  suite.cases = {r};
+  EXPECT_EQ(nlohmann::json::parse(SuiteResultToJson(suite))["cases"][0]["source_frame"], 2);
+  EXPECT_NE(SuiteResultToMarkdown(suite).find("grey_start: source = frame 2 (frame 0 shows no face"), std::string::npos);
+
+  try {
+    (*evaluator_)->Evaluate({"all_grey", grey, grey});
+    ADD_FAILURE() << "expected a SourceError";
+  } catch (const SourceError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("frames 0-2"), std::string::npos) << what;
+    EXPECT_NE(what.find("--source-search"), std::string::npos) << what;
+  }
 }
 
 // The timing hooks the bench command reads: filled when asked, and the

@@ -23,7 +23,9 @@ constexpr const char* kEvalHelp =
     "Evaluate retargeting quality against baselines.\n"
     "Suites (--data layout):\n"
     "  self   video clips (*.mpg, *.mp4, ...): each clip's frame --source-frame (default 0) is driven by\n"
-    "         the clip itself; ground truth = every frame\n"
+    "         the clip itself; ground truth = every frame. When that frame shows no face (e.g. grey frames\n"
+    "         before a clip's first key frame), the first of the next --source-search frames that does is\n"
+    "         the source; the frames before it are left out (reported per case as source_frame)\n"
     "  cross  >= 2 clips of different people: clip i's first frame driven by clip i+1 (no ground truth)\n"
     "  pairs  neutral/NNN_03.jpg (source) + smiling/NNN_08.jpg (driver = ground truth), same person\n"
     "Methods: faceanime; baselines (self, pairs) 'source' = the source frame unchanged, 'similarity' =\n"
@@ -70,10 +72,20 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
   cmd->add_option("--clips", args.clips, "Cases to evaluate, in file-name order (0: all)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
+  auto* every = cmd->add_option("--every", args.every,
+                  "Evaluate every N-th case of the file-name order (cases 0, N, 2N, ...; then --clips applies)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--frames", args.frames, "Driver frames per case (0: all)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--source-frame", args.source_frame, "self/cross: the clip frame used as the source portrait")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--source-search", args.source_search,
+                  "self/cross: when the source frame shows no face (e.g. grey frames before a clip's first key "
+                  "frame), use the first of the next N frames that does (reported as source_frame; self leaves "
+                  "the skipped frames out of the ground truth); 0: skip such a case")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
   cmd->add_flag("--sheets", args.sheets,
@@ -85,7 +97,8 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
   cmd->add_flag("-q,--quiet", args.quiet, "No progress on stderr");
   cmd->add_flag("--heldout", args.heldout,
                 "Only the cases held out from training (sorted index 0, 10, 20, ...: gen-data's and "
-                "train-predictor's split); judge trained models on these");
+                "train-predictor's split); judge trained models on these")
+      ->excludes(every);
   AddGeneratorOptions(cmd, args.generator);
   return cmd;
 }
@@ -93,7 +106,7 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
 int RunEval(const EvalArgs& args) {
   const pipeline::EvalSuite suite = pipeline::ParseEvalSuite(args.suite);
   const auto cases = args.heldout ? HeldOutCases(pipeline::FindEvalCases(suite, args.data), args.clips)
-                                  : pipeline::FindEvalCases(suite, args.data, args.clips);
+                                  : pipeline::FindEvalCases(suite, args.data, args.clips, args.every);
   fs::path out_dir = args.out;
   if (args.sheets && out_dir.empty()) out_dir = "faceanime-eval";
   if (!out_dir.empty()) fs::create_directories(out_dir);
@@ -104,6 +117,7 @@ int RunEval(const EvalArgs& args) {
   options.suite = suite;
   options.max_frames = args.frames;
   options.source_frame = args.source_frame;
+  options.source_search_frames = args.source_search;
   options.retarget.analysis.num_threads = args.threads;
   ApplyGeneratorArgs(args.generator, args.threads, options.retarget);
   options.measure.num_threads = args.threads;

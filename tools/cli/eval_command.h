@@ -21,8 +21,10 @@ struct EvalArgs {
   std::string out;           // Output folder (JSON, sheets); empty: none unless --sheets.
   std::string json;          // JSON path (default: OUT/eval_SUITE.json when --out is given).
   int clips = 0;             // Cases (0: all).
+  int every = 1;             // Every N-th case of the sorted list.
   int frames = 0;            // Driver frames per case (0: all).
   int source_frame = 0;      // self: the clip's frame used as the source.
+  int source_search = 25;    // Later frames tried when it shows no face (0: none).
   bool sheets = false;
   // Network threads. Default 1: the evaluator runs several analyzers one
   // after another, and OpenMP teams spin badly on a busy 2-core machine.
