@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include <Eigen/Geometry>
 
@@ -28,6 +29,15 @@ void Validate(const MotionTransferOptions& o) {
   if (!(o.ease_s > 0)) throw std::invalid_argument("MotionTransferOptions: ease_s must be > 0");
 }
 
+// ProjectExpressionChange: Tikhonov weight relative to the mean squared
+// landmark motion of a unit shape of the same face region, and projected
+// Gauss-Seidel sweeps. On the first 10 GRID s1 clips (faceanime eval self),
+// with the weight relative to all shapes' mean, mouth SSIM was 0.8472 without
+// the projection, 0.8403 / 0.8437 / 0.8512 with 1e-3 / 1e-2 / 1e-1; per
+// region, the eyelid shapes (small landmark motion) are no longer cut.
+constexpr double kProjectionDamping = 1e-1;
+constexpr int kProjectionSweeps = 200;
+
 double SmoothStep(double x) {
   x = std::clamp(x, 0.0, 1.0);
   return x * x * (3.0 - 2.0 * x);
@@ -51,6 +61,10 @@ struct MotionTransfer::LandmarkBasis {
   Eigen::VectorXd neutral;
   Eigen::MatrixXd identity;    // 3K x kNumIdentityShapes.
   Eigen::MatrixXd expression;  // 3K x kNumExpressionShapes.
+  // expression^T expression, with the gaze shapes' rows and columns zeroed
+  // (they move no landmark; transferred as fitted).
+  Eigen::MatrixXd normal;
+  Eigen::VectorXd damping;  // Per-shape Tikhonov weight of ProjectExpressionChange.
 };
 
 MotionTransfer MotionTransfer::Create(const face3d::MorphableModel& model, const MotionTransferOptions& options) {
@@ -80,6 +94,32 @@ MotionTransfer MotionTransfer::Create(const face3d::MorphableModel& model, const
         basis->expression(row, j) = model.expression_delta(j)[offset];
       }
     }
+  }
+  basis->normal = basis->expression.transpose() * basis->expression;
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+    if (m.is_gaze_[j]) {
+      basis->normal.row(j).setZero();
+      basis->normal.col(j).setZero();
+    }
+  }
+  // Each shape's damping: kProjectionDamping times the mean squared landmark
+  // motion of the shapes of its region (eyelids, brows, the rest: jaw,
+  // mouth, cheeks, nose), so a region's well-seen shapes pass nearly whole.
+  auto region = [&](int j) {
+    const std::string& n = model.expression_names()[j];
+    if (n.rfind("eyeBlink", 0) == 0 || n.rfind("eyeSquint", 0) == 0 || n.rfind("eyeWide", 0) == 0) return 0;
+    if (n.rfind("brow", 0) == 0) return 1;
+    return 2;
+  };
+  std::array<double, 3> sum{}, count{};
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+    if (m.is_gaze_[j]) continue;
+    sum[region(j)] += basis->normal(j, j);
+    count[region(j)] += 1;
+  }
+  basis->damping = Eigen::VectorXd::Zero(face3d::kNumExpressionShapes);
+  for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+    if (!m.is_gaze_[j]) basis->damping(j) = kProjectionDamping * sum[region(j)] / count[region(j)];
   }
   m.basis_ = std::move(basis);
   return m;
@@ -172,12 +212,45 @@ FaceParams MotionTransfer::Transfer(const FaceParams& driver) const {
       out.pose.rotation = driver.pose.rotation;
     }
   }
+  std::array<double, face3d::kNumExpressionShapes> change{};
+  if (relative) {
+    for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+      change[j] = options_.expression_gain * (driver.expression[j] - ref.expression[j]);
+    }
+    if (options_.project_expression && options_.transfer_expression) change = ProjectExpressionChange(change);
+  }
   for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
     const bool on = is_gaze_[j] ? options_.transfer_gaze : options_.transfer_expression;
     if (!on) continue;
-    const double value = relative ? src.expression[j] + options_.expression_gain * (driver.expression[j] - ref.expression[j])
-                                  : options_.expression_gain * driver.expression[j];
+    const double value = relative ? src.expression[j] + change[j] : options_.expression_gain * driver.expression[j];
     out.expression[j] = std::clamp(value, 0.0, 1.0);
+  }
+  return out;
+}
+
+std::array<double, face3d::kNumExpressionShapes> MotionTransfer::ProjectExpressionChange(
+    const std::array<double, face3d::kNumExpressionShapes>& change) const {
+  constexpr int kE = face3d::kNumExpressionShapes;
+  const LandmarkBasis& lb = *basis_;
+  const FaceParams& src = *source_;
+  Eigen::VectorXd d(kE);
+  for (int j = 0; j < kE; ++j) d(j) = is_gaze_[j] ? 0.0 : change[j];
+  // Landmark motion of the driver's change, in normal-equation form.
+  const Eigen::VectorXd g = lb.normal * d;
+  // min |E x - E d|^2 + sum_j damping_j x_j^2 with src + x in [0, 1], from x = 0:
+  // the smallest change that moves the source's landmarks as the driver's.
+  Eigen::VectorXd x = Eigen::VectorXd::Zero(kE);
+  for (int sweep = 0; sweep < kProjectionSweeps; ++sweep) {
+    for (int i = 0; i < kE; ++i) {
+      const double mii = lb.normal(i, i) + lb.damping(i);
+      if (is_gaze_[i] || lb.normal(i, i) <= 0.0) continue;
+      const double xi = x(i) + (g(i) - lb.normal.row(i).dot(x) - lb.damping(i) * x(i)) / mii;
+      x(i) = std::clamp(xi, -src.expression[i], 1.0 - src.expression[i]);
+    }
+  }
+  std::array<double, kE> out = change;  // Gaze: as fitted.
+  for (int j = 0; j < kE; ++j) {
+    if (!is_gaze_[j]) out[j] = x(j);
   }
   return out;
 }

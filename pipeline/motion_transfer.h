@@ -7,6 +7,7 @@
 //   R_out = (R_drv * R_ref^T) * R_src                 (camera frame)
 //   t_out = t_src + (t_drv - t_ref) * (z_src / z_ref)  (image-proportional)
 //   e_out = clamp(e_src + gain * (e_drv - e_ref), 0, 1)
+//   (by default re-projected on the landmark motion, see project_expression)
 // Absolute mode: the driver's head rotation and expression are copied
 // (e_out = clamp(gain * e_drv, 0, 1)); the source keeps its own position.
 //
@@ -53,6 +54,18 @@ struct MotionTransferOptions {
   // Relative mode: re-express the reference when the driver's identity
   // changes (see above; default true).
   bool rebase_on_identity_change = true;
+  // Relative mode: transfer the expression change the landmarks show, not
+  // the fitted weights' change as such (default true). A fit to 68
+  // landmarks cannot tell apart the many combinations of the 53 shapes that
+  // place them alike, and a tracker drifts between such combinations (on
+  // GRID bbbm1s the closed-mouth frames' weights drift by up to 0.55 in
+  // mouthStretch, mouthFrown, mouthPucker, mouthPress, nearly cancelling on
+  // the landmarks but not on the rest of the lips). The change applied to
+  // the source is the smallest one (Tikhonov-damped least squares, weights
+  // kept in [0, 1] around the source's own) that moves the 3D landmark
+  // vertices (inner landmarks and chin, model space) as the driver's change
+  // does. Gaze (eyeLook*) moves no landmark and is transferred as fitted.
+  bool project_expression = true;
 };
 
 class MotionTransfer {
@@ -79,6 +92,9 @@ class MotionTransfer {
 
  private:
   face3d::FaceParams Transfer(const face3d::FaceParams& driver) const;
+  // See MotionTransferOptions::project_expression.
+  std::array<double, face3d::kNumExpressionShapes> ProjectExpressionChange(
+      const std::array<double, face3d::kNumExpressionShapes>& change) const;
   // Re-expresses the reference in `identity` (see the file comment).
   void RebaseReference(const std::array<double, face3d::kNumIdentityShapes>& identity);
 

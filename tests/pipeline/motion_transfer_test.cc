@@ -1,11 +1,14 @@
 // Motion transfer: relative and absolute modes, switches, gain, and the
-// no-face hold-then-ease behaviour, all on exact parameter arithmetic.
+// no-face hold-then-ease behaviour on exact parameter arithmetic; the
+// re-projection of the expression change on the landmark motion
+// (project_expression) on the model's landmark vertices.
 #include "pipeline/motion_transfer.h"
 
 #include <cmath>
 #include <cstdio>
 
 #include <Eigen/Geometry>
+#include <Eigen/SVD>
 #include <gtest/gtest.h>
 
 #include "tests/test_support.h"
@@ -28,10 +31,18 @@ FaceParams Face(double yaw, double smile, double z = 50) {
 
 double Yaw(const FaceParams& p) { return face3d::ToEuler(p.pose).yaw; }
 
+// Exact weight arithmetic: the fitted change as such, not re-projected on
+// the landmark motion (project_expression has its own tests below).
+MotionTransferOptions Exact() {
+  MotionTransferOptions o;
+  o.project_expression = false;
+  return o;
+}
+
 constexpr int64_t kMs = 1'000'000;
 
 TEST(MotionTransferTest, RelativeModeAppliesTheDriversChange) {
-  auto mt = MotionTransfer::Create(TestModel(), {});
+  auto mt = MotionTransfer::Create(TestModel(), Exact());
   FaceParams source = Face(-5, 0.3);
   source.expression[Shape("eyeBlink_L")] = 0.2;  // The source's own resting face.
   mt.SetSource(source);
@@ -52,7 +63,7 @@ TEST(MotionTransferTest, RelativeModeAppliesTheDriversChange) {
 }
 
 TEST(MotionTransferTest, RelativeExpressionIsClampedToUnitRange) {
-  auto mt = MotionTransfer::Create(TestModel(), {});
+  auto mt = MotionTransfer::Create(TestModel(), Exact());
   mt.SetSource(Face(0, 0.9));
   mt.Update(Face(0, 0.0), 0);
   EXPECT_EQ(mt.Update(Face(0, 0.8), 1).expression[Shape("mouthSmile_L")], 1.0);
@@ -72,7 +83,7 @@ TEST(MotionTransferTest, AbsoluteModeCopiesRotationAndExpressionWithGain) {
 }
 
 TEST(MotionTransferTest, SwitchesKeepTheSourcesPoseExpressionOrGaze) {
-  MotionTransferOptions o;
+  MotionTransferOptions o = Exact();
   o.transfer_pose = false;
   o.transfer_gaze = false;
   auto mt = MotionTransfer::Create(TestModel(), o);
@@ -87,7 +98,7 @@ TEST(MotionTransferTest, SwitchesKeepTheSourcesPoseExpressionOrGaze) {
   EXPECT_NEAR(out.expression[Shape("mouthSmile_L")], 0.6, 1e-12);
   EXPECT_NEAR(out.expression[Shape("eyeLookUp_L")], 0.25, 1e-12);
 
-  o = {};
+  o = Exact();
   o.transfer_expression = false;
   mt.set_options(o);
   const FaceParams out2 = mt.Update(driver, 2);
@@ -97,7 +108,7 @@ TEST(MotionTransferTest, SwitchesKeepTheSourcesPoseExpressionOrGaze) {
 }
 
 TEST(MotionTransferTest, LostFaceHoldsThenEasesBackToRest) {
-  MotionTransferOptions o;
+  MotionTransferOptions o = Exact();
   o.hold_s = 0.2;
   o.ease_s = 0.4;
   auto mt = MotionTransfer::Create(TestModel(), o);
@@ -131,7 +142,7 @@ TEST(MotionTransferTest, NoFaceBeforeAnyDriverFrameRendersTheSource) {
 }
 
 TEST(MotionTransferTest, ExplicitNeutralReferenceReplacesTheFirstFrame) {
-  auto mt = MotionTransfer::Create(TestModel(), {});
+  auto mt = MotionTransfer::Create(TestModel(), Exact());
   mt.SetSource(Face(0, 0.1));
   mt.SetDriverReference(Face(0, 0.3));  // The driver's neutral face smiles a bit.
   EXPECT_NEAR(mt.Update(Face(0, 0.5), 0).expression[Shape("mouthSmile_L")], 0.3, 1e-12);
@@ -165,7 +176,7 @@ TEST(MotionTransferTest, DriverIdentityUpdateReExpressesTheReferenceShape) {
   updated.identity[5] = 1.0;
   updated.expression.fill(0.5);
 
-  auto mt = MotionTransfer::Create(TestModel(), {});
+  auto mt = MotionTransfer::Create(TestModel(), Exact());
   mt.SetSource(source);
   mt.Update(reference, 0);
   const FaceParams out = mt.Update(updated, 40 * kMs);
@@ -183,7 +194,7 @@ TEST(MotionTransferTest, DriverIdentityUpdateReExpressesTheReferenceShape) {
 
   // Without re-basing, the new identity's weights are compared with the old
   // reference's as they are.
-  MotionTransferOptions o;
+  MotionTransferOptions o = Exact();
   o.rebase_on_identity_change = false;
   auto plain = MotionTransfer::Create(TestModel(), o);
   plain.SetSource(source);
@@ -192,10 +203,104 @@ TEST(MotionTransferTest, DriverIdentityUpdateReExpressesTheReferenceShape) {
 
   // An explicit reference of another identity (another photo's fit) is used
   // as given: only a change between driver frames re-bases it.
-  auto still = MotionTransfer::Create(TestModel(), {});
+  auto still = MotionTransfer::Create(TestModel(), Exact());
   still.SetSource(source);
   still.SetDriverReference(reference);
   EXPECT_NEAR(still.Update(updated, 0).expression[Shape("jawOpen")], 0.5 + 0.5 - 0.3, 1e-12);
+}
+
+// Landmark-vertex motion (cm, model space, 3N) of an expression change.
+Eigen::VectorXd LandmarkMotion(const std::array<double, face3d::kNumExpressionShapes>& from,
+                               const std::array<double, face3d::kNumExpressionShapes>& to) {
+  FaceParams a, b;
+  a.expression = from;
+  b.expression = to;
+  const Eigen::Matrix3Xd d = LandmarkShape(b) - LandmarkShape(a);
+  return Eigen::Map<const Eigen::VectorXd>(d.data(), d.size());
+}
+
+TEST(MotionTransferTest, ProjectedChangeMovesTheLandmarksAsTheDriversChange) {
+  // A mouth opening with a smile and a blink: the re-projected change moves
+  // the source's landmark vertices as the fitted change does, with the
+  // weights of the jaw and the eyelid close to the fitted ones.
+  auto mt = MotionTransfer::Create(TestModel(), {});
+  FaceParams source = Face(0, 0.1);
+  mt.SetSource(source);
+  const FaceParams ref = Face(0, 0.0);
+  mt.Update(ref, 0);
+  FaceParams driver = ref;
+  driver.expression[Shape("jawOpen")] = 0.4;
+  driver.expression[Shape("mouthSmile_L")] = 0.3;
+  driver.expression[Shape("eyeBlink_R")] = 0.6;
+  driver.expression[Shape("eyeLookUp_L")] = 0.5;  // Gaze: moves no landmark.
+  const FaceParams out = mt.Update(driver, 40 * kMs);
+  const Eigen::VectorXd wanted = LandmarkMotion(ref.expression, driver.expression);
+  const Eigen::VectorXd got = LandmarkMotion(source.expression, out.expression);
+  const double rel = (got - wanted).norm() / wanted.norm();
+  std::printf("landmark motion error of the re-projected change: %.3f of its size\n", rel);
+  EXPECT_LT(rel, 0.1);
+  EXPECT_NEAR(out.expression[Shape("jawOpen")], 0.4, 0.05);
+  EXPECT_NEAR(out.expression[Shape("eyeBlink_R")], 0.6, 0.05);
+  // The smile's landmark motion is partly taken by neighbouring mouth shapes
+  // (the smallest change that moves the landmarks alike); most of it stays.
+  EXPECT_GT(out.expression[Shape("mouthSmile_L")], 0.1 + 0.5 * 0.3);
+  EXPECT_NEAR(out.expression[Shape("eyeLookUp_L")], 0.5, 1e-12);  // As fitted.
+}
+
+TEST(MotionTransferTest, ProjectedChangeDropsWeightCombinationsTheLandmarksDoNotShow) {
+  // The combination of non-gaze shapes that moves the landmark vertices
+  // least (the smallest singular vector of their landmark basis): a tracker
+  // can drift along it without any landmark moving. Transferred as fitted,
+  // it changes the weights by up to 0.4; re-projected, it nearly vanishes.
+  constexpr int kE = face3d::kNumExpressionShapes;
+  std::vector<int> shapes;
+  for (int j = 0; j < kE; ++j) {
+    if (TestModel().expression_names()[j].rfind("eyeLook", 0) != 0) shapes.push_back(j);
+  }
+  Eigen::MatrixXd basis(3 * 52, shapes.size());
+  for (size_t k = 0; k < shapes.size(); ++k) {
+    std::array<double, kE> unit{};
+    unit[shapes[k]] = 1.0;
+    basis.col(k) = LandmarkMotion({}, unit);
+  }
+  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(basis, Eigen::ComputeFullV);
+  const Eigen::VectorXd v = svd.matrixV().col(shapes.size() - 1);
+  FaceParams source = Face(0, 0.0), ref = Face(0, 0.0), driver = Face(0, 0.0);
+  source.expression.fill(0.5);
+  ref.expression.fill(0.5);
+  driver.expression.fill(0.5);
+  for (size_t k = 0; k < shapes.size(); ++k) driver.expression[shapes[k]] += 0.4 * v(k) / v.cwiseAbs().maxCoeff();
+
+  auto projected = MotionTransfer::Create(TestModel(), {});
+  projected.SetSource(source);
+  projected.Update(ref, 0);
+  const FaceParams out = projected.Update(driver, 40 * kMs);
+  auto exact = MotionTransfer::Create(TestModel(), Exact());
+  exact.SetSource(source);
+  exact.Update(ref, 0);
+  const FaceParams raw = exact.Update(driver, 40 * kMs);
+  double projected_change = 0, raw_change = 0;
+  for (int j = 0; j < kE; ++j) {
+    projected_change = std::max(projected_change, std::abs(out.expression[j] - 0.5));
+    raw_change = std::max(raw_change, std::abs(raw.expression[j] - 0.5));
+  }
+  std::printf("largest weight change: %.3f as fitted, %.3f re-projected\n", raw_change, projected_change);
+  EXPECT_NEAR(raw_change, 0.4, 1e-9);
+  EXPECT_LT(projected_change, 0.05);
+}
+
+TEST(MotionTransferTest, ProjectedChangeKeepsWeightsInRangeAroundTheSource) {
+  // The source's smile is already at 1: the driver's smile cannot be added
+  // to it; the weights stay in [0, 1] and the other shapes do not go wild.
+  auto mt = MotionTransfer::Create(TestModel(), {});
+  mt.SetSource(Face(0, 1.0));
+  mt.Update(Face(0, 0.0), 0);
+  const FaceParams out = mt.Update(Face(0, 0.8), 40 * kMs);
+  for (double w : out.expression) {
+    EXPECT_GE(w, 0.0);
+    EXPECT_LE(w, 1.0);
+  }
+  EXPECT_EQ(out.expression[Shape("mouthSmile_L")], 1.0);
 }
 
 TEST(MotionTransferTest, RejectsInvalidOptions) {
