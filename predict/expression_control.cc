@@ -152,16 +152,17 @@ double RampWeight(int k, int n, double alpha) {
 std::map<std::string, double> DefaultRestExpression() {
   // Medians over the first frames of the six GRID clips (see the header),
   // from `faceanime eval-expression rest` on the working tree of 2026-11-21
-  // (uniform expression sparsity, FitOptions defaults). Shapes with a median
-  // below 0.005 are left out (0).
-  return {{"browOuterUp_L", 0.13},  {"browOuterUp_R", 0.13},    {"cheekPuff_L", 0.97},     {"cheekPuff_R", 0.90},
-          {"cheekSquint_L", 1.00},  {"cheekSquint_R", 1.00},    {"eyeLookDown_R", 0.02},   {"eyeLookIn_L", 0.88},
-          {"eyeLookIn_R", 0.71},    {"eyeWide_L", 0.60},        {"eyeWide_R", 0.85},       {"jawLeft", 0.11},
-          {"jawRight", 0.04},       {"mouthFrown_L", 0.24},     {"mouthFrown_R", 0.16},    {"mouthFunnel", 0.27},
-          {"mouthLeft", 0.46},      {"mouthLowerDown_R", 0.13}, {"mouthPress_L", 0.32},    {"mouthPress_R", 0.48},
-          {"mouthPucker", 0.49},    {"mouthRight", 0.45},       {"mouthRollLower", 0.08},  {"mouthRollUpper", 0.14},
-          {"mouthShrugUpper", 0.05}, {"mouthSmile_L", 0.01},    {"mouthStretch_L", 0.69},  {"mouthStretch_R", 0.67},
-          {"mouthUpperUp_L", 0.03}, {"mouthUpperUp_R", 0.07}};
+  // (FitOptions defaults, with the calibrated landmark offsets
+  // DefaultLandmarkOffsets(): most of the convention gap that the fit used
+  // to cover with eyeWide/cheekPuff/cheekSquint/mouthStretch ~0.5-1.0 is
+  // gone). Shapes with a median below 0.005 are left out (0).
+  return {{"browDown_L", 0.09},      {"browDown_R", 0.06},       {"browInnerUp_R", 0.01},  {"browOuterUp_L", 0.05},
+          {"cheekPuff_L", 0.05},     {"cheekPuff_R", 0.15},      {"cheekSquint_L", 0.15},  {"cheekSquint_R", 0.16},
+          {"eyeLookDown_R", 0.02},   {"eyeLookIn_L", 0.07},      {"eyeLookOut_R", 0.01},   {"jawLeft", 0.13},
+          {"jawRight", 0.02},        {"mouthDimple_L", 0.01},    {"mouthFrown_L", 0.14},   {"mouthFunnel", 0.05},
+          {"mouthLeft", 0.10},       {"mouthLowerDown_R", 0.25}, {"mouthPucker", 0.02},    {"mouthRight", 0.10},
+          {"mouthRollLower", 0.01},  {"mouthRollUpper", 0.03},   {"mouthShrugUpper", 0.03}, {"mouthStretch_R", 0.05},
+          {"mouthUpperUp_R", 0.05},  {"noseSneer_L", 0.06}};
 }
 
 ExpressionControl ExpressionControl::Create(const face3d::MorphableModel& model,

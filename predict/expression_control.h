@@ -105,12 +105,14 @@ double RampWeight(int k, int n, double alpha);
 
 // The default ExpressionControlOptions::rest_expression: per ICT shape, the
 // median weight our single-image fit (FaceAnalyzer::AnalyzeStill, default
-// options) reads on neutral faces. That fit never reads a neutral face as
-// all-zero expression: the 68 face-api landmarks and the ICT landmark
-// vertices follow slightly different conventions, and the identity basis at
-// its prior cannot absorb all of a face's shape, so on every neutral face it
-// uses eyeWide, eyeLookIn, cheekPuff, cheekSquint, mouthLeft + mouthRight
-// (together: a narrower mouth), mouthStretch ... at 0.3-1.0. Calibrated on
+// options) reads on neutral faces. That fit does not read a neutral face as
+// all-zero expression: the identity basis at its prior cannot absorb all of
+// a face's shape, and the face-api landmarks keep a residual convention gap
+// to ICT's landmark vertices. Before the calibrated landmark offsets
+// (face3d::DefaultLandmarkOffsets) the gap made every neutral face read
+// eyeWide, eyeLookIn, cheekPuff, cheekSquint, mouthStretch ... at 0.3-1.0;
+// with them the medians are <= 0.25 (mouthLowerDown_R, cheek*, jawLeft,
+// mouthFrown_L ~0.1-0.25). Calibrated on
 // neutral faces that no evaluation uses: the first frame of six GRID
 // speakers (../shared/data/grid: s1/bbaf2n.mpg and the five clips in
 // speakers/), with `faceanime eval-expression rest` (docs/benchmarks.md,
