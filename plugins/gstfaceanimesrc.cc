@@ -17,6 +17,7 @@
 
 #include "face3d/data_paths.h"
 #include "pipeline/prediction.h"
+#include "plugins/generator_properties.h"
 #include "plugins/video_frames.h"
 #include "predict/dynamics_predictor.h"
 
@@ -408,23 +409,7 @@ static void gst_faceanime_src_class_init(GstFaceanimeSrcClass* klass) {
       g_param_spec_int("threads", "Threads",
                        "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1,
                        ready));
-  g_object_class_install_property(
-      gobject_class, PROP_GENERATOR,
-      g_param_spec_string("generator", "Generator",
-                          "Image generator: classical (the 3D-guided warp) or neural (the warp refined by the "
-                          "prior-guided network on the face crop; needs 'model'; a missing model file falls back "
-                          "to classical with a warning, a corrupt one is an error)",
-                          "classical", ready));
-  g_object_class_install_property(
-      gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Neural model",
-                          "generator=neural: the generator file (pgfg_train's RUN/checkpoint/generator.pt); empty: "
-                          "$FACEANIME_DATA/pgfg_128.pt",
-                          "", ready));
-  g_object_class_install_property(
-      gobject_class, PROP_DEVICE,
-      g_param_spec_string("device", "Device", "generator=neural: cpu or cuda (cuda needs a CUDA LibTorch)", "cpu",
-                          ready));
+  faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE, ready);
 
   gst_element_class_set_static_metadata(
       element_class, "Face animation source", "Source/Video",

@@ -18,6 +18,7 @@
 #include "face3d/data_paths.h"
 #include "pipeline/retargeter.h"
 #include "plugins/face_meta.h"
+#include "plugins/generator_properties.h"
 #include "plugins/video_frames.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_face_retarget_debug);
@@ -427,23 +428,7 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                         "driver's expression",
                         gst_face_retarget_expression_mode_get_type(),
                         static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));
-  g_object_class_install_property(
-      gobject_class, PROP_GENERATOR,
-      g_param_spec_string("generator", "Generator",
-                          "Image generator: classical (the 3D-guided warp) or neural (the warp refined by the "
-                          "prior-guided network on the face crop; needs 'model'; a missing model file falls back "
-                          "to classical with a warning, a corrupt one is an error)",
-                          "classical", ready));
-  g_object_class_install_property(
-      gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Neural model",
-                          "generator=neural: the generator file (pgfg_train's RUN/checkpoint/generator.pt); empty: "
-                          "$FACEANIME_DATA/pgfg_128.pt",
-                          "", ready));
-  g_object_class_install_property(
-      gobject_class, PROP_DEVICE,
-      g_param_spec_string("device", "Device", "generator=neural: cpu or cuda (cuda needs a CUDA LibTorch)", "cpu",
-                          ready));
+  faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE, ready);
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait and the neural generator (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));
