@@ -49,6 +49,7 @@ std::filesystem::path DefaultNeuralModelPath() { return FaceanimeDataDir() / "pg
 struct NeuralStage {
   std::unique_ptr<gen::NeuralGenerator> net;
   render::PriorRenderer priors;
+  render::SourceSamples source_samples;  // p_s and the sampled colours: the source is fixed.
   face3d::LandmarkModel landmarks;
   double margin;
   Eigen::AlignedBox2d source_landmark_box;
@@ -68,17 +69,16 @@ struct NeuralStage {
   // Refines `warp` (the full classical frame, RGB) in place around the faces.
   void Apply(const cv::Mat& source_rgb, const FaceObservation& source, const face3d::FaceParams& target,
              cv::Mat& warp) const {
-    const ImageView view = ViewOf(source_rgb, PixelFormat::kRgb);
-    const render::SparsePriors p = priors.Render(view, source.params, target, source.camera);
+    const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
     const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target), margin);
     const int size = net->image_size();
     gen::GeneratorInputs in;
     in.source = gen::CropResize(source_rgb, rect, size);
     in.warp = gen::CropResize(warp, rect, size);
-    in.prior_s = gen::CropResize(p.source.image, rect, size);
-    in.mask_s = gen::CropResize(p.source.mask, rect, size);
-    in.prior_t = gen::CropResize(p.target.image, rect, size);
-    in.mask_t = gen::CropResize(p.target.mask, rect, size);
+    in.prior_s = gen::CropResize(source_samples.prior.image, rect, size);
+    in.mask_s = gen::CropResize(source_samples.prior.mask, rect, size);
+    in.prior_t = gen::CropResize(prior_t.image, rect, size);
+    in.mask_t = gen::CropResize(prior_t.mask, rect, size);
     const gen::GeneratorResult out = net->Generate(in);
 
     // Paste at full resolution: A and C upsampled, W kept sharp.
@@ -213,8 +213,10 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
   if (net) {
     const face3d::MorphableModel& model = impl->analyzer->model();
     auto stage = std::unique_ptr<NeuralStage>(new NeuralStage{
-        std::move(net), render::PriorRenderer::Create(model, {}), face3d::LandmarkModel::Create(model),
+        std::move(net), render::PriorRenderer::Create(model, {}), {}, face3d::LandmarkModel::Create(model),
         options.neural_crop_margin, {}});
+    stage->source_samples = stage->priors.SampleSource(ViewOf(impl->source_rgb, PixelFormat::kRgb),
+                                                       impl->source.params, impl->source.camera);
     stage->source_landmark_box = LandmarkBox(stage->landmarks.Project(impl->source.params, impl->source.camera));
     impl->neural = std::move(stage);
     impl->generator = "neural";

@@ -79,20 +79,29 @@ PriorRenderer PriorRenderer::Create(const face3d::MorphableModel& model, const P
 SparsePriors PriorRenderer::Render(const ImageView& source_rgb, const face3d::FaceParams& source,
                                    const face3d::FaceParams& target,
                                    const face3d::Camera& camera) const {
+  SourceSamples samples = SampleSource(source_rgb, source, camera);
+  SparsePriors out;
+  out.target = RenderTarget(samples, target, camera);
+  out.num_points = static_cast<int>(samples.vertices.size());
+  out.source = std::move(samples.prior);
+  return out;
+}
+
+SourceSamples PriorRenderer::SampleSource(const ImageView& source_rgb, const face3d::FaceParams& source,
+                                          const face3d::Camera& camera) const {
   if (source_rgb.width != camera.width || source_rgb.height != camera.height) {
     throw std::invalid_argument("PriorRenderer: image size differs from the camera's");
   }
   cv::Mat rgb = source_rgb.format == PixelFormat::kRgb ? WrapAsMat(source_rgb) : ToRgb(source_rgb);
   const Rasterizer raster = Rasterizer::Create({});
-  RasterBuffers src_buf, tgt_buf;
+  RasterBuffers src_buf;
   const Positions src_cam = raster.Render(mesh_, source, camera, &src_buf);
-  const Positions tgt_cam = raster.Render(mesh_, target, camera, &tgt_buf);
 
-  SparsePriors out;
-  for (SparsePrior* p : {&out.source, &out.target}) {
-    p->image = cv::Mat(camera.height, camera.width, CV_8UC3, cv::Scalar::all(0));
-    p->mask = cv::Mat(camera.height, camera.width, CV_8U, cv::Scalar::all(0));
-  }
+  SourceSamples out;
+  out.width = camera.width;
+  out.height = camera.height;
+  out.prior.image = cv::Mat(camera.height, camera.width, CV_8UC3, cv::Scalar::all(0));
+  out.prior.mask = cv::Mat(camera.height, camera.width, CV_8U, cv::Scalar::all(0));
   const float tol = options_.depth_tolerance_cm;
   for (int m : selected_) {
     const Projected ps = ProjectPoint(src_cam, m, camera);
@@ -101,10 +110,28 @@ SparsePriors PriorRenderer::Render(const ImageView& source_rgb, const face3d::Fa
     cv::Mat patch;
     cv::getRectSubPix(rgb, cv::Size(1, 1), cv::Point2f(ps.x, ps.y), patch);
     const cv::Vec3b colour = patch.at<cv::Vec3b>(0, 0);
-    ++out.num_points;
-    DrawPoint(ps, colour, options_.point_radius, &out.source);
-    const Projected pt = ProjectPoint(tgt_cam, m, camera);
-    if (Visible(pt, tgt_buf.depth, tol)) DrawPoint(pt, colour, options_.point_radius, &out.target);
+    out.vertices.push_back(m);
+    out.colours.push_back(colour);
+    DrawPoint(ps, colour, options_.point_radius, &out.prior);
+  }
+  return out;
+}
+
+SparsePrior PriorRenderer::RenderTarget(const SourceSamples& samples, const face3d::FaceParams& target,
+                                        const face3d::Camera& camera) const {
+  if (samples.width != camera.width || samples.height != camera.height) {
+    throw std::invalid_argument("PriorRenderer: the camera's size differs from the source samples'");
+  }
+  const Rasterizer raster = Rasterizer::Create({});
+  RasterBuffers tgt_buf;
+  const Positions tgt_cam = raster.Render(mesh_, target, camera, &tgt_buf);
+  SparsePrior out;
+  out.image = cv::Mat(camera.height, camera.width, CV_8UC3, cv::Scalar::all(0));
+  out.mask = cv::Mat(camera.height, camera.width, CV_8U, cv::Scalar::all(0));
+  const float tol = options_.depth_tolerance_cm;
+  for (size_t i = 0; i < samples.vertices.size(); ++i) {
+    const Projected pt = ProjectPoint(tgt_cam, samples.vertices[i], camera);
+    if (Visible(pt, tgt_buf.depth, tol)) DrawPoint(pt, samples.colours[i], options_.point_radius, &out);
   }
   return out;
 }

@@ -44,6 +44,17 @@ struct SparsePriors {
   int num_points = 0;  // Selected vertices visible in the source.
 };
 
+// The source half of the priors: p_s and the colours of the selected
+// vertices visible at the source fit (what a target render draws again).
+// Depends on the source portrait and fit only, so a caller animating one
+// portrait computes it once (PriorRenderer::SampleSource).
+struct SourceSamples {
+  SparsePrior prior;                 // p_s.
+  std::vector<int> vertices;         // Mesh-vertex indices, in selected() order.
+  std::vector<cv::Vec3b> colours;    // RGB, one per entry of `vertices`.
+  int width = 0, height = 0;         // The camera's size.
+};
+
 class PriorRenderer {
  public:
   // Validates `options` (std::invalid_argument). `model` must outlive this.
@@ -54,6 +65,13 @@ class PriorRenderer {
   // Target points hidden at the target (z-buffer) are not drawn.
   SparsePriors Render(const ImageView& source_rgb, const face3d::FaceParams& source,
                       const face3d::FaceParams& target, const face3d::Camera& camera) const;
+  // Render in two halves (Render = SampleSource, then RenderTarget): the
+  // source half once per portrait, the target half per frame. `camera` must
+  // be the one SampleSource used (std::invalid_argument when its size differs).
+  SourceSamples SampleSource(const ImageView& source_rgb, const face3d::FaceParams& source,
+                             const face3d::Camera& camera) const;
+  SparsePrior RenderTarget(const SourceSamples& samples, const face3d::FaceParams& target,
+                           const face3d::Camera& camera) const;
 
   // Mesh-vertex indices (into mesh().vertex_ids()) of the selected subset.
   const std::vector<int>& selected() const { return selected_; }
