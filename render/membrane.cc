@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <deque>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -52,10 +53,17 @@ struct Pyramid {
   std::deque<cv::Mat> values, weights;
 };
 
+// Per-column bilinear taps of the pull (upsampling from the coarser level).
+struct Taps {
+  std::vector<int> i0, i1;
+  std::vector<float> a;
+};
+
 // One level: `v` (C channels) and weights `w` in [0, 1]; pixels with w == 0
 // are free, the others are (partly) fixed. `level`: depth below the finest.
+template <int C>
 void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps, Pyramid& pyramid, size_t level) {
-  const int rows = v.rows, cols = v.cols, ch = v.channels();
+  const int rows = v.rows, cols = v.cols;
   bool any_free = false;
   for (int y = 0; y < rows && !any_free; ++y) {
     const float* wr = w.ptr<float>(y);
@@ -89,7 +97,7 @@ void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps, Pyramid& pyramid, size
         const float wt = wr[x];
         if (wt <= 0.f) continue;
         cwr[x / 2] += wt;
-        for (int c = 0; c < ch; ++c) cvr[(x / 2) * ch + c] += wt * vr[x * ch + c];
+        for (int c = 0; c < C; ++c) cvr[(x / 2) * C + c] += wt * vr[x * C + c];
       }
     }
     for (int y = 0; y < crow; ++y) {
@@ -97,14 +105,26 @@ void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps, Pyramid& pyramid, size
       float* cwr = cw.ptr<float>(y);
       for (int x = 0; x < ccol; ++x) {
         if (cwr[x] > 0.f) {
-          for (int c = 0; c < ch; ++c) cvr[x * ch + c] /= cwr[x];
+          for (int c = 0; c < C; ++c) cvr[x * C + c] /= cwr[x];
           cwr[x] = std::min(1.f, cwr[x]);
         }
       }
     }
     // Coarser levels are cheap: relax them more (cascadic multigrid).
-    SolveLevel(cvals, cw, std::min(2 * sweeps + 2, 32), pyramid, level + 1);
+    SolveLevel<C>(cvals, cw, std::min(2 * sweeps + 2, 32), pyramid, level + 1);
     // Pull: blend the bilinear upsampling into the free part of each pixel.
+    // The column taps are the same on every row.
+    thread_local Taps taps;
+    taps.i0.resize(cols);
+    taps.i1.resize(cols);
+    taps.a.resize(cols);
+    for (int x = 0; x < cols; ++x) {
+      const float fx = std::clamp(0.5f * x - 0.25f, 0.f, static_cast<float>(ccol - 1));
+      const int x0 = static_cast<int>(fx);
+      taps.i0[x] = x0 * C;
+      taps.i1[x] = std::min(x0 + 1, ccol - 1) * C;
+      taps.a[x] = fx - x0;
+    }
     for (int y = 0; y < rows; ++y) {
       float* vr = v.ptr<float>(y);
       const float* wr = w.ptr<float>(y);
@@ -116,27 +136,19 @@ void SolveLevel(cv::Mat& v, const cv::Mat& w, int sweeps, Pyramid& pyramid, size
       for (int x = 0; x < cols; ++x) {
         const float wt = wr[x];
         if (wt >= 1.f) continue;
-        const float fx = std::clamp(0.5f * x - 0.25f, 0.f, static_cast<float>(ccol - 1));
-        const int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, ccol - 1);
-        const float ax = fx - x0;
-        for (int c = 0; c < ch; ++c) {
-          const float top = (1 - ax) * c0[x0 * ch + c] + ax * c0[x1 * ch + c];
-          const float bottom = (1 - ax) * c1[x0 * ch + c] + ax * c1[x1 * ch + c];
+        const int i0 = taps.i0[x], i1 = taps.i1[x];
+        const float ax = taps.a[x];
+        for (int c = 0; c < C; ++c) {
+          const float top = (1 - ax) * c0[i0 + c] + ax * c0[i1 + c];
+          const float bottom = (1 - ax) * c1[i0 + c] + ax * c1[i1 + c];
           const float up = (1 - ay) * top + ay * bottom;
-          vr[x * ch + c] = wt * vr[x * ch + c] + (1 - wt) * up;
+          vr[x * C + c] = wt * vr[x * C + c] + (1 - wt) * up;
         }
       }
     }
   }
   // Relax: Gauss-Seidel on the free pixels (discrete Laplace equation).
-  for (int s = 0; s < sweeps; ++s) {
-    switch (ch) {
-      case 1: RelaxSweep<1>(v, w); break;
-      case 2: RelaxSweep<2>(v, w); break;
-      case 3: RelaxSweep<3>(v, w); break;
-      default: RelaxSweep<4>(v, w); break;
-    }
-  }
+  for (int s = 0; s < sweeps; ++s) RelaxSweep<C>(v, w);
 }
 
 }  // namespace
@@ -163,7 +175,12 @@ void FillMembrane(const cv::Mat& known, cv::Mat* values, const MembraneOptions& 
     float* wr = w.ptr<float>(y);
     for (int x = 0; x < known.cols; ++x) wr[x] = k[x] != 0 ? 1.f : 0.f;
   }
-  SolveLevel(*values, w, options.sweeps_per_level, pyramid, 0);
+  switch (values->channels()) {
+    case 1: SolveLevel<1>(*values, w, options.sweeps_per_level, pyramid, 0); break;
+    case 2: SolveLevel<2>(*values, w, options.sweeps_per_level, pyramid, 0); break;
+    case 3: SolveLevel<3>(*values, w, options.sweeps_per_level, pyramid, 0); break;
+    default: SolveLevel<4>(*values, w, options.sweeps_per_level, pyramid, 0); break;
+  }
 }
 
 }  // namespace faceanime::render
