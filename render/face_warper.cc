@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -79,8 +80,14 @@ struct WarpScratch {
   Positions tgt_model, src_model, src_cam, tgt_cam;
   uint64_t src_warper = 0;  // FaceWarper::id_ that src_cam was computed for (0: none).
   face3d::FaceParams src_params;
-  RasterBuffers tgt_buf, src_buf;
-  cv::Mat disp, known, classes, generated, alpha, map, sampled, openness, strip_map, warped;
+  RasterBuffers tgt_buf;
+  cv::Mat src_depth;
+  cv::Mat disp, known, classes, generated, alpha, map, sampled, openness, strip_map;
+  std::vector<int> col0, col1;  // Full-resolution columns: crop columns, weight and
+  std::vector<float> col_a;     // distance to the square's side, and whether the
+  std::vector<double> edge_x, fe_x;  // generated layer covers them.
+  std::vector<uint8_t> gen_col;
+  std::vector<float> col_x, top_row, bottom_row;
 };
 
 std::atomic<uint64_t> next_warper_id{1};
@@ -167,11 +174,11 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   // --- Render the target and the source at the crop.
   const Rasterizer raster = Rasterizer::Create({});
   RasterBuffers& tgt_buf = ws.tgt_buf;
-  RasterBuffers& src_buf = ws.src_buf;
+  cv::Mat& src_depth = ws.src_depth;
   raster.Render(tgt_cam, mesh_.triangles(), crop_cam, &tgt_buf);
   // The source z-buffer only decides visibility: the outer surface (face,
   // head) occludes everything the interior parts could.
-  raster.Render(src_cam, std::span(mesh_.triangles()).first(num_outer_triangles_), crop_cam, &src_buf);
+  raster.RenderDepth(src_cam, std::span(mesh_.triangles()).first(num_outer_triangles_), crop_cam, &src_depth);
 
   // --- Backward displacement on the head, and pixel classes.
   const int n = crop.size;
@@ -212,8 +219,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       bool visible = true;
       const int ix = static_cast<int>(std::floor(csx)), iy = static_cast<int>(std::floor(csy));
       if (ix >= 0 && iy >= 0 && ix + 1 < n && iy + 1 < n) {
-        const float far = std::max(std::max(src_buf.depth.at<float>(iy, ix), src_buf.depth.at<float>(iy, ix + 1)),
-                                   std::max(src_buf.depth.at<float>(iy + 1, ix), src_buf.depth.at<float>(iy + 1, ix + 1)));
+        const float far = std::max(std::max(src_depth.at<float>(iy, ix), src_depth.at<float>(iy, ix + 1)),
+                                   std::max(src_depth.at<float>(iy + 1, ix), src_depth.at<float>(iy + 1, ix + 1)));
         visible = far >= p.z() - tol;
       }
       cls[x] = kSampled;
@@ -349,21 +356,72 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   }
 
   // --- Full resolution, in strips of rows: the displacement (bilinear from
-  // the crop) applied to the source, the generated layer blended in, and the
-  // result pasted into a copy of the source with a feathered square mask.
-  std::vector<int> col0(roi.width), col1(roi.width);
-  std::vector<float> col_a(roi.width);
+  // the crop) applied to the source (remapped straight into the output), then
+  // the generated layer blended in and the feathered border of the square
+  // blended with the source.
+  std::vector<int>& col0 = ws.col0;
+  std::vector<int>& col1 = ws.col1;
+  std::vector<float>& col_a = ws.col_a;
+  std::vector<double>& edge_x = ws.edge_x;
+  std::vector<uint8_t>& gen_col = ws.gen_col;
+  col0.resize(roi.width);
+  col1.resize(roi.width);
+  col_a.resize(roi.width);
+  edge_x.resize(roi.width);
+  std::vector<double>& fe_x = ws.fe_x;
+  fe_x.resize(roi.width);
+  gen_col.resize(roi.width);
+  const double feather_px = std::max(1.0, options_.feather * side);
+  // Paste-back weight at `edge` pixels from the square's side.
+  const auto feather_weight = [feather_px](double edge) {
+    if (!(edge < feather_px)) return 1.0;
+    const double fe = edge / feather_px;
+    return fe * fe * (3 - 2 * fe);  // Smoothstep.
+  };
+  // Columns [inner_begin, inner_end) are clear of the feather at both sides,
+  // columns [gen_begin, gen_end) are those of the generated layer (both
+  // column sets are intervals).
+  int inner_begin = roi.width, inner_end = roi.width;
+  int gen_begin = roi.width, gen_end = roi.width;
   for (int x = 0; x < roi.width; ++x) {
     const double c = std::clamp((roi.x + x - crop.rect.x + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
     col0[x] = static_cast<int>(c);
     col1[x] = std::min(col0[x] + 1, n - 1);
     col_a[x] = static_cast<float>(c - col0[x]);
+    const int lx = roi.x + x - crop.rect.x;
+    edge_x[x] = std::min(lx + 0.5, side - lx - 0.5);
+    fe_x[x] = feather_weight(edge_x[x]);
+    gen_col[x] = !alpha.empty() && col1[x] >= gen_box.x && col0[x] < gen_box.br().x;
+    if (edge_x[x] >= feather_px) {
+      if (inner_begin == roi.width) inner_begin = x;
+      inner_end = x + 1;
+    }
+    if (gen_col[x]) {
+      if (gen_begin == roi.width) gen_begin = x;
+      gen_end = x + 1;
+    }
   }
+  // The displacement of crop row r interpolated at every full column.
+  std::vector<float>& upper = ws.top_row;
+  std::vector<float>& lower = ws.bottom_row;
+  std::vector<float>& col_x = ws.col_x;
+  upper.resize(2 * roi.width);
+  lower.resize(2 * roi.width);
+  col_x.resize(roi.width);
+  for (int x = 0; x < roi.width; ++x) col_x[x] = static_cast<float>(roi.x + x);
+  int upper_row = -1, lower_row = -1;
+  const auto interpolate_row = [&](int r, std::vector<float>& row) {
+    const float* d = disp.ptr<float>(r);
+    for (int x = 0; x < roi.width; ++x) {
+      const int i0 = 2 * col0[x], i1 = 2 * col1[x];
+      const float ax = col_a[x];
+      row[2 * x] = d[i0] + ax * (d[i1] - d[i0]);
+      row[2 * x + 1] = d[i0 + 1] + ax * (d[i1 + 1] - d[i0 + 1]);
+    }
+  };
   cv::Mat out = src.clone();
-  const double feather_px = std::max(1.0, options_.feather * side);
   constexpr int kStripRows = 32;
   cv::Mat& strip_map = ws.strip_map;
-  cv::Mat& warped = ws.warped;
   strip_map.create(kStripRows, roi.width, CV_32FC2);
   for (int strip = 0; strip < roi.height; strip += kStripRows) {
     const int rows = std::min(kStripRows, roi.height - strip);
@@ -372,27 +430,40 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       const double c = std::clamp((full_y - crop.rect.y + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
       const int r0 = static_cast<int>(c), r1 = std::min(r0 + 1, n - 1);
       const float ay = static_cast<float>(c - r0);
-      const float* d0 = disp.ptr<float>(r0);
-      const float* d1 = disp.ptr<float>(r1);
-      float* m = strip_map.ptr<float>(y);
-      for (int x = 0; x < roi.width; ++x) {
-        const int i0 = 2 * col0[x], i1 = 2 * col1[x];
-        const float ax = col_a[x];
-        for (int k = 0; k < 2; ++k) {
-          const float top = d0[i0 + k] + ax * (d0[i1 + k] - d0[i0 + k]);
-          const float bottom = d1[i0 + k] + ax * (d1[i1 + k] - d1[i0 + k]);
-          m[2 * x + k] = top + ay * (bottom - top);
+      // Successive full rows mostly share their crop rows: keep the two
+      // horizontally interpolated rows.
+      if (upper_row != r0) {
+        if (lower_row == r0) {
+          std::swap(upper, lower);
+          std::swap(upper_row, lower_row);
+        } else {
+          interpolate_row(r0, upper);
+          upper_row = r0;
         }
-        m[2 * x] += static_cast<float>(roi.x + x);
-        m[2 * x + 1] += static_cast<float>(full_y);
+      }
+      if (lower_row != r1) {
+        interpolate_row(r1, lower);
+        lower_row = r1;
+      }
+      const float* t = upper.data();
+      const float* b = lower.data();
+      const float fy = static_cast<float>(full_y);
+      float* m = strip_map.ptr<float>(y);
+      for (int x = 0; x < 2 * roi.width; x += 2) {
+        m[x] = (t[x] + ay * (b[x] - t[x])) + col_x[x / 2];
+        m[x + 1] = (t[x + 1] + ay * (b[x + 1] - t[x + 1])) + fy;
       }
     }
+    // `out` is a copy of `src`, so the remap can write into it: src keeps
+    // the unwarped pixels the feather needs.
+    cv::Mat warped = out(cv::Rect(roi.x, roi.y + strip, roi.width, rows));
     cv::remap(src, warped, strip_map.rowRange(0, rows), cv::noArray(), cv::INTER_LINEAR,
               cv::BORDER_REPLICATE);
     for (int y = 0; y < rows; ++y) {
       const int full_y = roi.y + strip + y;
       const int ly = full_y - crop.rect.y;
       const double edge_y = std::min(ly + 0.5, side - ly - 0.5);
+      const double fe_y = feather_weight(edge_y);
       const double c = std::clamp((ly + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
       const int r0 = static_cast<int>(c), r1 = std::min(r0 + 1, n - 1);
       const float ay = static_cast<float>(c - r0);
@@ -400,40 +471,47 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       const bool gen_row = !alpha.empty() && r1 >= gen_box.y && r0 < gen_box.br().y;
       const float* a0 = gen_row ? alpha.ptr<float>(r0) : nullptr;
       const float* a1 = gen_row ? alpha.ptr<float>(r1) : nullptr;
-      const cv::Vec3b* w = warped.ptr<cv::Vec3b>(y);
-      cv::Vec3b* o = out.ptr<cv::Vec3b>(full_y) + roi.x;
-      for (int x = 0; x < roi.width; ++x) {
-        const int lx = roi.x + x - crop.rect.x;
-        const double edge = std::min(edge_y, std::min(lx + 0.5, side - lx - 0.5));
-        double fe = 1.0;
-        if (edge < feather_px) {
-          fe = edge / feather_px;
-          fe = fe * fe * (3 - 2 * fe);  // Smoothstep.
+      const cv::Vec3b* s = src.ptr<cv::Vec3b>(full_y) + roi.x;
+      cv::Vec3b* o = out.ptr<cv::Vec3b>(full_y) + roi.x;  // Holds the plain warp.
+      // Away from the generated layer and the feather the plain warp stays:
+      // on rows clear of the feather only the feathered columns at both
+      // sides and the generated layer's columns are visited.
+      int ranges[3][2] = {{0, roi.width}, {0, 0}, {0, 0}};
+      if (edge_y >= feather_px) {
+        ranges[0][1] = inner_begin;
+        if (gen_row) {
+          ranges[1][0] = std::max(inner_begin, gen_begin);
+          ranges[1][1] = std::min(inner_end, gen_end);
         }
-        const bool in_gen = a0 != nullptr && col1[x] >= gen_box.x && col0[x] < gen_box.br().x;
-        if (!in_gen && fe >= 1.0) {
-          o[x] = w[x];  // Plain warp, away from the generated layer and the feather.
-          continue;
-        }
-        float head[3] = {static_cast<float>(w[x][0]), static_cast<float>(w[x][1]), static_cast<float>(w[x][2])};
-        if (in_gen) {
-          const int i0 = col0[x], i1 = col1[x];
-          const float ax = col_a[x];
-          const float ga = (1 - ay) * (a0[i0] + ax * (a0[i1] - a0[i0])) + ay * (a1[i0] + ax * (a1[i1] - a1[i0]));
-          if (ga > 0.f) {
-            const float* g0 = generated.ptr<float>(r0);
-            const float* g1 = generated.ptr<float>(r1);
-            for (int k = 0; k < 3; ++k) {
-              const float top = g0[3 * i0 + k] + ax * (g0[3 * i1 + k] - g0[3 * i0 + k]);
-              const float bottom = g1[3 * i0 + k] + ax * (g1[3 * i1 + k] - g1[3 * i0 + k]);
-              head[k] = (1.f - ga) * head[k] + ga * (top + ay * (bottom - top));
+        ranges[2][0] = inner_end;
+        ranges[2][1] = roi.width;
+      }
+      for (const auto& range : ranges) {
+        for (int x = range[0]; x < range[1]; ++x) {
+          // The feather weight of the nearer side.
+          const double fe = edge_y <= edge_x[x] ? fe_y : fe_x[x];
+          const bool in_gen = gen_row && gen_col[x];
+          if (!in_gen && fe >= 1.0) continue;
+          float head[3] = {static_cast<float>(o[x][0]), static_cast<float>(o[x][1]), static_cast<float>(o[x][2])};
+          if (in_gen) {
+            const int i0 = col0[x], i1 = col1[x];
+            const float ax = col_a[x];
+            const float ga = (1 - ay) * (a0[i0] + ax * (a0[i1] - a0[i0])) + ay * (a1[i0] + ax * (a1[i1] - a1[i0]));
+            if (ga > 0.f) {
+              const float* g0 = generated.ptr<float>(r0);
+              const float* g1 = generated.ptr<float>(r1);
+              for (int k = 0; k < 3; ++k) {
+                const float top = g0[3 * i0 + k] + ax * (g0[3 * i1 + k] - g0[3 * i0 + k]);
+                const float bottom = g1[3 * i0 + k] + ax * (g1[3 * i1 + k] - g1[3 * i0 + k]);
+                head[k] = (1.f - ga) * head[k] + ga * (top + ay * (bottom - top));
+              }
             }
           }
-        }
-        if (fe >= 1.0) {
-          for (int k = 0; k < 3; ++k) o[x][k] = cv::saturate_cast<uint8_t>(head[k]);
-        } else {
-          for (int k = 0; k < 3; ++k) o[x][k] = cv::saturate_cast<uint8_t>((1.0 - fe) * o[x][k] + fe * head[k]);
+          if (fe >= 1.0) {
+            for (int k = 0; k < 3; ++k) o[x][k] = cv::saturate_cast<uint8_t>(head[k]);
+          } else {
+            for (int k = 0; k < 3; ++k) o[x][k] = cv::saturate_cast<uint8_t>((1.0 - fe) * s[x][k] + fe * head[k]);
+          }
         }
       }
     }

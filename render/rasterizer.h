@@ -57,6 +57,11 @@ class Rasterizer {
   void Render(const Positions& camera_vertices, std::span<const face3d::Triangle> triangles,
               const face3d::Camera& camera, RasterBuffers* out) const;
 
+  // Renders only the z-buffer: `depth` gets exactly RasterBuffers::depth of
+  // Render() with the same arguments, without the other buffers' cost.
+  void RenderDepth(const Positions& camera_vertices, std::span<const face3d::Triangle> triangles,
+                   const face3d::Camera& camera, cv::Mat* depth) const;
+
   // Convenience: evaluates `mesh` at `params` (shape and pose) and renders all
   // its triangles; triangle ids index mesh.triangles(). Returns the camera-space
   // positions used, so attributes can be interpolated.

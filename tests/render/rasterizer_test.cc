@@ -1,6 +1,7 @@
 #include "render/rasterizer.h"
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -219,6 +220,29 @@ TEST(RasterizerTest, PartMeshEvaluationMatchesTheModelAndTracksIdentity) {
   params.identity[0] = -0.5;  // Identity cache must notice the change.
   const face3d::Vertices ref2 = model.EvaluateSubset(mesh.vertex_ids(), params.identity, params.expression);
   EXPECT_LT((mesh.Evaluate(params) - ref2).cwiseAbs().maxCoeff(), 1e-4f);
+}
+
+TEST(RasterizerTest, DepthOnlyRenderGivesTheSameZBuffer) {
+  const auto& model = faceanime::testing::TestModel();
+  const Part parts[] = {Part::kFace, Part::kHeadAndNeck, Part::kTeeth};
+  const PartMesh mesh = PartMesh::Create(model, parts);
+  face3d::FaceParams params;
+  params.pose.rotation = face3d::RotationFromEuler({25, -10, 5});
+  params.pose.translation = Eigen::Vector3d(1, -2, 55);
+  const Positions cam = PartMesh::ToCamera(mesh.Evaluate(params), params.pose);
+  for (const bool cull : {true, false}) {
+    const Rasterizer raster = Rasterizer::Create({.cull_back_faces = cull});
+    RasterBuffers full;
+    raster.Render(cam, mesh.triangles(), SmallCamera(200), &full);
+    cv::Mat depth(3, 3, CV_32F, cv::Scalar(7));  // Stale contents are cleared.
+    raster.RenderDepth(cam, mesh.triangles(), SmallCamera(200), &depth);
+    ASSERT_EQ(depth.size(), full.depth.size());
+    EXPECT_GT(cv::countNonZero(full.mask), 5000);
+    // Bit-identical, +inf where empty.
+    EXPECT_EQ(std::memcmp(depth.data, full.depth.data, depth.total() * sizeof(float)), 0) << "cull " << cull;
+  }
+  cv::Mat depth;
+  EXPECT_THROW(Rasterizer::Create({}).RenderDepth(cam, mesh.triangles(), Camera{}, &depth), std::invalid_argument);
 }
 
 TEST(RasterizerTest, RejectsBadOptionsAndEmptyCameras) {
