@@ -11,6 +11,7 @@
 
 #include "face3d/data_paths.h"
 #include "predict/dynamics_lstm.h"
+#include "predict/procedural_motion.h"
 
 namespace faceanime::predict {
 
@@ -73,9 +74,42 @@ torch::Tensor SampleStep(const internal::DynamicsLstm& model, const internal::Mi
   return out.means.select(1, chosen) + out.log_sigma.select(1, chosen).exp() * eps;
 }
 
-std::mt19937_64 SeededRng(uint64_t seed) {
-  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), 0x9d1c7u};
+std::mt19937_64 SeededRng(uint64_t seed, uint32_t stream = 0x9d1c7u) {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), stream};
   return std::mt19937_64(seq);
+}
+
+// The blink process of video prediction (see dynamics_predictor.h): overlays
+// blinks with onsets after frame `first_free` - 1 on frames [first_free, end)
+// of `seq`, at `rate_per_min` at `fps`; its own random stream from `seed`.
+void AddBlinks(DynamicsSequence& seq, int first_free, double rate_per_min, double fps, uint64_t seed) {
+  const int n = static_cast<int>(seq.size());
+  if (rate_per_min <= 0.0 || first_free >= n) return;
+  constexpr double kCloseS = 0.1, kOpenS = 0.2, kMaxRefractoryS = 0.8;
+  std::mt19937_64 rng = SeededRng(seed, 0xb1u);
+  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  const double mean_interval = 60.0 / rate_per_min;
+  const double refractory = std::min(kMaxRefractoryS, 0.5 * mean_interval);
+  std::exponential_distribution<double> remainder(1.0 / (mean_interval - refractory));
+  // The first onset from the process's stationary forward recurrence time
+  // (density P(interval > x) / mean: uniform over the refractory period with
+  // probability refractory / mean, else refractory + the exponential
+  // remainder), so the rate is the same from the first free frame on.
+  const double first = uniform(0.0, 1.0) < refractory / mean_interval ? uniform(0.0, refractory)
+                                                                      : refractory + remainder(rng);
+  const double start = (first_free - 1) / fps, end = (n - 1) / fps;
+  for (double onset = start + first; onset < end; onset += refractory + remainder(rng)) {
+    const double depth_l = uniform(0.9, 1.0);
+    const double depth_r = depth_l * uniform(0.95, 1.0);
+    const int from = std::max(first_free, static_cast<int>(std::ceil(onset * fps)));
+    const int to = std::min(n - 1, static_cast<int>(std::floor((onset + kCloseS + kBlinkHoldS + kOpenS) * fps)));
+    for (int k = from; k <= to; ++k) {
+      const double w = BlinkClosure(k / fps - onset, kCloseS, kOpenS);
+      auto& e = seq[k].expression;
+      e[kEyeBlinkLeft] = std::max(e[kEyeBlinkLeft], w * depth_l);
+      e[kEyeBlinkRight] = std::max(e[kEyeBlinkRight], w * depth_r);
+    }
+  }
 }
 
 }  // namespace
@@ -136,6 +170,8 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
               std::to_string(r.num_frames) + ")");
   Require(std::isfinite(r.randomness) && r.randomness >= 0.0 && r.randomness <= 2.0,
           "RolloutRequest.randomness must be in [0, 2]");
+  Require(std::isfinite(r.blink_rate_per_min) && r.blink_rate_per_min >= 0.0 && r.blink_rate_per_min <= 120.0,
+          "RolloutRequest.blink_rate_per_min must be in [0, 120]");
   {
     Dynamics start;
     start.expression = r.start_expression;
@@ -219,6 +255,10 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
   }
   for (size_t t = 0; t < r.observed.size(); ++t) result[t] = r.observed[t];
   if (r.target) result[big_t] = r.target->dynamics;
+  // Blinks on the freely drawn frames: after the given ones and after T.
+  if (r.randomness > 0.0) {
+    AddBlinks(result, std::max(num_observed, r.target ? big_t + 1 : 0), r.blink_rate_per_min, fps(), r.seed);
+  }
   return result;
 }
 

@@ -12,7 +12,8 @@
 //     each step is drawn from the model's output distribution (a mixture of
 //     Gaussians, its sigmas scaled by the sampling temperatures calibrated on
 //     the GRID training clips' spread) with a random stream from the seed, so
-//     seeds give different motion;
+//     seeds give different motion; blinks are added by an explicit seeded
+//     blink process (below);
 //   * target-driven: Rollout() with a target: a natural path that reaches the
 //     target dynamics at frame T (a timer input re-weights the target as t -> T);
 //     the network's own residual at T is then spread over the free frames with
@@ -20,6 +21,32 @@
 //     continues as video prediction;
 //   * online (OnlinePredictor): live smoothing, look-ahead to hide pipeline
 //     latency, and bridging of short face losses.
+//
+// Blinks in video prediction: the network is trained on tracked GRID fits,
+// and the tracker never resolves a GRID blink (eyeBlink <= 0.14 in every
+// clip, while the eye pixels show 10-41 lid closures per minute, see
+// docs/benchmarks.md), so it has no blinks to learn; the 15 % procedural
+// training windows alone gave 0.8 blinks/min. Video-prediction rollouts
+// therefore overlay a blink process on the network's eyeBlink_L/R:
+//   * onsets: a renewal process at `RolloutRequest::blink_rate_per_min`
+//     (default 17/min: the spontaneous rate at rest of Bentivoglio et al.
+//     1997, inside the 10-41/min measured from the held-out GRID clips' eye
+//     pixels); intervals = a 0.8 s refractory period + an exponential
+//     remainder (ProceduralMotion's inter-blink distribution), the first onset
+//     drawn from the process's stationary forward recurrence time, so the
+//     rate holds from the first free frame on;
+//   * shape: ProceduralMotion's blink (BlinkClosure: closes in 100 ms, reopens
+//     in 200 ms), depth 0.9-1 (right eye 0.95-1 of the left), applied as
+//     max(network's weight, closure * depth);
+//   * its own random stream from the seed (the network's draws are the same
+//     with and without blinks; only eyeBlink_L/R change), so it is
+//     deterministic given the seed;
+//   * only on frames the network draws freely: never on given (observed)
+//     frames, never on frames up to a target's T (the path reaches the target
+//     exactly and is untouched), never with randomness 0 (the expected path,
+//     used for forecasting), and never in OnlinePredictor (it follows the
+//     tracked face). The network's own state is not fed the blinks (it has
+//     never seen a closed lid in the tracked data).
 //
 // LibTorch stays in the .cc files (pimpl). Deterministic given the seed.
 #ifndef FACEANIME_PREDICT_DYNAMICS_PREDICTOR_H_
@@ -56,6 +83,14 @@ struct PredictorOptions {
   int num_threads = 1;            // LibTorch intra-op threads, >= 1.
 };
 
+// The ICT-FaceKit expression shapes the blink process drives (indices in the
+// model's fixed shape order; DynamicsPredictorTest checks them against the
+// model file).
+inline constexpr int kEyeBlinkLeft = 10, kEyeBlinkRight = 11;
+// The default blink rate of video prediction (see "Blinks in video
+// prediction" above), blinks per minute.
+inline constexpr double kDefaultBlinkRatePerMin = 17.0;
+
 // Target-driven prediction: reach `dynamics` at frame `frame`.
 struct PredictionTarget {
   Dynamics dynamics;  // Pose relative to frame 0 (see dynamics.h); absolute expression.
@@ -78,6 +113,10 @@ struct RolloutRequest {
   // (mean) path, for which the seed does not matter (used for forecasting and
   // evaluation).
   double randomness = 1.0;
+  // Mean blinks per minute of the blink process on freely drawn frames (see
+  // "Blinks in video prediction" above), [0, 120]; 0: no blink process (the
+  // network's eyeBlink weights only).
+  double blink_rate_per_min = kDefaultBlinkRatePerMin;
 };
 
 class DynamicsPredictor {

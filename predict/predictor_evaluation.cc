@@ -338,7 +338,9 @@ PredictorEvaluation EvaluatePredictor(const DynamicsPredictor& predictor, const 
       RolloutRequest req;
       req.observed = {seq[0]};
       req.num_frames = o.video_frames;
-      req.seed = static_cast<uint64_t>(k + 1);
+      // Seeds differ between sequences too, so that the start-independent
+      // parts of a rollout (the blink process) are not the same few draws.
+      req.seed = static_cast<uint64_t>(1000 * (&seq - held_out.data()) + k + 1);
       req.randomness = o.randomness;
       rolls.push_back(predictor.Rollout(req));
       // Statistics over stretches as long as the real clip (spreads grow

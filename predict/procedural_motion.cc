@@ -40,6 +40,15 @@ void Require(bool ok, const std::string& what) {
 
 }  // namespace
 
+double BlinkClosure(double u, double close_s, double open_s) {
+  if (u >= 0 && u < close_s) return SmoothStep(u / close_s);
+  if (u >= close_s && u < close_s + kBlinkHoldS) return 1.0;
+  if (u >= close_s + kBlinkHoldS && u < close_s + kBlinkHoldS + open_s) {
+    return 1.0 - SmoothStep((u - close_s - kBlinkHoldS) / open_s);
+  }
+  return 0.0;
+}
+
 std::vector<ExpressionEventKind> DefaultExpressionEvents() {
   return {
       {"smile", {{"mouthSmile_L", 0.8}, {"mouthSmile_R", 0.8}, {"cheekSquint_L", 0.5}, {"cheekSquint_R", 0.5}}},
@@ -117,17 +126,8 @@ DynamicsSequence ProceduralMotion::Generate(int num_frames) const {
     while (mean_interval > 0 && t < duration) {
       const double depth_l = Uniform(rng, 0.9, 1.0);
       const double depth_r = depth_l * Uniform(rng, 0.95, 1.0);
-      const double hold = 0.03;
       for (int k = 0; k < num_frames; ++k) {
-        const double u = frame_time(k) - t;
-        double w = 0.0;
-        if (u >= 0 && u < o.blink_close_s) {
-          w = SmoothStep(u / o.blink_close_s);
-        } else if (u >= o.blink_close_s && u < o.blink_close_s + hold) {
-          w = 1.0;
-        } else if (u >= o.blink_close_s + hold && u < o.blink_close_s + hold + o.blink_open_s) {
-          w = 1.0 - SmoothStep((u - o.blink_close_s - hold) / o.blink_open_s);
-        }
+        const double w = BlinkClosure(frame_time(k) - t, o.blink_close_s, o.blink_open_s);
         if (w > 0) {
           auto& e = seq[k].expression;
           e[blink_l_] = std::max(e[blink_l_], w * depth_l);

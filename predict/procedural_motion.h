@@ -24,6 +24,14 @@
 
 namespace faceanime::predict {
 
+// The lid closure of one blink `u` seconds after its onset, in [0, 1]: closes
+// over `close_s` (smoothstep), stays shut for kBlinkHoldS, reopens over
+// `open_s` (smoothstep); 0 before the onset and once reopened. The shape of
+// ProceduralMotion's blinks and of the predictor's video-prediction blinks
+// (dynamics_predictor.h).
+inline constexpr double kBlinkHoldS = 0.03;
+double BlinkClosure(double u, double close_s, double open_s);
+
 // One kind of expression event: ICT shapes and their apex weights.
 struct ExpressionEventKind {
   std::string name;                                   // "smile", ...
