@@ -214,11 +214,12 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
       if (t + 1 < static_cast<int>(r.observed.size())) {
         x[t + 1] = StateTensor(r.observed[t + 1]);
       } else {
-        // Towards a target, the drawn deviation shrinks like a Brownian
-        // bridge's (standard deviation ~ sqrt of the frames left), so late
-        // noise does not have to be undone by the correction below.
-        const double left = use_target ? std::sqrt(std::max(0.0, static_cast<double>(big_t - t - 1)) /
-                                                   std::max(1, big_t - (num_observed - 1)))
+        // Towards a target, the drawn deviation shrinks linearly with the
+        // share of free frames left (to 0 at T), so late noise does not have
+        // to be undone by the correction below (a sqrt shrink gave a largest
+        // overshoot above real motion's, docs/benchmarks.md).
+        const double left = use_target ? std::max(0.0, static_cast<double>(big_t - t - 1)) /
+                                             std::max(1, big_t - (num_observed - 1))
                                        : 1.0;
         x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(impl_->model, out, r.randomness * left, rng));
       }

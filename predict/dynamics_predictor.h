@@ -16,8 +16,9 @@
 //     blink process (below);
 //   * target-driven: Rollout() with a target: a natural path that reaches the
 //     target dynamics at frame T (a timer input re-weights the target as t -> T);
-//     the network's own residual at T is then spread over the free frames with
-//     a smoothstep weight, so frame T equals the target; after T the rollout
+//     the drawn noise shrinks linearly to 0 at T, and the network's own
+//     residual at T is then spread over the free frames with a smoothstep
+//     weight, so frame T equals the target; after T the rollout
 //     continues as video prediction;
 //   * online (OnlinePredictor): live smoothing, look-ahead to hide pipeline
 //     latency, and bridging of short face losses.
