@@ -2,7 +2,7 @@
 // classical warp W refined with the sparse texture priors, on a square face
 // crop. No LibTorch in this header (pimpl).
 //
-//   auto g = NeuralGenerator::Create({.model_path = "assets/pgfg_128.pt"});
+//   auto g = NeuralGenerator::Create({.model_path = "assets/pgfg/pgfg_128.pt"});
 //   cv::Mat out = g->Generate(inputs);   // RGB, the crop size
 //
 // A missing model file is not an error for callers that can fall back to the

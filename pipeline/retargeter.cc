@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -42,7 +43,16 @@ Eigen::AlignedBox2d LandmarkBox(const face3d::Landmarks68& lm) {
 
 }  // namespace
 
-std::filesystem::path DefaultNeuralModelPath() { return FaceanimeDataDir() / "pgfg_128.pt"; }
+std::filesystem::path DefaultNeuralModelPath() {
+  if (const char* env = std::getenv("FACEANIME_GENERATOR"); env != nullptr && *env != '\0') return env;
+  const std::filesystem::path data = FaceanimeDataDir() / "pgfg_128.pt";
+  if (std::filesystem::exists(data)) return data;
+#ifdef FACEANIME_SOURCE_ASSETS_DIR
+  return std::filesystem::path(FACEANIME_SOURCE_ASSETS_DIR) / "pgfg" / "pgfg_128.pt";
+#else
+  return data;
+#endif
+}
 
 // The neural generator stage: priors, the shared crop, the network, the
 // feathered paste. Render state only (no per-frame mutable state).

@@ -83,8 +83,10 @@ struct RetargeterOptions {
 
 // The valid RetargeterOptions::generator values, for messages: "classical, neural".
 inline constexpr const char* kGeneratorNames = "classical, neural";
-// $FACEANIME_DATA/pgfg_128.pt (FaceanimeDataDir()): where tools/setup or a
-// user puts a trained CPU model. No trained model ships yet.
+// The CPU neural generator: first of $FACEANIME_GENERATOR (a file),
+// <data dir>/pgfg_128.pt when it exists (a user's own model, or an install
+// without the source tree), the source tree's assets/pgfg/pgfg_128.pt (the
+// committed model, compiled in; see assets/pgfg/README.md).
 std::filesystem::path DefaultNeuralModelPath();
 
 // An expression edit applied on top of the transferred motion (FACS action

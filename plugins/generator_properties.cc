@@ -15,7 +15,8 @@ void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint
       klass, prop_model,
       g_param_spec_string("model", "Neural model",
                           "generator=neural: the generator file (pgfg_train's RUN/checkpoint/generator.pt); empty: "
-                          "$FACEANIME_DATA/pgfg_128.pt",
+                          "$FACEANIME_GENERATOR, else $FACEANIME_DATA/pgfg_128.pt when it exists, else the "
+                          "committed assets/pgfg/pgfg_128.pt",
                           "", flags));
   g_object_class_install_property(
       klass, prop_device,

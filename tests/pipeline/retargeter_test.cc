@@ -2,10 +2,12 @@
 // generator refines the classical warp on the shared face crop only, a
 // missing model falls back to the classical warp with a warning, a corrupt
 // one is an error naming the file, and a bad generator name lists the valid
-// ones. The network is a tiny randomly initialised one (no trained model
-// exists): these tests check the wiring, not image quality.
+// ones. Most tests use a tiny randomly initialised network (they check the
+// wiring, not image quality); the last ones load the committed model
+// (assets/pgfg/pgfg_128.pt), whose quality `faceanime eval` measures.
 #include "pipeline/retargeter.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -16,6 +18,7 @@
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
 
+#include "face3d/data_paths.h"
 #include "gen/generator_crop.h"
 #include "gen/pgfg/networks.h"
 #include "tests/test_support.h"
@@ -140,6 +143,47 @@ TEST(RetargeterGeneratorTest, InvalidGeneratorOrDeviceListsTheValidValues) {
   } catch (const std::invalid_argument& e) {
     EXPECT_THAT(e.what(), HasSubstr("cpu, cuda"));
   }
+}
+
+TEST(RetargeterGeneratorTest, DefaultNeuralModelIsTheCommittedOneUnlessOverridden) {
+  const char* previous = std::getenv("FACEANIME_GENERATOR");
+  const std::string saved = previous ? previous : "";
+  unsetenv("FACEANIME_GENERATOR");
+  const fs::path user_model = FaceanimeDataDir() / "pgfg_128.pt";
+  if (!fs::exists(user_model)) {
+    EXPECT_EQ(DefaultNeuralModelPath(), fs::path(FACEANIME_TEST_ASSETS) / "pgfg" / "pgfg_128.pt");
+  } else {
+    EXPECT_EQ(DefaultNeuralModelPath(), user_model);  // A user's own model wins over the committed one.
+  }
+  setenv("FACEANIME_GENERATOR", "/elsewhere/g.pt", 1);
+  EXPECT_EQ(DefaultNeuralModelPath(), fs::path("/elsewhere/g.pt"));
+  if (previous) {
+    setenv("FACEANIME_GENERATOR", saved.c_str(), 1);
+  } else {
+    unsetenv("FACEANIME_GENERATOR");
+  }
+}
+
+// The committed CPU model, at the source's own state (nothing to change): it
+// keeps the face as the warp renders it (its attention copies the warp
+// where the warp is right) instead of redrawing it.
+TEST(RetargeterGeneratorTest, CommittedNeuralModelLoadsAndKeepsAnUnchangedFace) {
+  const fs::path model = fs::path(FACEANIME_TEST_ASSETS) / "pgfg" / "pgfg_128.pt";
+  ASSERT_TRUE(fs::exists(model)) << model;
+  auto classical = Retargeter::Create(Options("classical"));
+  auto neural = Retargeter::Create(Options("neural", model));
+  ASSERT_EQ(neural->generator(), "neural");
+  EXPECT_TRUE(neural->warnings().empty());
+  const face3d::FaceParams& rest = neural->source().params;
+  const cv::Mat a = classical->Render(rest);
+  const cv::Mat b = neural->Render(rest);
+  const cv::Rect crop = gen::GeneratorCropRect(neural->source().box, neural->source().box, 0.3) &
+                        cv::Rect(0, 0, a.cols, a.rows);
+  ASSERT_GT(crop.area(), 0);
+  const double mean_abs = cv::norm(a(crop), b(crop), cv::NORM_L1) / (crop.area() * 3.0);
+  // The random network above changes this crop by up to 40 grey levels;
+  // the committed model by 3.2 (2026-11-21), mostly at the eyes and mouth.
+  EXPECT_LT(mean_abs, 4.0);
 }
 
 }  // namespace

@@ -5,13 +5,14 @@ namespace faceanime::cli {
 void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
   cmd->add_option("--generator", args.generator,
                   "Image generator. classical: the 3D-guided warp; neural: the warp refined by the prior-guided "
-                  "network on the face crop (gen/README.md). No trained model ships yet: a missing --model file "
-                  "falls back to classical with a warning")
+                  "network on the face crop (gen/README.md; the committed CPU model: assets/pgfg/README.md). A "
+                  "missing --model file falls back to classical with a warning")
       ->check(CLI::IsMember({"classical", "neural"}))
       ->capture_default_str();
   cmd->add_option("--model", args.model,
                   "--generator neural: the generator file (pgfg_train's RUN/checkpoint/generator.pt; default: "
-                  "$FACEANIME_DATA/pgfg_128.pt). A corrupt file is an error");
+                  "$FACEANIME_GENERATOR, else $FACEANIME_DATA/pgfg_128.pt when it exists, else the committed "
+                  "assets/pgfg/pgfg_128.pt). A corrupt file is an error");
   cmd->add_option("--device", args.device, "--generator neural: where the network runs (cuda needs a CUDA LibTorch)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
