@@ -68,13 +68,6 @@ ceres::Solver::Options SolverOptions(int max_iterations, ceres::LinearSolverType
   return o;
 }
 
-double InterOcularDistance(const Landmarks68& landmarks) {
-  Eigen::Vector2d right = Eigen::Vector2d::Zero(), left = Eigen::Vector2d::Zero();
-  for (int k = 36; k < 42; ++k) right += landmarks[k] / 6.0;
-  for (int k = 42; k < 48; ++k) left += landmarks[k] / 6.0;
-  return (left - right).norm();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------

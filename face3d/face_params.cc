@@ -71,4 +71,17 @@ Eigen::Matrix<double, Eigen::Dynamic, 2> Project(const Vertices& model_points, c
   return out;
 }
 
+double InterOcularDistance(const Landmarks68& landmarks) {
+  Eigen::Vector2d right = Eigen::Vector2d::Zero(), left = Eigen::Vector2d::Zero();
+  for (int k = 36; k < 42; ++k) right += landmarks[k] / 6.0;
+  for (int k = 42; k < 48; ++k) left += landmarks[k] / 6.0;
+  return (left - right).norm();
+}
+
+double InnerLipGap(const Landmarks68& landmarks) {
+  return ((landmarks[61] - landmarks[67]).norm() + (landmarks[62] - landmarks[66]).norm() +
+          (landmarks[63] - landmarks[65]).norm()) /
+         3.0;
+}
+
 }  // namespace faceanime::face3d

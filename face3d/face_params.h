@@ -78,6 +78,13 @@ struct FaceParams {
 // 68 image points (x, y), pixels, Multi-PIE order.
 using Landmarks68 = std::array<Eigen::Vector2d, kNumLandmarks>;
 
+// Distance between the two eye centres (means of landmarks 36-41 and
+// 42-47), pixels: the scale fits and checks are normalised by.
+double InterOcularDistance(const Landmarks68& landmarks);
+// Mean inner-lip gap, pixels: the mean of the 61-67, 62-66 and 63-65
+// distances (0 for closed lips).
+double InnerLipGap(const Landmarks68& landmarks);
+
 // Projects model-space points (rows) to image space with `camera` and `pose`.
 // Points behind the camera (Z <= 0) project to NaN.
 Eigen::Matrix<double, Eigen::Dynamic, 2> Project(const Vertices& model_points, const Pose& pose,

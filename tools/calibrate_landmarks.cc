@@ -34,6 +34,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "face3d/face_fitter.h"
+#include "face3d/landmarker.h"
 #include "face3d/morphable_model.h"
 #include "pipeline/face_analyzer.h"
 
@@ -43,9 +44,12 @@ using faceanime::face3d::Camera;
 using faceanime::face3d::FaceFitter;
 using faceanime::face3d::FitOptions;
 using faceanime::face3d::FitResult;
+using faceanime::face3d::InnerLipGap;
+using faceanime::face3d::InterOcularDistance;
 using faceanime::face3d::kNumLandmarks;
 using faceanime::face3d::Landmarks68;
 using faceanime::face3d::LandmarkOffsets;
+using faceanime::face3d::Landmarker;
 using faceanime::face3d::ZeroLandmarkOffsets;
 
 constexpr double kMaxLipGapIod = 0.08;
@@ -55,28 +59,11 @@ constexpr int kMaxRounds = 40;
 constexpr int kFrameStride = 5;
 constexpr int kClipStride = 10;
 
-// Multi-PIE left-right mirror of each landmark.
-constexpr std::array<int, kNumLandmarks> kMirror = {
-    16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,  26, 25, 24, 23, 22, 21,
-    20, 19, 18, 17, 27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36,
-    41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65};
-
 struct Sample {
   std::string person;
   Landmarks68 landmarks;
   Camera camera;
 };
-
-double InterOcular(const Landmarks68& l) {
-  Eigen::Vector2d a = Eigen::Vector2d::Zero(), b = Eigen::Vector2d::Zero();
-  for (int k = 36; k < 42; ++k) a += l[k] / 6.0;
-  for (int k = 42; k < 48; ++k) b += l[k] / 6.0;
-  return (a - b).norm();
-}
-
-double LipGap(const Landmarks68& l) {
-  return ((l[61] - l[67]).norm() + (l[62] - l[66]).norm() + (l[63] - l[65]).norm()) / 3.0;
-}
 
 }  // namespace
 
@@ -104,7 +91,7 @@ int main(int argc, char** argv) {
   auto add = [&](const std::string& person, const cv::Mat& bgr) {
     ++seen;
     const auto obs = analyzer->AnalyzeStill(faceanime::ViewOf(bgr, faceanime::PixelFormat::kBgr));
-    if (!obs || LipGap(obs->landmarks) > kMaxLipGapIod * InterOcular(obs->landmarks)) return;
+    if (!obs || InnerLipGap(obs->landmarks) > kMaxLipGapIod * InterOcularDistance(obs->landmarks)) return;
     samples.push_back({person, obs->landmarks, obs->camera});
   };
   add("grace_hopper", cv::imread((shared / "images" / "grace_hopper.jpg").string(), cv::IMREAD_COLOR));
@@ -176,7 +163,7 @@ int main(int argc, char** argv) {
   }
   LandmarkOffsets symmetric;
   for (int k = 0; k < kNumLandmarks; ++k) {
-    Eigen::Vector3d mirrored = offsets[kMirror[k]];
+    Eigen::Vector3d mirrored = offsets[Landmarker::kMirror[k]];
     mirrored.x() = -mirrored.x();
     symmetric[k] = 0.5 * (offsets[k] + mirrored);
   }

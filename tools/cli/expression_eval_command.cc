@@ -57,10 +57,6 @@ constexpr const char* kHelp =
     "      each source (neutral faces, not the evaluation's) like a portrait and prints the per-shape median of\n"
     "      the fitted expression (with min and max), then the medians >= 0.005 as a C++ initializer.";
 
-double LipGap(const face3d::Landmarks68& l) {
-  return ((l[62] - l[66]).norm() + (l[61] - l[67]).norm() + (l[63] - l[65]).norm()) / 3.0;
-}
-
 double EyeGap(const face3d::Landmarks68& l) {
   return ((l[37] - l[41]).norm() + (l[38] - l[40]).norm() + (l[43] - l[47]).norm() + (l[44] - l[46]).norm()) / 4.0;
 }
@@ -464,10 +460,10 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
   }
   const face3d::FitResult differential_fit = fitter_.Fit(differential_lm, source.camera, held);
 
-  r.lip_gap_target_px = LipGap(target_lm);
-  r.lip_gap_detected_px = LipGap(edited->landmarks);
-  r.lip_gap_unedited_target_px = LipGap(source_lm);
-  r.lip_gap_unedited_detected_px = LipGap(unedited_.landmarks);
+  r.lip_gap_target_px = face3d::InnerLipGap(target_lm);
+  r.lip_gap_detected_px = face3d::InnerLipGap(edited->landmarks);
+  r.lip_gap_unedited_target_px = face3d::InnerLipGap(source_lm);
+  r.lip_gap_unedited_detected_px = face3d::InnerLipGap(unedited_.landmarks);
   r.eye_gap_target_px = EyeGap(target_lm);
   r.eye_gap_detected_px = EyeGap(edited->landmarks);
   r.eye_gap_unedited_target_px = EyeGap(source_lm);
