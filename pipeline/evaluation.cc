@@ -30,9 +30,10 @@ constexpr double kMeasureMinCutoffHz = 1e4;
 
 const std::vector<std::string> kMetricKeys = {
     "l1_face", "psnr_face", "ssim_face", "l1_mouth", "psnr_mouth", "ssim_mouth",
-    "akd_px",  "aed",       "identity_distance", "jitter_px", "fps", "output_face_rate"};
+    "akd_px",  "aed",       "identity_distance", "identity_distance_gt", "jitter_px", "fps", "output_face_rate"};
+// Metrics that need a ground truth (self and pairs).
 const std::set<std::string> kImageMetrics = {"l1_face",  "psnr_face",  "ssim_face",
-                                             "l1_mouth", "psnr_mouth", "ssim_mouth"};
+                                             "l1_mouth", "psnr_mouth", "ssim_mouth", "identity_distance_gt"};
 
 bool IsVideoFile(const fs::path& p) {
   std::string ext = p.extension().string();
@@ -123,7 +124,7 @@ struct MethodState {
   std::string name;
   std::unique_ptr<FaceAnalyzer>* analyzer = nullptr;
   std::array<Mean, 6> image;  // kMetricKeys[0..5].
-  Mean akd, aed, identity;
+  Mean akd, aed, identity, identity_gt;
   std::vector<std::optional<face3d::Landmarks68>> landmarks;
   double seconds = 0.0;
   int faces = 0;
@@ -260,6 +261,7 @@ std::string SuiteResultToJson(const SuiteResult& result) {
     jc["frames"] = c.frames;
     jc["ground_truth_frames"] = c.ground_truth_frames;
     jc["driver_jitter_px"] = Number(c.driver_jitter_px);
+    jc["ground_truth_identity_distance"] = Number(c.ground_truth_identity_distance);
     if (HasBaselines(result.suite)) {
       const bool win = MouthSsimBeatsBaselines(c);
       wins += win;
@@ -290,7 +292,8 @@ std::string SuiteResultToMarkdown(const SuiteResult& result) {
       {"ssim_face", "SSIM face", "%.4f"},  {"l1_mouth", "L1 mouth", "%.2f"},
       {"psnr_mouth", "PSNR mouth dB", "%.2f"}, {"ssim_mouth", "SSIM mouth", "%.4f"},
       {"akd_px", "AKD px", "%.2f"},        {"aed", "AED", "%.4f"},
-      {"identity_distance", "ID dist", "%.3f"}, {"jitter_px", "jitter px", "%.3f"},
+      {"identity_distance", "ID dist", "%.3f"}, {"identity_distance_gt", "ID dist GT", "%.3f"},
+      {"jitter_px", "jitter px", "%.3f"},
       {"fps", "fps", "%.1f"},              {"output_face_rate", "face rate", "%.3f"}};
   std::vector<Column> cols;
   for (const auto& c : all) {
@@ -339,6 +342,12 @@ std::string SuiteResultToMarkdown(const SuiteResult& result) {
       if (losses.size() > 30) out << " ...";
     }
     out << '\n';
+    Mean gt_identity;
+    for (const auto& c : result.cases) gt_identity.Add(c.ground_truth_identity_distance);
+    if (gt_identity.n > 0) {
+      std::snprintf(buf, sizeof buf, "%.3f", gt_identity.Get());
+      out << "the ground-truth frames' own ID dist to the source: " << buf << '\n';
+    }
   }
   for (const auto& c : result.cases) {
     if (c.source_frame != c.requested_source_frame) {
@@ -495,6 +504,7 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
   const face3d::Landmarks68 source_landmarks =
       source_measured ? source_measured->landmarks : retargeter->source().landmarks;
   const auto source_embedding = impl_->recognizer->Embed(source_view, source_landmarks);
+  Mean gt_identity;  // The ground-truth frames' own distance to the source.
   const std::vector<cv::Point2f> source_points = Points(source_landmarks);
 
   // Still drivers (pairs): the driver's reference is the source's own fit.
@@ -533,9 +543,12 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
     reference_landmarks.push_back(ref ? std::optional(ref->landmarks) : std::nullopt);
     if (ref) ++result.ground_truth_frames;
     cv::Rect face_region, mouth_region;
+    std::optional<face3d::FaceRecognizer::Descriptor> gt_embedding;
     if (ref && has_gt) {
       face_region = metrics::FaceRegion(ref->landmarks, frame.size());
       mouth_region = metrics::MouthRegion(ref->landmarks, frame.size());
+      gt_embedding = impl_->recognizer->Embed(ViewOf(frame, PixelFormat::kRgb), ref->landmarks);
+      gt_identity.Add(face3d::FaceRecognizer::Distance(*gt_embedding, source_embedding));
     }
     if (t == sheet_frame) sheet_driver = frame;
 
@@ -576,6 +589,7 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
         ++m.faces;
         const auto emb = impl_->recognizer->Embed(ViewOf(out, PixelFormat::kRgb), got->landmarks);
         m.identity.Add(face3d::FaceRecognizer::Distance(emb, source_embedding));
+        if (gt_embedding) m.identity_gt.Add(face3d::FaceRecognizer::Distance(emb, *gt_embedding));
         if (ref) {
           m.akd.Add(metrics::Akd(ref->landmarks, got->landmarks, /*align=*/true));
           m.aed.Add(metrics::Aed(got->params.expression, ref->params.expression));
@@ -586,12 +600,14 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
   }
 
   result.driver_jitter_px = PooledJitter(reference_landmarks);
+  result.ground_truth_identity_distance = gt_identity.Get();
   for (auto& m : methods) {
     MetricMap& mm = result.methods[m.name];
     for (int k = 0; k < 6; ++k) mm[kMetricKeys[k]] = has_gt ? m.image[k].Get() : kNaN;
     mm["akd_px"] = m.akd.Get();
     mm["aed"] = m.aed.Get();
     mm["identity_distance"] = m.identity.Get();
+    mm["identity_distance_gt"] = has_gt ? m.identity_gt.Get() : kNaN;
     mm["jitter_px"] = still ? kNaN : PooledJitter(m.landmarks);
     mm["fps"] = m.seconds > 0 ? result.frames / m.seconds : kNaN;
     mm["output_face_rate"] = static_cast<double>(m.faces) / result.frames;

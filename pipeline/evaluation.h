@@ -52,6 +52,12 @@
 //   identity_distance  Euclidean distance of the 128-D FaceRecognizer
 //             embeddings of the output (its measured landmarks) and of the
 //             source portrait (< 0.6: same person for face-api.js).
+//   identity_distance_gt  (self, pairs) the same distance from the output
+//             to the ground-truth frame (its measured landmarks): identity
+//             with the expression and pose held equal, since the embedding
+//             also moves with expression (CaseResult::
+//             ground_truth_identity_distance says how far the real frames lie
+//             from the source).
 //   jitter_px metrics::LandmarkJitter of the output's measured landmarks
 //             (acceleration RMS, px/frame^2), pooled over runs of consecutive
 //             frames with a face: sqrt(sum_i (T_i - 2) J_i^2 / sum_i (T_i - 2)).
@@ -160,6 +166,10 @@ struct CaseResult {
   int frames = 0;              // Driver frames evaluated.
   int ground_truth_frames = 0; // Of those, with a measured face in the reference (gt / driver).
   double driver_jitter_px = std::numeric_limits<double>::quiet_NaN();  // The reference stream's own jitter.
+  // self/pairs: mean identity_distance of the ground-truth frames themselves
+  // to the source portrait (how far the real expression and pose move the
+  // embedding: a method that reproduces them well moves it about as far).
+  double ground_truth_identity_distance = std::numeric_limits<double>::quiet_NaN();
   std::map<std::string, MetricMap> methods;  // Method name -> metrics.
   cv::Mat sheet;  // RGB contact sheet (only with contact_sheets).
 };
@@ -187,7 +197,8 @@ bool MouthSsimBeatsBaselines(const CaseResult& result);
 //   {"suite", "data", "methods": [...], "metrics": [...],
 //    "cases": [{"name", "source", "driver", "source_frame" (null for stills),
 //               "frames", "ground_truth_frames",
-//               "driver_jitter_px", "mouth_ssim_beats_baselines" (self/pairs),
+//               "driver_jitter_px", "ground_truth_identity_distance" (null for
+//               cross), "mouth_ssim_beats_baselines" (self/pairs),
 //               "methods": {method: {metric: number|null}}}],
 //    "skipped": [{"name", "reason"}],
 //    "aggregate": {method: {metric: number|null}},

@@ -203,6 +203,10 @@ TEST_F(EvaluatorClipTest, IdenticalFramesGiveExactAnswersForTheSourceBaseline) {
   EXPECT_NEAR(src.at("akd_px"), 0.0, 1e-9);
   EXPECT_EQ(src.at("aed"), 0.0);
   EXPECT_LT(src.at("identity_distance"), 0.1);
+  // The ground truth is the source image itself: both identity distances
+  // measure the same pair of images.
+  EXPECT_DOUBLE_EQ(src.at("identity_distance_gt"), src.at("identity_distance"));
+  EXPECT_DOUBLE_EQ(r.ground_truth_identity_distance, src.at("identity_distance"));
   EXPECT_EQ(src.at("output_face_rate"), 1.0);
   EXPECT_GT(src.at("fps"), 0.0);
   EXPECT_DOUBLE_EQ(src.at("jitter_px"), r.driver_jitter_px);  // Same landmark stream.
@@ -220,6 +224,7 @@ TEST_F(EvaluatorClipTest, IdenticalFramesGiveExactAnswersForTheSourceBaseline) {
   EXPECT_LT(ours.at("akd_px"), 1.0);
   EXPECT_LT(ours.at("aed"), 0.02);
   EXPECT_LT(ours.at("identity_distance"), 0.1);
+  EXPECT_LT(ours.at("identity_distance_gt"), 0.1);
 
   // Sheet: source, driver and three outputs side by side.
   ASSERT_FALSE(r.sheet.empty());

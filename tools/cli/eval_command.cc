@@ -40,6 +40,8 @@ constexpr const char* kEvalHelp =
     "  akd_px    mean landmark distance output vs ground truth (cross: vs driver) after similarity alignment\n"
     "  aed       mean |expression weight difference| of the output's fit vs the driver's fit (53 shapes)\n"
     "  identity_distance  Euclidean distance of 128-D face embeddings, output vs source (< 0.6: same person)\n"
+    "  identity_distance_gt  (self, pairs) the same, output vs the ground-truth frame: identity with\n"
+    "            expression and pose held equal (the real frames' own distance to the source is printed)\n"
     "  jitter_px landmark acceleration RMS on the output, px/frame^2\n"
     "  fps       that method's output frames per second (faceanime: incl. driver analysis)\n"
     "  output_face_rate  share of output frames with a measured face\n"
