@@ -41,6 +41,30 @@ Eigen::AlignedBox2d LandmarkBox(const face3d::Landmarks68& lm) {
   return box;
 }
 
+// The "mouth" region's gate (CV_32F, rect.size(), in [0, 1]) in the crop
+// `rect` (source pixels): 1 on the hull of the outer lip landmarks (48-59)
+// grown by `grow` x the mouth width (landmarks 48 to 54), falling linearly
+// to 0 over a further half of that growth (at least 2 px).
+cv::Mat MouthGate(const face3d::Landmarks68& lm, const cv::Rect& rect, double grow) {
+  std::vector<cv::Point> lips;
+  for (int k = 48; k < 60; ++k) {
+    lips.emplace_back(static_cast<int>(std::lround(lm[k].x() - rect.x)), static_cast<int>(std::lround(lm[k].y() - rect.y)));
+  }
+  std::vector<cv::Point> hull;
+  cv::convexHull(lips, hull);
+  // distanceTransform measures to the nearest zero pixel: the hull is 0.
+  cv::Mat outside(rect.size(), CV_8U, cv::Scalar(255));
+  cv::fillConvexPoly(outside, hull, cv::Scalar(0));
+  cv::Mat dist;
+  cv::distanceTransform(outside, dist, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+  const double grown = grow * (lm[54] - lm[48]).norm();
+  const double ramp = std::max(2.0, 0.5 * grown);
+  cv::Mat gate;
+  dist.convertTo(gate, CV_32F, -1.0 / ramp, 1.0 + grown / ramp);  // 1 - (d - grown) / ramp
+  cv::min(cv::max(gate, 0.0), 1.0, gate);
+  return gate;
+}
+
 }  // namespace
 
 std::filesystem::path DefaultNeuralModelPath() {
@@ -63,13 +87,15 @@ struct NeuralStage {
   face3d::LandmarkModel landmarks;
   double margin;
   Eigen::AlignedBox2d source_landmark_box;
+  bool mouth_only;      // RetargeterOptions::neural_region == "mouth".
+  double mouth_grow;    // RetargeterOptions::neural_mouth_grow.
 
   // The target face's box in source pixels: the source's detector box moved
   // and scaled as the projected model landmarks move from the source to the
   // target (gen-data uses the target frame's detector box; at run time there
   // is no target frame, and at target == source both are the source box).
-  Eigen::AlignedBox2d TargetBox(const FaceObservation& source, const face3d::FaceParams& target) const {
-    const Eigen::AlignedBox2d t = LandmarkBox(landmarks.Project(target, source.camera));
+  Eigen::AlignedBox2d TargetBox(const FaceObservation& source, const face3d::Landmarks68& target_landmarks) const {
+    const Eigen::AlignedBox2d t = LandmarkBox(target_landmarks);
     const double scale = t.sizes().maxCoeff() / std::max(source_landmark_box.sizes().maxCoeff(), 1e-6);
     const Eigen::Vector2d centre = source.box.center() + (t.center() - source_landmark_box.center());
     const Eigen::Vector2d half = 0.5 * scale * source.box.sizes();
@@ -80,7 +106,8 @@ struct NeuralStage {
   void Apply(const cv::Mat& source_rgb, const FaceObservation& source, const face3d::FaceParams& target,
              cv::Mat& warp) const {
     const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
-    const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target), margin);
+    const face3d::Landmarks68 target_landmarks = landmarks.Project(target, source.camera);
+    const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target_landmarks), margin);
     const int size = net->image_size();
     gen::GeneratorInputs in;
     in.source = gen::CropResize(source_rgb, rect, size);
@@ -101,6 +128,7 @@ struct NeuralStage {
     cv::resize(out.attention, attention, rect.size(), 0, 0, cv::INTER_LINEAR);
     cv::Mat weight = FeatherMask(rect.width, std::max(2.0, kFeatherFraction * rect.width));
     weight = weight.mul(1.0 - attention);
+    if (mouth_only) weight = weight.mul(MouthGate(target_landmarks, rect, mouth_grow));
     const cv::Rect local = inside - rect.tl();
     cv::Mat w_roi = warp(inside);
     cv::Mat w_f, c_f;
@@ -175,6 +203,13 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
     throw std::invalid_argument("RetargeterOptions: neural_crop_margin must be in [0, 2]");
   }
   if (options.neural_threads < 1) throw std::invalid_argument("RetargeterOptions: neural_threads must be >= 1");
+  if (options.neural_region != "mouth" && options.neural_region != "face") {
+    throw std::invalid_argument("RetargeterOptions: neural_region '" + options.neural_region +
+                                "': valid values are " + kNeuralRegionNames);
+  }
+  if (!(options.neural_mouth_grow >= 0 && options.neural_mouth_grow <= 2)) {
+    throw std::invalid_argument("RetargeterOptions: neural_mouth_grow must be in [0, 2]");
+  }
   // The generator first: a corrupt model file fails before the slow source fit.
   std::unique_ptr<gen::NeuralGenerator> net;
   std::vector<std::string> warnings;
@@ -224,7 +259,7 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
     const face3d::MorphableModel& model = impl->analyzer->model();
     auto stage = std::unique_ptr<NeuralStage>(new NeuralStage{
         std::move(net), render::PriorRenderer::Create(model, {}), {}, face3d::LandmarkModel::Create(model),
-        options.neural_crop_margin, {}});
+        options.neural_crop_margin, {}, options.neural_region == "mouth", options.neural_mouth_grow});
     stage->source_samples = stage->priors.SampleSource(ViewOf(impl->source_rgb, PixelFormat::kRgb),
                                                        impl->source.params, impl->source.camera);
     stage->source_landmark_box = LandmarkBox(stage->landmarks.Project(impl->source.params, impl->source.camera));

@@ -75,6 +75,17 @@ struct RetargeterOptions {
   double neural_crop_margin = 0.3;
   // LibTorch threads for the generator, >= 1 (default 1; process-wide).
   int neural_threads = 1;
+  // Where the network may change the warp:
+  // "mouth" (default): only around the target's lips (their hull grown by
+  //   neural_mouth_grow x the mouth width, feathered), where a warp cannot be
+  //   right (the mouth interior, teeth, lip shape); elsewhere the output is
+  //   the classical warp, so eyes, skin texture and identity are the warp's.
+  // "face": the whole crop (the network's attention decides alone).
+  std::string neural_region = "mouth";
+  // "mouth" region: growth of the lip hull per side, as a fraction of the
+  // target's mouth width (corner to corner), in [0, 2] (default 0.35); the
+  // edge is feathered over a third of that.
+  double neural_mouth_grow = 0.35;
   // Receives each warning of Create() (e.g. the neural model is missing and
   // the classical warp is used). Null (default): written to stderr as
   // "faceanime: warning: ...". Either way Retargeter::warnings() keeps them.
@@ -83,6 +94,8 @@ struct RetargeterOptions {
 
 // The valid RetargeterOptions::generator values, for messages: "classical, neural".
 inline constexpr const char* kGeneratorNames = "classical, neural";
+// The valid RetargeterOptions::neural_region values, for messages.
+inline constexpr const char* kNeuralRegionNames = "mouth, face";
 // The CPU neural generator: first of $FACEANIME_GENERATOR (a file),
 // <data dir>/pgfg_128.pt when it exists (a user's own model, or an install
 // without the source tree), the source tree's assets/pgfg/pgfg_128.pt (the

@@ -3,7 +3,7 @@
 namespace faceanime::plugins {
 
 void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint prop_model, guint prop_device,
-                                GParamFlags flags) {
+                                guint prop_region, GParamFlags flags) {
   g_object_class_install_property(
       klass, prop_generator,
       g_param_spec_string("generator", "Generator",
@@ -22,6 +22,13 @@ void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint
       klass, prop_device,
       g_param_spec_string("device", "Device", "generator=neural: cpu or cuda (cuda needs a CUDA LibTorch)", "cpu",
                           flags));
+  g_object_class_install_property(
+      klass, prop_region,
+      g_param_spec_string("neural-region", "Neural region",
+                          "generator=neural: where the network may change the warp: mouth (around the target's "
+                          "lips only; eyes, skin and identity stay the classical warp's) or face (the whole face "
+                          "crop)",
+                          "mouth", flags));
 }
 
 }  // namespace faceanime::plugins

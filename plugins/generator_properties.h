@@ -1,4 +1,4 @@
-// The neural-generator properties (generator, model, device) shared by the
+// The neural-generator properties (generator, model, device, neural-region) shared by the
 // elements that own a pipeline::Retargeter (faceretarget, faceanimesrc):
 // one definition of their names, defaults and gst-inspect documentation.
 #ifndef FACEANIME_PLUGINS_GENERATOR_PROPERTIES_H_
@@ -8,10 +8,10 @@
 
 namespace faceanime::plugins {
 
-// Installs the three string properties on `klass` with the given ids and
+// Installs the four string properties on `klass` with the given ids and
 // flags (the elements use READWRITE | MUTABLE_READY: read once in start()).
 void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint prop_model, guint prop_device,
-                                GParamFlags flags);
+                                guint prop_region, GParamFlags flags);
 
 }  // namespace faceanime::plugins
 

@@ -43,6 +43,7 @@ enum {
   PROP_GENERATOR,
   PROP_MODEL,
   PROP_DEVICE,
+  PROP_NEURAL_REGION,
 };
 
 constexpr int kDefaultFps = 25;  // The predictor's training rate (GRID).
@@ -68,6 +69,7 @@ struct Settings {
   std::string generator = "classical";
   std::string model;
   std::string device = "cpu";
+  std::string neural_region = "mouth";
 };
 
 }  // namespace
@@ -127,6 +129,7 @@ static void gst_faceanime_src_set_property(GObject* object, guint prop_id, const
     case PROP_GENERATOR: s.generator = StringOf(value); break;
     case PROP_MODEL: s.model = StringOf(value); break;
     case PROP_DEVICE: s.device = StringOf(value); break;
+    case PROP_NEURAL_REGION: s.neural_region = StringOf(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -152,6 +155,7 @@ static void gst_faceanime_src_get_property(GObject* object, guint prop_id, GValu
     case PROP_GENERATOR: g_value_set_string(value, s.generator.c_str()); break;
     case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
     case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
+    case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -174,6 +178,7 @@ static gboolean gst_faceanime_src_start(GstBaseSrc* src) {
   options.retargeter.generator = s.generator;
   options.retargeter.neural_model = s.model;
   options.retargeter.neural_device = s.device;
+  options.retargeter.neural_region = s.neural_region;
   options.retargeter.neural_threads = s.threads;
   std::vector<std::string> warnings;
   options.retargeter.on_warning = [&warnings](const std::string& w) { warnings.push_back(w); };
@@ -409,7 +414,8 @@ static void gst_faceanime_src_class_init(GstFaceanimeSrcClass* klass) {
       g_param_spec_int("threads", "Threads",
                        "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1,
                        ready));
-  faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE, ready);
+  faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE,
+                                                 PROP_NEURAL_REGION, ready);
 
   gst_element_class_set_static_metadata(
       element_class, "Face animation source", "Source/Video",

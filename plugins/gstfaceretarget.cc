@@ -43,6 +43,7 @@ enum {
   PROP_GENERATOR,
   PROP_MODEL,
   PROP_DEVICE,
+  PROP_NEURAL_REGION,
 };
 
 struct Settings {
@@ -59,6 +60,7 @@ struct Settings {
   std::string generator = "classical";
   std::string model;
   std::string device = "cpu";
+  std::string neural_region = "mouth";
 };
 
 // The edit described by the settings (std::nullopt: none). Throws
@@ -152,6 +154,7 @@ static void gst_face_retarget_set_property(GObject* object, guint prop_id, const
     case PROP_GENERATOR: s.generator = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     case PROP_MODEL: s.model = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     case PROP_DEVICE: s.device = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
+    case PROP_NEURAL_REGION: s.neural_region = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -177,6 +180,7 @@ static void gst_face_retarget_get_property(GObject* object, guint prop_id, GValu
     case PROP_GENERATOR: g_value_set_string(value, s.generator.c_str()); break;
     case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
     case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
+    case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -200,6 +204,7 @@ static gboolean gst_face_retarget_start(GstBaseTransform* trans) {
   options.generator = settings.generator;
   options.neural_model = settings.model;
   options.neural_device = settings.device;
+  options.neural_region = settings.neural_region;
   options.neural_threads = settings.threads;
   options.on_warning = [](const std::string&) {};  // Posted below as element warnings.
   try {
@@ -428,7 +433,8 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                         "driver's expression",
                         gst_face_retarget_expression_mode_get_type(),
                         static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));
-  faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE, ready);
+  faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE,
+                                                 PROP_NEURAL_REGION, ready);
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait and the neural generator (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));

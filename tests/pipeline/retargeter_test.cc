@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include "face3d/data_paths.h"
+#include "face3d/face_fitter.h"
 #include "gen/generator_crop.h"
 #include "gen/pgfg/networks.h"
 #include "tests/test_support.h"
@@ -57,7 +58,9 @@ RetargeterOptions Options(const std::string& generator, const fs::path& model = 
 
 TEST(RetargeterGeneratorTest, NeuralGeneratorChangesOnlyTheFaceCrop) {
   auto classical = Retargeter::Create(Options("classical"));
-  auto neural = Retargeter::Create(Options("neural", WriteTinyModel()));
+  RetargeterOptions face_region = Options("neural", WriteTinyModel());
+  face_region.neural_region = "face";
+  auto neural = Retargeter::Create(face_region);
   EXPECT_EQ(classical->generator(), "classical");
   EXPECT_EQ(neural->generator(), "neural");
   EXPECT_TRUE(neural->warnings().empty());
@@ -97,6 +100,61 @@ TEST(RetargeterGeneratorTest, NeuralGeneratorChangesOnlyTheFaceCrop) {
   const cv::Mat moved = neural->Render(open);
   EXPECT_EQ(moved.size(), neural->source_rgb().size());
   EXPECT_GT(cv::norm(moved, classical->Render(open), cv::NORM_L1), 0.0);
+}
+
+// The default region: the network's output is pasted only around the
+// target's lips (their hull grown by neural_mouth_grow x the mouth width plus
+// the ramp); everywhere else, eyes included, the output is the warp's.
+TEST(RetargeterGeneratorTest, MouthRegionChangesOnlyAroundTheTargetLips) {
+  auto classical = Retargeter::Create(Options("classical"));
+  RetargeterOptions o = Options("neural", WriteTinyModel());
+  ASSERT_EQ(o.neural_region, "mouth");  // The default.
+  auto neural = Retargeter::Create(o);
+  face3d::FaceParams open = neural->source().params;
+  open.expression[26] = 0.6;  // jawOpen.
+  const cv::Mat a = classical->Render(open);
+  const cv::Mat b = neural->Render(open);
+  ASSERT_EQ(a.size(), b.size());
+
+  const face3d::Landmarks68 lm =
+      face3d::LandmarkModel::Create(neural->analyzer().model()).Project(open, neural->source().camera);
+  Eigen::AlignedBox2d lips;
+  for (int k = 48; k < 60; ++k) lips.extend(lm[k]);
+  const double width = (lm[54] - lm[48]).norm();
+  ASSERT_GT(width, 10.0);
+  // Gate support: grown 0.35 w, ramp 0.175 w; +2 px for rounding.
+  const double reach = 0.525 * width + 2.0;
+  const cv::Rect gate_box(cv::Point(static_cast<int>(lips.min().x() - reach), static_cast<int>(lips.min().y() - reach)),
+                          cv::Point(static_cast<int>(lips.max().x() + reach) + 1,
+                                    static_cast<int>(lips.max().y() + reach) + 1));
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  std::vector<cv::Mat> channels;
+  cv::split(diff, channels);
+  const cv::Mat differs = cv::max(cv::max(channels[0], channels[1]), channels[2]) > 0;
+  cv::Mat outside = differs.clone();
+  outside(gate_box & cv::Rect(0, 0, a.cols, a.rows)).setTo(0);
+  EXPECT_EQ(cv::countNonZero(outside), 0);
+  // On the lips themselves the network's share is pasted: most pixels change.
+  const cv::Rect lip_box(cv::Point(static_cast<int>(lips.min().x()), static_cast<int>(lips.min().y())),
+                         cv::Point(static_cast<int>(lips.max().x()), static_cast<int>(lips.max().y())));
+  ASSERT_GT(lip_box.area(), 0);
+  EXPECT_GT(cv::countNonZero(differs(lip_box)), lip_box.area() / 2);
+}
+
+TEST(RetargeterGeneratorTest, InvalidNeuralRegionIsAnErrorListingTheValidOnes) {
+  RetargeterOptions o = Options("neural", WriteTinyModel());
+  o.neural_region = "eyes";
+  try {
+    Retargeter::Create(o);
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("'eyes'"));
+    EXPECT_THAT(e.what(), HasSubstr("mouth, face"));
+  }
+  o.neural_region = "mouth";
+  o.neural_mouth_grow = 2.5;
+  EXPECT_THROW(Retargeter::Create(o), std::invalid_argument);
 }
 
 TEST(RetargeterGeneratorTest, MissingNeuralModelFallsBackToClassicalWithAWarning) {

@@ -16,6 +16,12 @@ void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
   cmd->add_option("--device", args.device, "--generator neural: where the network runs (cuda needs a CUDA LibTorch)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
+  cmd->add_option("--neural-region", args.region,
+                  "--generator neural: where the network may change the warp. mouth: around the target's lips "
+                  "only (the rest is the classical warp, so eyes, skin and identity are the warp's); face: the "
+                  "whole face crop")
+      ->check(CLI::IsMember({"mouth", "face"}))
+      ->capture_default_str();
 }
 
 void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::RetargeterOptions& options) {
@@ -23,6 +29,7 @@ void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::Retarg
   options.neural_model = args.model;
   options.neural_device = args.device;
   options.neural_threads = threads;
+  options.neural_region = args.region;
 }
 
 }  // namespace faceanime::cli

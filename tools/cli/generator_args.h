@@ -1,6 +1,6 @@
 // The image-generator options shared by the commands that render a portrait
 // (retarget, animate, edit, predict, eval, bench): --generator, --model,
-// --device, mapped onto pipeline::RetargeterOptions.
+// --device, --neural-region, mapped onto pipeline::RetargeterOptions.
 #ifndef FACEANIME_TOOLS_CLI_GENERATOR_ARGS_H_
 #define FACEANIME_TOOLS_CLI_GENERATOR_ARGS_H_
 
@@ -16,9 +16,10 @@ struct GeneratorArgs {
   std::string generator = "classical";  // classical | neural.
   std::string model;                    // Empty: pipeline::DefaultNeuralModelPath().
   std::string device = "cpu";           // cpu | cuda.
+  std::string region = "mouth";         // mouth | face (RetargeterOptions::neural_region).
 };
 
-// Adds --generator, --model and --device to `cmd`.
+// Adds --generator, --model, --device and --neural-region to `cmd`.
 void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args);
 
 // Copies the choice into `options` (the generator's LibTorch threads: `threads`).
