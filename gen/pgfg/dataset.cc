@@ -1,6 +1,10 @@
 #include "gen/pgfg/dataset.h"
 
 #include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <tuple>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -144,6 +148,41 @@ ShardDataset ShardDataset::Load(const fs::path& dir) {
   return dataset;
 }
 
+void ShardDataset::SetWeights(std::vector<double> weights) {
+  if (!weights.empty() && static_cast<int64_t>(weights.size()) != size()) {
+    throw std::invalid_argument("ShardDataset::SetWeights: " + std::to_string(weights.size()) + " weights for " +
+                                std::to_string(size()) + " samples");
+  }
+  for (double w : weights) {
+    if (!(w > 0 && std::isfinite(w))) throw std::invalid_argument("ShardDataset::SetWeights: weights must be > 0");
+  }
+  weights_ = std::move(weights);
+}
+
+std::vector<std::string> ShardDataset::TrainKinds(const fs::path& cache_dir) {
+  const fs::path path = cache_dir / "manifest.tsv";
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read '" + path.string() + "' (written by faceanime gen-data)");
+  std::string line;
+  std::getline(in, line);  // Header: split shard index kind name source_frame target_frame.
+  std::vector<std::tuple<int64_t, int64_t, std::string>> rows;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    std::string split, kind;
+    int64_t shard = -1, index = -1;
+    if (!(fields >> split >> shard >> index >> kind)) {
+      throw std::runtime_error("malformed line in '" + path.string() + "': " + line);
+    }
+    if (split == "train") rows.emplace_back(shard, index, kind);
+  }
+  std::sort(rows.begin(), rows.end());
+  std::vector<std::string> kinds;
+  kinds.reserve(rows.size());
+  for (auto& r : rows) kinds.push_back(std::move(std::get<2>(r)));
+  return kinds;
+}
+
 Batch ShardDataset::Draw(int64_t batch_size, uint64_t seed, int64_t step, bool flip,
                          const torch::Device& device) const {
   std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(step),
@@ -151,8 +190,18 @@ Batch ShardDataset::Draw(int64_t batch_size, uint64_t seed, int64_t step, bool f
   std::mt19937_64 rng(seq);
   std::vector<int64_t> order(size());
   std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), rng);
-  order.resize(std::min(batch_size, size()));
+  const int64_t n = std::min(batch_size, size());
+  if (weights_.empty()) {
+    std::shuffle(order.begin(), order.end(), rng);
+  } else {
+    // Largest log(u) / w first: sample i is drawn with weight w_i, without replacement.
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    std::vector<double> key(size());
+    for (int64_t i = 0; i < size(); ++i) key[i] = std::log(std::max(uniform(rng), 1e-300)) / weights_[i];
+    std::partial_sort(order.begin(), order.begin() + n, order.end(),
+                      [&](int64_t a, int64_t b) { return key[a] > key[b]; });
+  }
+  order.resize(n);
   Batch batch = samples_.Index(torch::tensor(order, torch::kInt64));
   if (flip && (rng() & 1)) batch = batch.FlipHorizontal();
   return ToNetwork(batch.To(device));

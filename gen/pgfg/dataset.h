@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -60,18 +61,28 @@ class ShardDataset {
   // `dir`: a cache folder (reads DIR/train) or a folder of shards.
   // std::runtime_error naming the folder when it has no shard.
   static ShardDataset Load(const std::filesystem::path& dir);
+  // The `kind` column (grid, london, ...) of DIR/manifest.tsv for the
+  // training split, in Load's sample order (shard, then index).
+  // std::runtime_error naming the file when it is missing or malformed.
+  static std::vector<std::string> TrainKinds(const std::filesystem::path& cache_dir);
 
   int64_t size() const { return samples_.size(); }
   int64_t image_size() const { return samples_.source.size(2); }
   // `batch_size` distinct samples (fewer if the set is smaller), chosen and
   // flipped (probability 1/2 when `flip`) by a generator seeded with
   // (seed, step): the same step draws the same batch, also after a resume.
-  // Returned in network conventions on `device`.
+  // Uniform, or with SetWeights weighted sampling without replacement
+  // (Efraimidis-Spirakis keys u^(1/w)). Returned in network conventions on
+  // `device`.
   Batch Draw(int64_t batch_size, uint64_t seed, int64_t step, bool flip, const torch::Device& device) const;
   const Batch& stored() const { return samples_; }
+  // Per-sample draw weights: size() of them, each > 0 and finite
+  // (std::invalid_argument otherwise); empty: uniform (the default).
+  void SetWeights(std::vector<double> weights);
 
  private:
   Batch samples_;
+  std::vector<double> weights_;
 };
 
 }  // namespace faceanime::gen::pgfg

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <exception>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -38,7 +39,9 @@ constexpr const char* kUsage =
     "  --checkpoint-every N  checkpoint period (default 1000; always at the end)\n"
     "  --log-every N         print losses every N steps (default 10)\n"
     "  --seed S              initialisation and batch-order seed (default 0)\n"
-    "  --no-flip             no random horizontal flips\n";
+    "  --no-flip             no random horizontal flips\n"
+    "  --kind-weight K=W,... draw weight per sample kind of the cache's manifest (e.g. london=10: each\n"
+    "                        London pair is drawn 10x as often as a GRID frame pair; default: all 1)\n";
 
 [[noreturn]] void Usage(const std::string& error) {
   std::fprintf(stderr, "pgfg_train: %s\n%s", error.c_str(), kUsage);
@@ -76,7 +79,7 @@ int main(int argc, char** argv) {
     static const char* kKeys[] = {"--data",  "--out",  "--steps",        "--size",         "--batch",
                                   "--device", "--threads", "--lr-g",     "--lr-d",         "--l1",
                                   "--adv",   "--att-l1", "--att-tv",     "--sample-every", "--checkpoint-every",
-                                  "--log-every", "--seed", "--minutes"};
+                                  "--log-every", "--seed", "--minutes", "--kind-weight"};
     bool known = false;
     for (const char* k : kKeys) known |= key == k;
     if (!known) Usage("unknown argument '" + key + "'");
@@ -112,12 +115,45 @@ int main(int argc, char** argv) {
     options.checkpoint_every = static_cast<int64_t>(Number(args, "--checkpoint-every", 1000));
     options.seed = static_cast<uint64_t>(Number(args, "--seed", 0));
 
-    const ShardDataset data = ShardDataset::Load(args["--data"]);
+    ShardDataset data = ShardDataset::Load(args["--data"]);
     if (data.image_size() != size) {
       throw std::invalid_argument("the cache in '" + args["--data"] + "' holds " + std::to_string(data.image_size()) +
                                   "-pixel crops but --size is " + std::to_string(size) +
                                   "; rebuild the cache with gen-data --size " + std::to_string(size) +
                                   " or pass --size " + std::to_string(data.image_size()));
+    }
+    if (args.count("--kind-weight")) {
+      std::map<std::string, double> kind_weight;
+      std::istringstream list(args["--kind-weight"]);
+      std::string item;
+      while (std::getline(list, item, ',')) {
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos) Usage("--kind-weight '" + item + "': expected KIND=WEIGHT");
+        std::map<std::string, std::string> one = {{"--kind-weight", item.substr(eq + 1)}};
+        const double w = Number(one, "--kind-weight", 0);
+        if (!(w > 0)) Usage("--kind-weight '" + item + "': the weight must be > 0");
+        kind_weight[item.substr(0, eq)] = w;
+      }
+      const std::vector<std::string> kinds = ShardDataset::TrainKinds(args["--data"]);
+      if (static_cast<int64_t>(kinds.size()) != data.size()) {
+        throw std::runtime_error("the manifest of '" + args["--data"] + "' lists " + std::to_string(kinds.size()) +
+                                 " training samples but the shards hold " + std::to_string(data.size()));
+      }
+      std::vector<double> weights;
+      std::map<std::string, int64_t> counts;
+      for (const auto& k : kinds) {
+        const auto it = kind_weight.find(k);
+        weights.push_back(it == kind_weight.end() ? 1.0 : it->second);
+        ++counts[k];
+      }
+      for (const auto& [k, w] : kind_weight) {
+        if (!counts.count(k)) Usage("--kind-weight: no sample of kind '" + k + "' in the cache");
+      }
+      data.SetWeights(std::move(weights));
+      for (const auto& [k, n] : counts) {
+        std::fprintf(stderr, "pgfg_train: %lld samples of kind %s, weight %g\n", static_cast<long long>(n), k.c_str(),
+                     kind_weight.count(k) ? kind_weight[k] : 1.0);
+      }
     }
     // The number to beat: L1 of the classical warp itself against the target.
     double warp_l1 = 0;

@@ -172,6 +172,44 @@ TEST(PgfgDatasetTest, ShardRoundTripAndNetworkConventions) {
   fs::remove_all(dir);
 }
 
+TEST(PgfgDatasetTest, WeightedDrawsFollowTheWeightsAndManifestKindsFollowTheSampleOrder) {
+  const fs::path dir = FreshDir("pgfg_weighted");
+  fs::create_directories(dir / "train");
+  WriteShard(StoredBatch(3, kSize, 4), dir / "train" / "shard_00000.pt");
+  WriteShard(StoredBatch(2, kSize, 9), dir / "train" / "shard_00001.pt");
+  // Rows out of order and a held-out row: kinds come back in (shard, index) order.
+  std::ofstream(dir / "manifest.tsv") << "split\tshard\tindex\tkind\tname\tsource_frame\ttarget_frame\n"
+                                         "train\t1\t1\tlondon\tb\t-1\t-1\n"
+                                         "train\t0\t0\tgrid\tc\t0\t5\n"
+                                         "heldout\t0\t0\tgrid\th\t0\t5\n"
+                                         "train\t0\t2\tgrid\tc\t0\t9\n"
+                                         "train\t1\t0\tlondon\ta\t-1\t-1\n"
+                                         "train\t0\t1\tgrid\tc\t0\t7\n";
+  EXPECT_EQ(ShardDataset::TrainKinds(dir),
+            (std::vector<std::string>{"grid", "grid", "grid", "london", "london"}));
+
+  ShardDataset data = ShardDataset::Load(dir);
+  ASSERT_EQ(data.size(), 5);
+  EXPECT_THROW(data.SetWeights({1, 1}), std::invalid_argument);
+  EXPECT_THROW(data.SetWeights({1, 1, 1, 0, 1}), std::invalid_argument);
+  // Sample 3 weighs 20 of 24: drawn alone it comes first in ~83% of steps;
+  // uniformly it would be 20%.
+  data.SetWeights({1, 1, 1, 20, 1});
+  const torch::Tensor heavy = ToNetwork(data.stored().Index(torch::tensor({3}, torch::kInt64))).source;
+  int hits = 0;
+  const int kSteps = 400;
+  for (int step = 0; step < kSteps; ++step) {
+    hits += torch::equal(data.Draw(1, 5, step, false, torch::kCPU).source, heavy);
+  }
+  EXPECT_GT(hits, kSteps * 0.7);
+  EXPECT_LT(hits, kSteps * 0.95);
+  // Still deterministic per (seed, step), still without replacement.
+  EXPECT_TRUE(torch::equal(data.Draw(4, 5, 3, true, torch::kCPU).source, data.Draw(4, 5, 3, true, torch::kCPU).source));
+  const Batch all = data.Draw(5, 5, 8, false, torch::kCPU);
+  EXPECT_EQ(std::get<0>(torch::unique_dim(all.source.flatten(1), 0)).size(0), 5);
+  fs::remove_all(dir);
+}
+
 TEST(PgfgDatasetTest, BadShardsAreReportedByName) {
   const fs::path dir = FreshDir("pgfg_bad_shards");
   fs::create_directories(dir);
