@@ -20,4 +20,17 @@ std::filesystem::path FaceanimeDataDir() {
   return std::filesystem::path(".faceanime-data");
 }
 
+std::filesystem::path CommittedModelFile(const char* env_var, const std::filesystem::path& data_relative,
+                                         const std::filesystem::path& asset_relative) {
+  if (const char* env = std::getenv(env_var); env != nullptr && *env != '\0') return env;
+  const std::filesystem::path data = FaceanimeDataDir() / data_relative;
+  if (std::filesystem::exists(data)) return data;
+#ifdef FACEANIME_SOURCE_ASSETS_DIR
+  return std::filesystem::path(FACEANIME_SOURCE_ASSETS_DIR) / asset_relative;
+#else
+  (void)asset_relative;
+  return data;
+#endif
+}
+
 }  // namespace faceanime

@@ -11,6 +11,14 @@ namespace faceanime {
 // tools/setup fills it (npm face models, the converted ICT model).
 std::filesystem::path FaceanimeDataDir();
 
+// A committed model file (weights under the source tree's assets/), first
+// of: the file $`env_var` names; FaceanimeDataDir() / `data_relative` when
+// it exists (a user's own file, or an install without the source tree);
+// the source tree's assets/`asset_relative` (compiled in). Without a source
+// tree compiled in: FaceanimeDataDir() / `data_relative`.
+std::filesystem::path CommittedModelFile(const char* env_var, const std::filesystem::path& data_relative,
+                                         const std::filesystem::path& asset_relative);
+
 // The command that (re)creates the data directory, for error messages.
 inline constexpr const char* kSetupCommand = "tools/setup";
 

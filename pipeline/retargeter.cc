@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -68,14 +67,7 @@ cv::Mat MouthGate(const face3d::Landmarks68& lm, const cv::Rect& rect, double gr
 }  // namespace
 
 std::filesystem::path DefaultNeuralModelPath() {
-  if (const char* env = std::getenv("FACEANIME_GENERATOR"); env != nullptr && *env != '\0') return env;
-  const std::filesystem::path data = FaceanimeDataDir() / "pgfg_128.pt";
-  if (std::filesystem::exists(data)) return data;
-#ifdef FACEANIME_SOURCE_ASSETS_DIR
-  return std::filesystem::path(FACEANIME_SOURCE_ASSETS_DIR) / "pgfg" / "pgfg_128.pt";
-#else
-  return data;
-#endif
+  return CommittedModelFile("FACEANIME_GENERATOR", "pgfg_128.pt", std::filesystem::path("pgfg") / "pgfg_128.pt");
 }
 
 // The neural generator stage: priors, the shared crop, the network, the

@@ -136,14 +136,8 @@ struct DynamicsPredictor::Impl {
 };
 
 std::filesystem::path DefaultPredictorWeights() {
-  if (const char* env = std::getenv("FACEANIME_PREDICTOR"); env != nullptr && *env != '\0') return env;
-  const std::filesystem::path data = FaceanimeDataDir() / "predictor" / kWeightsName;
-  if (std::filesystem::exists(data)) return data;
-#ifdef FACEANIME_SOURCE_ASSETS_DIR
-  return std::filesystem::path(FACEANIME_SOURCE_ASSETS_DIR) / "predictor" / kWeightsName;
-#else
-  return data;
-#endif
+  const std::filesystem::path relative = std::filesystem::path("predictor") / kWeightsName;
+  return CommittedModelFile("FACEANIME_PREDICTOR", relative, relative);
 }
 
 DynamicsPredictor::DynamicsPredictor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
