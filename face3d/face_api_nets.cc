@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include "face3d/face_api_recognition_net.h"
 #include "face3d/tfjs_weights.h"
 
 namespace faceanime::face3d::internal {
@@ -148,88 +149,14 @@ struct FaceProcessorNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(FaceProcessorNet);
 
-// faceRecognitionNet convLayer: conv + bias, then the scale layer (x * weights
-// + biases), optional ReLU. The scale is folded into the filters at load time.
-struct ScaledConvImpl : torch::nn::Module {
-  ScaledConvImpl(const TfjsWeights& w, const std::string& prefix, int64_t k, int64_t in, int64_t out,
-                 int64_t stride, bool valid, bool relu)
-      : stride(stride), valid(valid), relu(relu) {
-    const torch::Tensor filters = ConvFilter(w.Get(prefix + "/conv/filters", {k, k, in, out}));
-    const torch::Tensor bias = ToTorch(w.Get(prefix + "/conv/bias", {out}));
-    const torch::Tensor scale = ToTorch(w.Get(prefix + "/scale/weights", {out}));
-    const torch::Tensor shift = ToTorch(w.Get(prefix + "/scale/biases", {out}));
-    weight = register_buffer("weight", (filters * scale.view({out, 1, 1, 1})).contiguous());
-    this->bias = register_buffer("bias", bias * scale + shift);
-  }
-  torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor out = valid ? Conv(x, weight, bias, stride, 0, 0, 1)
-                              : ConvSame(x, weight, bias, stride);
-    return relu ? torch::relu(out) : out;
-  }
-  int64_t stride;
-  bool valid, relu;
-  torch::Tensor weight, bias;
-};
-TORCH_MODULE(ScaledConv);
-
-// residual / residualDown of faceRecognitionNet.
-struct ResidualImpl : torch::nn::Module {
-  ResidualImpl(const TfjsWeights& w, const std::string& prefix, int64_t in, int64_t out, bool down)
-      : down(down) {
-    conv1 = register_module("conv1", ScaledConv(w, prefix + "/conv1", 3, in, out, down ? 2 : 1,
-                                                /*valid=*/down, /*relu=*/true));
-    conv2 = register_module("conv2", ScaledConv(w, prefix + "/conv2", 3, out, out, 1,
-                                                /*valid=*/false, /*relu=*/false));
-  }
-  torch::Tensor forward(const torch::Tensor& x) {
-    torch::Tensor out = conv2->forward(conv1->forward(x));
-    if (!down) return torch::relu(out + x);
-    torch::Tensor pooled = at::avg_pool2d(x, {2, 2}, {2, 2});
-    if (pooled.size(1) != out.size(1)) {
-      pooled = torch::cat({pooled, torch::zeros_like(pooled)}, 1);  // Zero channels after.
-    }
-    if (pooled.size(2) != out.size(2) || pooled.size(3) != out.size(3)) {
-      out = F::pad(out, F::PadFuncOptions({0, 1, 0, 1}));  // A zero column right, row below.
-    }
-    return torch::relu(pooled + out);
-  }
-  bool down;
-  ScaledConv conv1{nullptr}, conv2{nullptr};
-};
-TORCH_MODULE(Residual);
-
-struct RecognitionNetImpl : torch::nn::Module {
-  explicit RecognitionNetImpl(const TfjsWeights& w) {
-    conv32_down = register_module(
-        "conv32_down", ScaledConv(w, "conv32_down", 7, 3, 32, 2, /*valid=*/true, /*relu=*/true));
-    struct Spec {
-      const char* name;
-      int64_t in, out;
-      bool down;
-    };
-    const Spec specs[] = {{"conv32_1", 32, 32, false},      {"conv32_2", 32, 32, false},
-                          {"conv32_3", 32, 32, false},      {"conv64_down", 32, 64, true},
-                          {"conv64_1", 64, 64, false},      {"conv64_2", 64, 64, false},
-                          {"conv64_3", 64, 64, false},      {"conv128_down", 64, 128, true},
-                          {"conv128_1", 128, 128, false},   {"conv128_2", 128, 128, false},
-                          {"conv256_down", 128, 256, true}, {"conv256_1", 256, 256, false},
-                          {"conv256_2", 256, 256, false},   {"conv256_down_out", 256, 256, true}};
-    for (const Spec& s : specs) {
-      layers.push_back(register_module(s.name, Residual(w, s.name, s.in, s.out, s.down)));
-    }
-    fc = register_buffer("fc", ToTorch(w.Get("fc", {256, 128})));
-  }
-  torch::Tensor forward(torch::Tensor x) {
-    x = conv32_down->forward(x);
-    x = at::max_pool2d(x, {3, 3}, {2, 2});  // TF maxPool 'valid'.
-    for (Residual& layer : layers) x = layer->forward(x);
-    return at::mm(x.mean({2, 3}), fc);
-  }
-  ScaledConv conv32_down{nullptr};
-  std::vector<Residual> layers;
-  torch::Tensor fc;
-};
-TORCH_MODULE(RecognitionNet);
+// faceRecognitionNet: face_api_recognition_net.h, with the TF.js weights and
+// the oneDNN convolution.
+recognition::RecognitionNet LoadRecognitionNet(const TfjsWeights& w) {
+  return recognition::RecognitionNet(
+      [&w](const std::string& name, const std::vector<int64_t>& shape) { return ToTorch(w.Get(name, shape)); },
+      [](const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, int64_t stride,
+         int64_t pad_h, int64_t pad_w) { return Conv(x, weight, bias, stride, pad_h, pad_w, 1); });
+}
 
 template <typename Net>
 class TorchFaceApiNet final : public FaceApiNet {
@@ -294,6 +221,17 @@ std::string FaceApiManifestName(FaceApiNetKind kind) {
   return {};
 }
 
+void ExportRecognitionNet(const std::filesystem::path& model_dir, const std::filesystem::path& out) {
+  const TfjsWeights weights = TfjsWeights::Load(model_dir / FaceApiManifestName(FaceApiNetKind::kRecognition));
+  recognition::RecognitionNet net(
+      [&weights](const std::string& name, const std::vector<int64_t>& shape) { return ToTorch(weights.Get(name, shape)); });
+  try {
+    torch::save(net, out.string());
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot write the recognition net to '" + out.string() + "': " + e.what_without_backtrace());
+  }
+}
+
 std::unique_ptr<FaceApiNet> FaceApiNet::Load(FaceApiNetKind kind, const std::filesystem::path& model_dir,
                                              int num_threads) {
   if (num_threads < 1) throw std::invalid_argument("FaceApiNet: num_threads must be >= 1");
@@ -314,8 +252,8 @@ std::unique_ptr<FaceApiNet> FaceApiNet::Load(FaceApiNetKind kind, const std::fil
       return std::make_unique<TorchFaceApiNet<FaceProcessorNet>>(
           FaceProcessorNet(weights, false, 7, true), 112, 7, num_threads);
     case FaceApiNetKind::kRecognition:
-      return std::make_unique<TorchFaceApiNet<RecognitionNet>>(RecognitionNet(weights), 150, 128,
-                                                               num_threads);
+      return std::make_unique<TorchFaceApiNet<recognition::RecognitionNet>>(LoadRecognitionNet(weights), 150, 128,
+                                                                            num_threads);
   }
   throw std::invalid_argument("FaceApiNet: unknown kind");
 }

@@ -62,6 +62,10 @@ class FaceApiNet {
   virtual std::vector<std::vector<float>> RunBatch(const std::vector<cv::Mat>& rgbs) const = 0;
 };
 
+// The recognition net's weights from `model_dir` as a torch::save archive of
+// recognition::RecognitionNet (face_api_recognition_net.h) at `out`.
+void ExportRecognitionNet(const std::filesystem::path& model_dir, const std::filesystem::path& out);
+
 }  // namespace faceanime::face3d::internal
 
 #endif  // FACEANIME_FACE3D_FACE_API_NETS_H_

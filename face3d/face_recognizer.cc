@@ -32,6 +32,10 @@ std::unique_ptr<FaceRecognizer> FaceRecognizer::Create(const Options& options) {
       internal::FaceApiNet::Load(internal::FaceApiNetKind::kRecognition, dir, options.num_threads)));
 }
 
+void FaceRecognizer::ExportTorchWeights(const std::filesystem::path& out, const std::filesystem::path& model_dir) {
+  internal::ExportRecognitionNet(model_dir.empty() ? DefaultFaceApiModelDir() : model_dir, out);
+}
+
 SquareCrop FaceRecognizer::AlignedCrop(const Landmarks68& landmarks) {
   const Eigen::Vector2d left_eye = MeanOf(landmarks, 36, 42);
   const Eigen::Vector2d right_eye = MeanOf(landmarks, 42, 48);

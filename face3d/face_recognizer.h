@@ -41,6 +41,12 @@ class FaceRecognizer {
   // corrupt file and tools/setup; std::invalid_argument for invalid options.
   static std::unique_ptr<FaceRecognizer> Create(const Options& options);
   static std::unique_ptr<FaceRecognizer> Create();  // Default options.
+  // Writes the network's weights from `model_dir` (empty: the default) as a
+  // LibTorch archive of face3d::recognition::RecognitionNet
+  // (face_api_recognition_net.h) to `out`, for code that runs the net
+  // without face3d (gen/pgfg's identity loss). Throws TfjsWeightsError or
+  // std::runtime_error naming the file.
+  static void ExportTorchWeights(const std::filesystem::path& out, const std::filesystem::path& model_dir = {});
   ~FaceRecognizer();
 
   // face-api's dlib-style alignment box for 68 image-space landmarks: with

@@ -8,6 +8,8 @@
 //   DIR/manifest.tsv     one line per sample: split, shard, index, kind
 //                        (grid|london), name, source frame, target frame
 //   DIR/README.txt       how the cache was made (command, split rule)
+//   DIR/recognition.pt   face-api's recognition net (pgfg_train --identity;
+//                        gen/pgfg/identity.h)
 // A shard is a torch::serialize archive (torch::save format; C++
 // torch::serialize::InputArchive reads it) of named uint8 tensors, N samples
 // each, S = crop side:

@@ -37,14 +37,9 @@ AttentionLosses AttentionRegularizer(const torch::Tensor& attention);
 torch::Tensor IdentityDistance(const torch::Tensor& embeddings_output, const torch::Tensor& embeddings_source);
 
 // Hook for the identity term: maps a batch of face crops (N3HW, RGB, [-1, 1])
-// to [N, D] embeddings, differentiably. Not available yet: face-api's
-// recognition ResNet in face3d runs under c10::InferenceMode on OpenCV crops
-// (aligned with cv::warpAffine, resized to 150x150, mean-subtracted) and
-// returns plain floats. An autograd-friendly version needs that net as a
-// torch::nn::Module callable outside InferenceMode (weights from the same
-// TF.js files, frozen), and the crop, resize and normalisation done with
-// torch ops (grid_sample/interpolate) from the training crop. Until then the
-// Trainer leaves the term off (TrainerOptions::identity_weight = 0).
+// to [N, D] embeddings, differentiably. LoadRecognitionEmbedder
+// (gen/pgfg/identity.h) gives face-api's recognition net; the Trainer
+// compares the output's embedding with the ground-truth target's.
 using Embedder = std::function<torch::Tensor(const torch::Tensor& rgb)>;
 
 }  // namespace faceanime::gen::pgfg

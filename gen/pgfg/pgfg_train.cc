@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "gen/pgfg/dataset.h"
+#include "gen/pgfg/identity.h"
 #include "gen/pgfg/trainer.h"
 
 namespace {
@@ -35,6 +36,10 @@ constexpr const char* kUsage =
     "  --threads T           LibTorch CPU threads (default 1)\n"
     "  --lr-g X --lr-d X     Adam learning rates (default 1e-4, 4e-4)\n"
     "  --l1 W --adv W --att-l1 W --att-tv W   loss weights (default 10, 1, 0.1, 1e-4)\n"
+    "  --identity W          identity loss weight (default 0): face-api descriptor distance of the output\n"
+    "                        to the target (gen/pgfg/identity.h)\n"
+    "  --recognition FILE    the recognition net for --identity (default DATA/recognition.pt, written by\n"
+    "                        faceanime gen-data)\n"
     "  --sample-every N      sample grid PNG period (default 500)\n"
     "  --checkpoint-every N  checkpoint period (default 1000; always at the end)\n"
     "  --log-every N         print losses every N steps (default 10)\n"
@@ -79,7 +84,8 @@ int main(int argc, char** argv) {
     static const char* kKeys[] = {"--data",  "--out",  "--steps",        "--size",         "--batch",
                                   "--device", "--threads", "--lr-g",     "--lr-d",         "--l1",
                                   "--adv",   "--att-l1", "--att-tv",     "--sample-every", "--checkpoint-every",
-                                  "--log-every", "--seed", "--minutes", "--kind-weight"};
+                                  "--log-every", "--seed", "--minutes", "--kind-weight",
+                                  "--identity", "--recognition"};
     bool known = false;
     for (const char* k : kKeys) known |= key == k;
     if (!known) Usage("unknown argument '" + key + "'");
@@ -111,6 +117,7 @@ int main(int argc, char** argv) {
     options.adversarial_weight = Number(args, "--adv", options.adversarial_weight);
     options.attention_l1_weight = Number(args, "--att-l1", options.attention_l1_weight);
     options.attention_tv_weight = Number(args, "--att-tv", options.attention_tv_weight);
+    options.identity_weight = Number(args, "--identity", options.identity_weight);
     options.sample_every = static_cast<int64_t>(Number(args, "--sample-every", 500));
     options.checkpoint_every = static_cast<int64_t>(Number(args, "--checkpoint-every", 1000));
     options.seed = static_cast<uint64_t>(Number(args, "--seed", 0));
@@ -164,7 +171,14 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "pgfg_train: L1 of the classical warp vs the target on this data: %.4f\n",
                  warp_l1 / data.size());
-    auto trainer = Trainer::Create(options);
+    Embedder embedder;
+    if (options.identity_weight > 0) {
+      const std::filesystem::path recognition = args.count("--recognition")
+                                                    ? std::filesystem::path(args["--recognition"])
+                                                    : std::filesystem::path(args["--data"]) / "recognition.pt";
+      embedder = LoadRecognitionEmbedder(recognition, ResolveDevice(options.device));
+    }
+    auto trainer = Trainer::Create(options, embedder);
     std::fprintf(stderr, "pgfg_train: %lld samples of %lldx%lld, device %s, %d thread(s), %s at step %lld\n",
                  static_cast<long long>(data.size()), static_cast<long long>(size), static_cast<long long>(size),
                  trainer->device().str().c_str(), threads, trainer->resumed() ? "resumed" : "starting",
@@ -184,9 +198,9 @@ int main(int argc, char** argv) {
       total_seconds += l.seconds;
       ++timed;
       if (l.step % log_every == 0 || l.step == steps) {
-        std::fprintf(stderr, "step %lld  l1 %.4f  adv_g %.3f  d %.3f  A %.3f  tv %.2e  %.3f s/step (mean %.3f)\n",
+        std::fprintf(stderr, "step %lld  l1 %.4f  adv_g %.3f  d %.3f  A %.3f  tv %.2e  id %.3f  %.3f s/step (mean %.3f)\n",
                      static_cast<long long>(l.step), l.l1, l.adversarial_g, l.discriminator, l.attention_l1,
-                     l.attention_tv, l.seconds, total_seconds / timed);
+                     l.attention_tv, l.identity, l.seconds, total_seconds / timed);
       }
     }
     trainer->SaveCheckpoint();

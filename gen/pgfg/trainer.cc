@@ -149,7 +149,9 @@ StepLosses Trainer::Step(const Batch& batch_in) {
     losses.adversarial_g = adv.item<double>();
   }
   if (options_.identity_weight > 0) {
-    const auto id = IdentityDistance(embedder_(out.output), embedder_(b.source).detach());
+    // Against the ground-truth target (the same person as the source): its
+    // expression and pose are the output's, and the embedding moves with both.
+    const auto id = IdentityDistance(embedder_(out.output), embedder_(b.target).detach());
     total = total + options_.identity_weight * id;
     losses.identity = id.item<double>();
   }

@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include "face3d/face_recognizer.h"
 #include "face3d/image.h"
 #include "gen/generator_crop.h"
 #include "gen/pgfg/dataset.h"
@@ -268,6 +269,8 @@ int RunGenData(const GenDataArgs& args) {
     progress.Finish(static_cast<int>(n), Seconds(t0));
   }
   builder.Finish();
+  // The identity loss's net (pgfg_train --identity), so training needs only the cache.
+  face3d::FaceRecognizer::ExportTorchWeights(fs::path(args.out) / "recognition.pt");
   std::ofstream readme(fs::path(args.out) / "README.txt");
   readme << "PGFG training-data cache (layout: gen/pgfg/dataset.h).\n"
          << "command: faceanime gen-data" << (args.grid.empty() ? "" : " --grid " + args.grid)
@@ -278,7 +281,8 @@ int RunGenData(const GenDataArgs& args) {
          << "samples: " << builder.train() << " train, " << builder.heldout() << " held out, " << builder.skipped()
          << " skipped (no credible fit)\n"
          << "split: item i of the name-sorted clip list (and London pair list) is held out when i % 10 == 0 "
-            "(predict::IsHeldOutClip; `faceanime eval self|pairs --heldout` evaluates the same cases)\n";
+            "(predict::IsHeldOutClip; `faceanime eval self|pairs --heldout` evaluates the same cases)\n"
+         << "recognition.pt: face-api's recognition net for pgfg_train --identity (gen/pgfg/identity.h)\n";
   if (!args.quiet) {
     std::fprintf(stderr, "gen-data: %d train, %d held-out samples, %d skipped, %.1f s; wrote %s\n", builder.train(),
                  builder.heldout(), builder.skipped(), Seconds(t0), args.out.c_str());
