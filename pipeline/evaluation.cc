@@ -119,6 +119,13 @@ nlohmann::ordered_json MetricsJson(const MetricMap& m) {
 
 bool HasBaselines(EvalSuite suite) { return suite != EvalSuite::kCross; }
 
+// Mean of the mouth landmarks 48-67.
+Eigen::Vector2d MouthCentre(const face3d::Landmarks68& lm) {
+  Eigen::Vector2d sum = Eigen::Vector2d::Zero();
+  for (int i = 48; i < 68; ++i) sum += lm[i];
+  return sum / 20.0;
+}
+
 // One method's per-frame state within a case.
 struct MethodState {
   std::string name;
@@ -126,6 +133,7 @@ struct MethodState {
   std::array<Mean, 6> image;  // kMetricKeys[0..5].
   Mean akd, aed, identity, identity_gt;
   std::vector<std::optional<face3d::Landmarks68>> landmarks;
+  std::vector<FrameMetrics> frames;  // EvaluationOptions::per_frame.
   double seconds = 0.0;
   int faces = 0;
   cv::Mat sheet_frame;
@@ -269,6 +277,27 @@ std::string SuiteResultToJson(const SuiteResult& result) {
     }
     jc["methods"] = nlohmann::ordered_json::object();
     for (const auto& [name, m] : c.methods) jc["methods"][name] = MetricsJson(m);
+    if (!c.per_frame.empty()) {
+      nlohmann::ordered_json pf;
+      auto numbers = [](const auto& values, auto get) {
+        nlohmann::ordered_json a = nlohmann::ordered_json::array();
+        for (const auto& v : values) a.push_back(Number(get(v)));
+        return a;
+      };
+      pf["ground_truth_lip_gap_px"] = numbers(c.ground_truth_lip_gap_px, [](double v) { return v; });
+      for (const auto& [name, frames] : c.per_frame) {
+        nlohmann::ordered_json m;
+        m["ssim_mouth"] = numbers(frames, [](const FrameMetrics& f) { return f.ssim_mouth; });
+        m["l1_mouth"] = numbers(frames, [](const FrameMetrics& f) { return f.l1_mouth; });
+        m["ssim_face"] = numbers(frames, [](const FrameMetrics& f) { return f.ssim_face; });
+        m["akd_px"] = numbers(frames, [](const FrameMetrics& f) { return f.akd_px; });
+        m["mouth_dx_px"] = numbers(frames, [](const FrameMetrics& f) { return f.mouth_dx_px; });
+        m["mouth_dy_px"] = numbers(frames, [](const FrameMetrics& f) { return f.mouth_dy_px; });
+        m["lip_gap_error_px"] = numbers(frames, [](const FrameMetrics& f) { return f.lip_gap_error_px; });
+        pf[name] = std::move(m);
+      }
+      jc["per_frame"] = std::move(pf);
+    }
     j["cases"].push_back(jc);
   }
   j["skipped"] = nlohmann::ordered_json::array();
@@ -542,6 +571,7 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
     const auto ref = measure(*impl_->measure[0], frame, ts);
     reference_landmarks.push_back(ref ? std::optional(ref->landmarks) : std::nullopt);
     if (ref) ++result.ground_truth_frames;
+    if (o.per_frame) result.ground_truth_lip_gap_px.push_back(ref ? face3d::InnerLipGap(ref->landmarks) : kNaN);
     cv::Rect face_region, mouth_region;
     std::optional<face3d::FaceRecognizer::Descriptor> gt_embedding;
     if (ref && has_gt) {
@@ -577,11 +607,15 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
       out = ToSize(out, frame.size());
       if (t == sheet_frame && o.contact_sheets) m.sheet_frame = out;
 
+      FrameMetrics fm;
       if (ref && has_gt) {
         const double v[6] = {metrics::L1(out, frame, face_region),   metrics::Psnr(out, frame, face_region),
                              metrics::Ssim(out, frame, face_region),  metrics::L1(out, frame, mouth_region),
                              metrics::Psnr(out, frame, mouth_region), metrics::Ssim(out, frame, mouth_region)};
         for (int k = 0; k < 6; ++k) m.image[k].Add(v[k]);
+        fm.ssim_face = v[2];
+        fm.l1_mouth = v[3];
+        fm.ssim_mouth = v[5];
       }
       const auto got = measure(**m.analyzer, out, ts);
       m.landmarks.push_back(got ? std::optional(got->landmarks) : std::nullopt);
@@ -591,10 +625,16 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
         m.identity.Add(face3d::FaceRecognizer::Distance(emb, source_embedding));
         if (gt_embedding) m.identity_gt.Add(face3d::FaceRecognizer::Distance(emb, *gt_embedding));
         if (ref) {
-          m.akd.Add(metrics::Akd(ref->landmarks, got->landmarks, /*align=*/true));
+          fm.akd_px = metrics::Akd(ref->landmarks, got->landmarks, /*align=*/true);
+          m.akd.Add(fm.akd_px);
           m.aed.Add(metrics::Aed(got->params.expression, ref->params.expression));
+          const Eigen::Vector2d shift = MouthCentre(got->landmarks) - MouthCentre(ref->landmarks);
+          fm.mouth_dx_px = shift.x();
+          fm.mouth_dy_px = shift.y();
+          fm.lip_gap_error_px = face3d::InnerLipGap(got->landmarks) - face3d::InnerLipGap(ref->landmarks);
         }
       }
+      if (o.per_frame) m.frames.push_back(fm);
     }
     if (progress) progress(case_index, t);
   }
@@ -611,6 +651,7 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
     mm["jitter_px"] = still ? kNaN : PooledJitter(m.landmarks);
     mm["fps"] = m.seconds > 0 ? result.frames / m.seconds : kNaN;
     mm["output_face_rate"] = static_cast<double>(m.faces) / result.frames;
+    if (o.per_frame) result.per_frame[m.name] = std::move(m.frames);
   }
   if (o.contact_sheets) {
     std::vector<cv::Mat> images = {ToSize(source_rgb, sheet_driver.size()), sheet_driver};

@@ -148,12 +148,30 @@ struct EvaluationOptions {
   // Keep one contact sheet per case (source / driver / output / baselines at
   // the middle evaluated frame) in CaseResult::sheet.
   bool contact_sheets = false;
+  // Keep every frame's values in CaseResult::per_frame (for per-frame
+  // analysis: which frames a method loses on).
+  bool per_frame = false;
 };
 
 // Per-method means of one case; keys of EvalMetricKeys(). A metric that is
 // undefined (e.g. image metrics in the cross suite, or no frame with a face)
 // is NaN.
 using MetricMap = std::map<std::string, double>;
+
+// One method's values on one driver frame (EvaluationOptions::per_frame);
+// NaN where undefined (no face measured in the ground truth or the output).
+struct FrameMetrics {
+  double ssim_mouth = std::numeric_limits<double>::quiet_NaN();
+  double l1_mouth = std::numeric_limits<double>::quiet_NaN();
+  double ssim_face = std::numeric_limits<double>::quiet_NaN();
+  double akd_px = std::numeric_limits<double>::quiet_NaN();
+  // The output's measured mouth (mean of landmarks 48-67) minus the ground
+  // truth's, pixels, unaligned: where the mouth is drawn.
+  double mouth_dx_px = std::numeric_limits<double>::quiet_NaN();
+  double mouth_dy_px = std::numeric_limits<double>::quiet_NaN();
+  // The output's inner-lip gap (face3d::InnerLipGap) minus the ground truth's, pixels.
+  double lip_gap_error_px = std::numeric_limits<double>::quiet_NaN();
+};
 
 struct CaseResult {
   std::string name;
@@ -171,6 +189,11 @@ struct CaseResult {
   // embedding: a method that reproduces them well moves it about as far).
   double ground_truth_identity_distance = std::numeric_limits<double>::quiet_NaN();
   std::map<std::string, MetricMap> methods;  // Method name -> metrics.
+  // With EvaluationOptions::per_frame: the ground truth's inner-lip gap per
+  // driver frame (pixels, NaN without a face) and each method's per-frame
+  // values (method name -> one entry per driver frame).
+  std::vector<double> ground_truth_lip_gap_px;
+  std::map<std::string, std::vector<FrameMetrics>> per_frame;
   cv::Mat sheet;  // RGB contact sheet (only with contact_sheets).
 };
 
@@ -199,7 +222,12 @@ bool MouthSsimBeatsBaselines(const CaseResult& result);
 //               "frames", "ground_truth_frames",
 //               "driver_jitter_px", "ground_truth_identity_distance" (null for
 //               cross), "mouth_ssim_beats_baselines" (self/pairs),
-//               "methods": {method: {metric: number|null}}}],
+//               "methods": {method: {metric: number|null}},
+//               "per_frame" (only with EvaluationOptions::per_frame):
+//                 {"ground_truth_lip_gap_px": [...],
+//                  method: {"ssim_mouth", "l1_mouth", "ssim_face", "akd_px",
+//                           "mouth_dx_px", "mouth_dy_px", "lip_gap_error_px":
+//                           [one number|null per driver frame]}}}],
 //    "skipped": [{"name", "reason"}],
 //    "aggregate": {method: {metric: number|null}},
 //    "mouth_ssim_wins": {"cases", "wins"} (self/pairs)}

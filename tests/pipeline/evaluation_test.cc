@@ -249,6 +249,56 @@ TEST_F(EvaluatorClipTest, SimilarityBaselineRecoversAKnownShift) {
   EXPECT_LT(sim.at("akd_px"), 1.5);
 }
 
+// Per-frame values (EvaluationOptions::per_frame): one entry per driver
+// frame and method, consistent with the case means, and the measured mouth
+// shift recovers a known displacement of the ground truth.
+TEST_F(EvaluatorClipTest, PerFrameValuesMatchTheMeansAndLocateTheMouth) {
+  EvaluationOptions o;
+  o.suite = EvalSuite::kSelf;
+  o.per_frame = true;
+  const auto evaluator = Evaluator::Create(o);
+  cv::Mat shifted;
+  const cv::Mat m = (cv::Mat_<double>(2, 3) << 1, 0, 12, 0, 1, 6);
+  cv::warpAffine(*source_, shifted, m, source_->size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  const std::vector<cv::Mat> clip = {*source_, shifted, shifted};
+  const CaseResult r = evaluator->EvaluateFrames("clip", *source_, clip, {0, kFrameNs, 2 * kFrameNs}, false);
+  ASSERT_EQ(r.ground_truth_lip_gap_px.size(), 3u);
+  EXPECT_GE(r.ground_truth_lip_gap_px[0], 0.0);
+  ASSERT_EQ(r.per_frame.size(), 3u);
+  for (const auto& [name, frames] : r.per_frame) {
+    ASSERT_EQ(frames.size(), 3u) << name;
+    double sum = 0;
+    for (const auto& f : frames) sum += f.ssim_mouth;
+    EXPECT_NEAR(sum / 3, r.methods.at(name).at("ssim_mouth"), 1e-12) << name;
+  }
+  // The unchanged source's mouth lies (-12, -6) px from the shifted ground
+  // truth's; on the first frame (the source itself) it coincides.
+  const auto& src = r.per_frame.at("source");
+  EXPECT_NEAR(src[0].mouth_dx_px, 0.0, 1e-9);
+  EXPECT_NEAR(src[0].lip_gap_error_px, 0.0, 1e-9);
+  EXPECT_DOUBLE_EQ(src[0].ssim_mouth, 1.0);
+  EXPECT_NEAR(src[2].mouth_dx_px, -12.0, 1.0);
+  EXPECT_NEAR(src[2].mouth_dy_px, -6.0, 1.0);
+  EXPECT_LT(src[2].ssim_mouth, 0.9);
+  // The similarity warp puts it in place.
+  EXPECT_NEAR(r.per_frame.at("similarity")[2].mouth_dx_px, 0.0, 1.0);
+  EXPECT_NEAR(r.per_frame.at("similarity")[2].mouth_dy_px, 0.0, 1.0);
+
+  SuiteResult suite;
+  suite.suite = EvalSuite::kSelf;
+  suite.methods = EvalMethods(suite.suite);
+  suite.cases = {r};
+  const auto j = nlohmann::json::parse(SuiteResultToJson(suite));
+  const auto& pf = j["cases"][0].at("per_frame");
+  EXPECT_EQ(pf.at("ground_truth_lip_gap_px").size(), 3u);
+  EXPECT_EQ(pf.at("source").at("mouth_dx_px").size(), 3u);
+  EXPECT_NEAR(pf["source"]["mouth_dx_px"][2].get<double>(), src[2].mouth_dx_px, 1e-9);
+  EXPECT_EQ(pf.at("faceanime").at("ssim_mouth").size(), 3u);
+  // Without the option the JSON has no per-frame block.
+  suite.cases[0].per_frame.clear();
+  EXPECT_EQ(nlohmann::json::parse(SuiteResultToJson(suite))["cases"][0].count("per_frame"), 0u);
+}
+
 // A clip that starts with frames showing no face (like GRID clips that begin
 // with grey frames before their first key frame): the source is the first
 // frame with a face, reported as such, and the frames before it are left

@@ -93,6 +93,9 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
   cmd->add_flag("--sheets", args.sheets,
                 "Write a contact sheet PNG per case (source / driver / outputs at the middle frame) to OUT "
                 "(default OUT: faceanime-eval)");
+  cmd->add_flag("--per-frame", args.per_frame,
+                "Also write every frame's values to the JSON (per case and method: mouth/face SSIM, mouth L1, "
+                "AKD, the measured mouth's shift and inner-lip-gap error vs the ground truth)");
   cmd->add_option("--threads", args.threads, "Worker threads for the networks")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -125,6 +128,7 @@ int RunEval(const EvalArgs& args) {
   options.measure.num_threads = args.threads;
   options.recognizer.num_threads = args.threads;
   options.contact_sheets = args.sheets;
+  options.per_frame = args.per_frame;
   auto evaluator = pipeline::Evaluator::Create(options);
 
   // Frames to expect, for the progress bar.

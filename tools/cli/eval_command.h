@@ -26,6 +26,7 @@ struct EvalArgs {
   int source_frame = 0;      // self: the clip's frame used as the source.
   int source_search = 25;    // Later frames tried when it shows no face (0: none).
   bool sheets = false;
+  bool per_frame = false;    // Per-frame values in the JSON.
   // Network threads. Default 1: the evaluator runs several analyzers one
   // after another, and OpenMP teams spin badly on a busy 2-core machine.
   int threads = 1;
