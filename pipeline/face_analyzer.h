@@ -24,17 +24,24 @@
 namespace faceanime::pipeline {
 
 // The landmark filter of the analysis pipeline: the face3d tracker's One-Euro
-// defaults with a 10x larger speed coefficient (beta 0.3 per pixel instead of
-// 0.03). Stand-alone, the tracker's filter is the only jitter removal; here the
-// tracking fit's temporal term (VideoFitOptions) removes what is left, and the
-// stand-alone setting lagged lip motion by ~2 frames. Measured with
-// `faceanime eval self` on 9 GRID clips: mouth SSIM 0.826 -> 0.848, AKD 0.49 ->
-// 0.43 px, output landmark jitter 0.44 -> 0.53 px/frame^2 (the real video's
-// own: 0.73; docs/benchmarks.md). FaceTracker's own unit tests keep its
-// stand-alone default.
+// defaults with a 100x larger speed coefficient (beta 3 per pixel instead of
+// 0.03): still landmarks are smoothed as before (0.5 Hz), moving ones pass
+// nearly unfiltered. Stand-alone, the tracker's filter is the only jitter
+// removal; here the tracking fit's temporal term (VideoFitOptions) removes
+// what is left, and slower settings lag the lips. Beta 0.03 lagged lip motion
+// by ~2 frames; beta 0.3 still closed the mouth about a frame late (GRID
+// `eval self --heldout --per-frame`: on the frames where the lips close, the
+// output's inner-lip gap was 2-5 px above the ground truth's, and those frames
+// lost 0.1-0.26 mouth SSIM to the similarity baseline). Measured with
+// `faceanime eval self --heldout` (20 GRID clips): mouth SSIM 0.8345 -> 0.8469,
+// 17 -> 19 of 20 clips above both baselines, AKD 0.42 -> 0.37 px, output
+// landmark jitter 0.63 px/frame^2 (the driver videos' own: 0.70; no filter
+// at all: mouth SSIM 0.8493, jitter 0.77). Earlier: beta 0.03 -> 0.3 took 9 clips'
+// mouth SSIM 0.826 -> 0.848 (docs/benchmarks.md). FaceTracker's own unit tests
+// keep its stand-alone default.
 inline face3d::FaceTrackerOptions AnalyzerTrackerOptions() {
   face3d::FaceTrackerOptions options;
-  options.filter.beta = 0.3;
+  options.filter.beta = 3.0;
   return options;
 }
 
