@@ -12,6 +12,9 @@ namespace faceanime::predict {
 namespace {
 
 constexpr double kRadToDeg = 180.0 / std::numbers::pi;
+// A channel whose true next weight is within this of constant velocity's
+// (clamped to [0, 1]) counts as still in the next-frame expression split.
+constexpr double kStillTolerance = 1e-4;
 
 // Vertex subset in camera axes, millimetres.
 class VertexEval {
@@ -57,17 +60,35 @@ double RotDeg(const Dynamics& a, const Dynamics& b) {
 
 struct Accum {
   double vertex = 0, expr = 0, rot = 0, trans = 0;
+  // expr split by whether the channel's true next weight is the clamped
+  // constant-velocity one (within kStillTolerance): the two add up to expr.
+  double expr_still = 0, expr_moving = 0;
+  bool split = false;
   int n = 0;
-  void Add(const VertexEval& ve, const Dynamics& pred, const Dynamics& truth) {
+  // `cv`: the constant-velocity prediction, to split the expression error.
+  void Add(const VertexEval& ve, const Dynamics& pred, const Dynamics& truth, const Dynamics* cv = nullptr) {
     vertex += VertexDist(ve(pred), ve(truth));
     expr += ExprMae(pred, truth);
     rot += RotDeg(pred, truth);
     trans += 10.0 * (pred.translation - truth.translation).norm();
+    if (cv != nullptr) {
+      split = true;
+      for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+        const double e = std::abs(pred.expression[j] - truth.expression[j]) / face3d::kNumExpressionShapes;
+        (std::abs(cv->expression[j] - truth.expression[j]) < kStillTolerance ? expr_still : expr_moving) += e;
+      }
+    }
     ++n;
   }
   EvalRow Row(const std::string& method) const {
     const double k = std::max(1, n);
-    return {method, {{"vertex_mm", vertex / k}, {"expr_mae", expr / k}, {"rot_deg", rot / k}, {"trans_mm", trans / k}}};
+    EvalRow row{method,
+                {{"vertex_mm", vertex / k}, {"expr_mae", expr / k}, {"rot_deg", rot / k}, {"trans_mm", trans / k}}};
+    if (split) {
+      row.values["expr_mae_still"] = expr_still / k;
+      row.values["expr_mae_moving"] = expr_moving / k;
+    }
+    return row;
   }
 };
 
@@ -263,9 +284,10 @@ PredictorEvaluation EvaluatePredictor(const DynamicsPredictor& predictor, const 
       req.num_frames = t + 1 + h;
       req.randomness = 0.0;
       const auto pred = predictor.Rollout(req);
-      lstm1.Add(ve, pred[t + 1], seq[t + 1]);
-      zero1.Add(ve, seq[t], seq[t + 1]);
-      cv1.Add(ve, Extrapolate(seq[t], seq[t - 1], 1), seq[t + 1]);
+      const Dynamics cv = Extrapolate(seq[t], seq[t - 1], 1);
+      lstm1.Add(ve, pred[t + 1], seq[t + 1], &cv);
+      zero1.Add(ve, seq[t], seq[t + 1], &cv);
+      cv1.Add(ve, cv, seq[t + 1], &cv);
       if (h == 10) {
         lstm10.Add(ve, pred[t + 10], seq[t + 10]);
         zero10.Add(ve, seq[t], seq[t + 10]);

@@ -8,7 +8,10 @@
 // vertices (the 68 landmark vertices + ~200 face fitting vertices, mean
 // identity, camera axes: R(rotation) * kModelToCamera * v + translation);
 // rotation in degrees (angle of the relative rotation); translation in mm;
-// expression errors as mean absolute weight over the 53 shapes.
+// expression errors as mean absolute weight over the 53 shapes; next frame
+// also split (expr_mae_still + expr_mae_moving = expr_mae) into the channels
+// whose true next weight is constant velocity's (within 1e-4: still, mostly
+// at the bound 0) and the others.
 #ifndef FACEANIME_PREDICT_PREDICTOR_EVALUATION_H_
 #define FACEANIME_PREDICT_PREDICTOR_EVALUATION_H_
 
