@@ -34,14 +34,6 @@ torch::Tensor DepthwiseFilter(const TfjsTensor& t) {
   return ToTorch(t).permute({2, 3, 0, 1}).contiguous(at::MemoryFormat::ChannelsLast);
 }
 
-// TF "same" padding for one axis: total = max(0, (ceil(in / s) - 1) * s + k - in),
-// split floor(total / 2) before and the rest after (bottom/right).
-std::pair<int64_t, int64_t> SamePad(int64_t in, int64_t k, int64_t s) {
-  const int64_t out = (in + s - 1) / s;
-  const int64_t total = std::max<int64_t>(0, (out - 1) * s + k - in);
-  return {total / 2, total - total / 2};
-}
-
 // All convolutions go straight to oneDNN (at::mkldnn_convolution), not
 // at::conv2d: for small 1x1 convolutions at::conv2d picks an im2col + BLAS
 // sgemm path, and in binaries that also link Ceres (whose libceres needs
@@ -54,8 +46,8 @@ torch::Tensor Conv(const torch::Tensor& x, const torch::Tensor& weight, const to
 // conv2d with TF "same" padding (groups > 1 for depthwise convolutions).
 torch::Tensor ConvSame(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                        int64_t stride, int64_t groups = 1) {
-  const auto [top, bottom] = SamePad(x.size(2), weight.size(2), stride);
-  const auto [left, right] = SamePad(x.size(3), weight.size(3), stride);
+  const auto [top, bottom] = recognition::SamePadding(x.size(2), weight.size(2), stride);
+  const auto [left, right] = recognition::SamePadding(x.size(3), weight.size(3), stride);
   if (top == bottom && left == right) return Conv(x, weight, bias, stride, top, left, groups);
   const torch::Tensor padded = F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
   return Conv(padded, weight, bias, stride, 0, 0, groups);
@@ -185,9 +177,7 @@ class TorchFaceApiNet final : public FaceApiNet {
       for (int y = 0; y < input_size_; ++y) {
         const uint8_t* src = rgb.ptr<uint8_t>(y);  // Respects the row stride.
         for (int x = 0; x < input_size_; ++x, src += 3, dst += 3) {
-          dst[0] = (static_cast<float>(src[0]) - 122.782f) / 255.0f;
-          dst[1] = (static_cast<float>(src[1]) - 117.001f) / 255.0f;
-          dst[2] = (static_cast<float>(src[2]) - 104.298f) / 255.0f;
+          for (int c = 0; c < 3; ++c) dst[c] = (static_cast<float>(src[c]) - recognition::kFaceApiMeanRgb[c]) / 255.0f;
         }
       }
     }
@@ -223,10 +213,8 @@ std::string FaceApiManifestName(FaceApiNetKind kind) {
 
 void ExportRecognitionNet(const std::filesystem::path& model_dir, const std::filesystem::path& out) {
   const TfjsWeights weights = TfjsWeights::Load(model_dir / FaceApiManifestName(FaceApiNetKind::kRecognition));
-  recognition::RecognitionNet net(
-      [&weights](const std::string& name, const std::vector<int64_t>& shape) { return ToTorch(weights.Get(name, shape)); });
   try {
-    torch::save(net, out.string());
+    torch::save(LoadRecognitionNet(weights), out.string());
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot write the recognition net to '" + out.string() + "': " + e.what_without_backtrace());
   }

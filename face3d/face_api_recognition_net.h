@@ -8,7 +8,7 @@
 // (ExportRecognitionNet in face_api_nets.h).
 //
 // Input: N x 3 x 150 x 150 float, RGB, face-api's normalisation
-// (rgb - kRecognitionMean) / 255 on 0..255 values (see NormalizeForRecognition).
+// (rgb - kFaceApiMeanRgb) / 255 on 0..255 values (see NormalizeForRecognition).
 // Output: N x 128.
 // Layers: convLayer = conv + bias, then the scale layer (x * weights +
 // biases) folded into the filters, optional ReLU; residual / residualDown
@@ -27,8 +27,8 @@
 
 namespace faceanime::face3d::recognition {
 
-// face-api's per-channel mean (R, G, B) on 0..255 values.
-inline constexpr float kRecognitionMean[3] = {122.782f, 117.001f, 104.298f};
+// face-api's normalize() mean (R, G, B) on 0..255 values, for all its nets.
+inline constexpr float kFaceApiMeanRgb[3] = {122.782f, 117.001f, 104.298f};
 inline constexpr int64_t kRecognitionInputSize = 150;
 inline constexpr int64_t kRecognitionOutputSize = 128;
 
@@ -155,7 +155,7 @@ TORCH_MODULE(RecognitionNet);
 // normalisation, differentiably.
 inline torch::Tensor NormalizeForRecognition(const torch::Tensor& rgb_pm1) {
   const torch::Tensor mean =
-      torch::tensor({kRecognitionMean[0], kRecognitionMean[1], kRecognitionMean[2]}, rgb_pm1.options()).view({1, 3, 1, 1});
+      torch::tensor({kFaceApiMeanRgb[0], kFaceApiMeanRgb[1], kFaceApiMeanRgb[2]}, rgb_pm1.options()).view({1, 3, 1, 1});
   return ((rgb_pm1 + 1) * 127.5 - mean) / 255.0;
 }
 
