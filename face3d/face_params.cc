@@ -71,6 +71,12 @@ Eigen::Matrix<double, Eigen::Dynamic, 2> Project(const Vertices& model_points, c
   return out;
 }
 
+Eigen::Vector2d LandmarkMean(const Landmarks68& landmarks, int begin, int end) {
+  Eigen::Vector2d sum = Eigen::Vector2d::Zero();
+  for (int i = begin; i < end; ++i) sum += landmarks[i];
+  return sum / (end - begin);
+}
+
 double InterOcularDistance(const Landmarks68& landmarks) {
   Eigen::Vector2d right = Eigen::Vector2d::Zero(), left = Eigen::Vector2d::Zero();
   for (int k = 36; k < 42; ++k) right += landmarks[k] / 6.0;

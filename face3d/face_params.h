@@ -78,6 +78,8 @@ struct FaceParams {
 // 68 image points (x, y), pixels, Multi-PIE order.
 using Landmarks68 = std::array<Eigen::Vector2d, kNumLandmarks>;
 
+// Mean of landmarks [begin, end) (e.g. 48-68: the mouth centre), pixels.
+Eigen::Vector2d LandmarkMean(const Landmarks68& landmarks, int begin, int end);
 // Distance between the two eye centres (means of landmarks 36-41 and
 // 42-47), pixels: the scale fits and checks are normalised by.
 double InterOcularDistance(const Landmarks68& landmarks);

@@ -10,15 +10,6 @@
 #include "face3d/tfjs_weights.h"
 
 namespace faceanime::face3d {
-namespace {
-
-Eigen::Vector2d MeanOf(const Landmarks68& points, int begin, int end) {
-  Eigen::Vector2d sum = Eigen::Vector2d::Zero();
-  for (int i = begin; i < end; ++i) sum += points[i];
-  return sum / (end - begin);
-}
-
-}  // namespace
 
 FaceRecognizer::FaceRecognizer(std::unique_ptr<internal::FaceApiNet> net) : net_(std::move(net)) {}
 FaceRecognizer::~FaceRecognizer() = default;
@@ -37,9 +28,9 @@ void FaceRecognizer::ExportTorchWeights(const std::filesystem::path& out, const 
 }
 
 SquareCrop FaceRecognizer::AlignedCrop(const Landmarks68& landmarks) {
-  const Eigen::Vector2d left_eye = MeanOf(landmarks, 36, 42);
-  const Eigen::Vector2d right_eye = MeanOf(landmarks, 42, 48);
-  const Eigen::Vector2d mouth = MeanOf(landmarks, 48, 68);
+  const Eigen::Vector2d left_eye = LandmarkMean(landmarks, 36, 42);
+  const Eigen::Vector2d right_eye = LandmarkMean(landmarks, 42, 48);
+  const Eigen::Vector2d mouth = LandmarkMean(landmarks, 48, 68);
   const double eye_to_mouth = 0.5 * ((mouth - left_eye).norm() + (mouth - right_eye).norm());
   const Eigen::Vector2d centre = (left_eye + right_eye + mouth) / 3.0;
   SquareCrop crop;

@@ -119,13 +119,6 @@ nlohmann::ordered_json MetricsJson(const MetricMap& m) {
 
 bool HasBaselines(EvalSuite suite) { return suite != EvalSuite::kCross; }
 
-// Mean of the mouth landmarks 48-67.
-Eigen::Vector2d MouthCentre(const face3d::Landmarks68& lm) {
-  Eigen::Vector2d sum = Eigen::Vector2d::Zero();
-  for (int i = 48; i < 68; ++i) sum += lm[i];
-  return sum / 20.0;
-}
-
 // One method's per-frame state within a case.
 struct MethodState {
   std::string name;
@@ -628,7 +621,7 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
           fm.akd_px = metrics::Akd(ref->landmarks, got->landmarks, /*align=*/true);
           m.akd.Add(fm.akd_px);
           m.aed.Add(metrics::Aed(got->params.expression, ref->params.expression));
-          const Eigen::Vector2d shift = MouthCentre(got->landmarks) - MouthCentre(ref->landmarks);
+          const Eigen::Vector2d shift = face3d::LandmarkMean(got->landmarks, 48, 68) - face3d::LandmarkMean(ref->landmarks, 48, 68);
           fm.mouth_dx_px = shift.x();
           fm.mouth_dy_px = shift.y();
           fm.lip_gap_error_px = face3d::InnerLipGap(got->landmarks) - face3d::InnerLipGap(ref->landmarks);
