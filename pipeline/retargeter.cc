@@ -51,16 +51,25 @@ cv::Mat MouthGate(const face3d::Landmarks68& lm, const cv::Rect& rect, double gr
   }
   std::vector<cv::Point> hull;
   cv::convexHull(lips, hull);
-  // distanceTransform measures to the nearest zero pixel: the hull is 0.
-  cv::Mat outside(rect.size(), CV_8U, cv::Scalar(255));
-  cv::fillConvexPoly(outside, hull, cv::Scalar(0));
-  cv::Mat dist;
-  cv::distanceTransform(outside, dist, cv::DIST_L2, cv::DIST_MASK_PRECISE);
   const double grown = grow * (lm[54] - lm[48]).norm();
   const double ramp = std::max(2.0, 0.5 * grown);
-  cv::Mat gate;
-  dist.convertTo(gate, CV_32F, -1.0 / ramp, 1.0 + grown / ramp);  // 1 - (d - grown) / ramp
-  cv::min(cv::max(gate, 0.0), 1.0, gate);
+  cv::Mat gate(rect.size(), CV_32F, cv::Scalar(0));
+  // The gate is 0 beyond grown + ramp of the hull: only that box is computed.
+  const int reach = static_cast<int>(std::ceil(grown + ramp)) + 1;
+  cv::Rect box = cv::boundingRect(hull);
+  box = cv::Rect(box.x - reach, box.y - reach, box.width + 2 * reach, box.height + 2 * reach) &
+        cv::Rect(0, 0, rect.width, rect.height);
+  if (box.area() == 0) return gate;
+  // distanceTransform measures to the nearest zero pixel: the hull is 0.
+  cv::Mat outside(box.size(), CV_8U, cv::Scalar(255));
+  std::vector<cv::Point> local = hull;
+  for (cv::Point& p : local) p -= box.tl();
+  cv::fillConvexPoly(outside, local, cv::Scalar(0));
+  cv::Mat dist;
+  cv::distanceTransform(outside, dist, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+  cv::Mat roi = gate(box);
+  dist.convertTo(roi, CV_32F, -1.0 / ramp, 1.0 + grown / ramp);  // 1 - (d - grown) / ramp
+  cv::min(cv::max(roi, 0.0), 1.0, roi);
   return gate;
 }
 

@@ -84,7 +84,7 @@ struct RetargeterOptions {
   std::string neural_region = "mouth";
   // "mouth" region: growth of the lip hull per side, as a fraction of the
   // target's mouth width (corner to corner), in [0, 2] (default 0.35); the
-  // edge is feathered over a third of that.
+  // edge is feathered over half that again (at least 2 px).
   double neural_mouth_grow = 0.35;
   // Receives each warning of Create() (e.g. the neural model is missing and
   // the classical warp is used). Null (default): written to stderr as
