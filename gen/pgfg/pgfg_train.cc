@@ -53,17 +53,21 @@ constexpr const char* kUsage =
   std::exit(2);
 }
 
-double Number(const std::map<std::string, std::string>& args, const std::string& key, double fallback) {
-  const auto it = args.find(key);
-  if (it == args.end()) return fallback;
+// `text` as a whole number (a usage error naming `key` otherwise).
+double ParseNumber(const std::string& key, const std::string& text) {
   try {
     size_t used = 0;
-    const double v = std::stod(it->second, &used);
-    if (used != it->second.size()) throw std::invalid_argument("trailing characters");
+    const double v = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument("trailing characters");
     return v;
   } catch (const std::exception&) {
-    Usage(key + " '" + it->second + "' is not a number");
+    Usage(key + " '" + text + "' is not a number");
   }
+}
+
+double Number(const std::map<std::string, std::string>& args, const std::string& key, double fallback) {
+  const auto it = args.find(key);
+  return it == args.end() ? fallback : ParseNumber(key, it->second);
 }
 
 }  // namespace
@@ -136,8 +140,7 @@ int main(int argc, char** argv) {
       while (std::getline(list, item, ',')) {
         const size_t eq = item.find('=');
         if (eq == std::string::npos) Usage("--kind-weight '" + item + "': expected KIND=WEIGHT");
-        std::map<std::string, std::string> one = {{"--kind-weight", item.substr(eq + 1)}};
-        const double w = Number(one, "--kind-weight", 0);
+        const double w = ParseNumber("--kind-weight", item.substr(eq + 1));
         if (!(w > 0)) Usage("--kind-weight '" + item + "': the weight must be > 0");
         kind_weight[item.substr(0, eq)] = w;
       }
