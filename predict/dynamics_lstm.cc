@@ -1,5 +1,7 @@
 #include "predict/dynamics_lstm.h"
 
+#include <stdexcept>
+
 #include <fstream>
 #include <string>
 
@@ -11,10 +13,20 @@ torch::Tensor MixtureOut::Mean() const {
   return (torch::softmax(logits, -1).unsqueeze(-1) * means).sum(1);
 }
 
+torch::Tensor MixtureOut::Expected() const {
+  if (!still_logits.defined()) throw std::logic_error("MixtureOut::Expected: the step ran without the still gate");
+  const torch::Tensor m = Mean();
+  const torch::Tensor still = (still_logits > 0).detach();
+  return torch::cat({m.slice(1, 0, 6), torch::where(still, velocity.slice(1, 6, kStateDim), m.slice(1, 6, kStateDim))},
+                    1);
+}
+
 DynamicsLstmImpl::DynamicsLstmImpl(const LstmConfig& c) : config(c) {
   cell = register_module("cell", torch::nn::LSTMCell(kInputDim, c.hidden));
   hidden_layer = register_module("hidden_layer", torch::nn::Linear(c.hidden, c.hidden));
   head = register_module("head", torch::nn::Linear(c.hidden, c.components * (1 + 2 * kStateDim)));
+  still_head = register_module("still_head", torch::nn::Linear(c.hidden, face3d::kNumExpressionShapes));
+  still_bound_gain = register_parameter("still_bound_gain", torch::zeros({face3d::kNumExpressionShapes}));
   velocity_gain = register_parameter("velocity_gain", torch::full({kStateDim}, 1.0f));
   state_mean = register_buffer("state_mean", torch::zeros({kStateDim}));
   state_std = register_buffer("state_std", torch::ones({kStateDim}));
@@ -25,6 +37,10 @@ DynamicsLstmImpl::DynamicsLstmImpl(const LstmConfig& c) : config(c) {
     torch::NoGradGuard no_grad;
     head->weight.mul_(0.1);
     head->bias.zero_();
+    // The gate starts at "moving" (P(still) ~ 0.12): the mixture's mean
+    // (training sets the bias from the data).
+    still_head->weight.mul_(0.1);
+    still_head->bias.fill_(-2.0);
   }
 }
 
@@ -32,17 +48,42 @@ LstmState DynamicsLstmImpl::ZeroState(int64_t batch) const {
   return {torch::zeros({batch, config.hidden}), torch::zeros({batch, config.hidden})};
 }
 
-MixtureOut DynamicsLstmImpl::Step(const torch::Tensor& input, LstmState& state) {
+MixtureOut DynamicsLstmImpl::Step(const torch::Tensor& input, LstmState& state, bool with_gate) {
   auto [h, c] = cell->forward(input, std::make_tuple(state.h, state.c));
   state.h = h;
   state.c = c;
-  const torch::Tensor y = head->forward(torch::tanh(hidden_layer->forward(h)));
+  const torch::Tensor features = torch::tanh(hidden_layer->forward(h));
+  const torch::Tensor y = head->forward(features);
   const int64_t b = input.size(0), k = config.components;
   MixtureOut out;
   out.logits = y.slice(1, 0, k);
   const torch::Tensor velocity = input.slice(1, kStateDim, 2 * kStateDim);
+  out.velocity = velocity;
   out.means = y.slice(1, k, k + k * kStateDim).view({b, k, kStateDim}) + (velocity_gain * velocity).unsqueeze(1);
   out.log_sigma = y.slice(1, k + k * kStateDim, k + 2 * k * kStateDim).view({b, k, kStateDim}).clamp(-7.0, 3.0);
+  if (!with_gate) return out;
+  // 1 where constant velocity's next expression weight (state units) lands
+  // on a bound. A mask (no gradient), computed in a plain loop: as tensor
+  // operations it was a dozen small kernels per step.
+  constexpr int kExpr = face3d::kNumExpressionShapes;
+  const torch::Tensor in = input.detach().to(torch::kFloat).contiguous();
+  const torch::Tensor mean = state_mean.detach().contiguous(), std = state_std.detach().contiguous(),
+                      dstd = delta_std.detach().contiguous();
+  torch::Tensor at_bound = torch::empty({b, kExpr});
+  {
+    const float* pin = in.data_ptr<float>();
+    const float *pm = mean.data_ptr<float>(), *ps = std.data_ptr<float>(), *pd = dstd.data_ptr<float>();
+    float* pa = at_bound.data_ptr<float>();
+    for (int64_t r = 0; r < b; ++r) {
+      const float* row = pin + r * in.size(1);
+      for (int j = 0; j < kExpr; ++j) {
+        const int c = 6 + j;
+        const float cv = row[c] * ps[c] + pm[c] + row[kStateDim + c] * pd[c];
+        pa[r * kExpr + j] = cv <= 1e-6f || cv >= 1.0f - 1e-6f ? 1.0f : 0.0f;
+      }
+    }
+  }
+  out.still_logits = torch::addcmul(still_head->forward(features), still_bound_gain, at_bound);
   return out;
 }
 

@@ -24,6 +24,21 @@
 // baseline), the tracked motion's smoothness is the default and sampled noise
 // acts on the acceleration, not the position.
 //
+// Still gate (format version 4): most expression weights sit still from
+// frame to frame, a third of them exactly (mostly at the fit's bound 0), where
+// constant velocity is exactly right and any expected step is not. A second
+// head gives, per expression channel, the logit of P(the next weight is the
+// clamped constant-velocity value): a linear read-out of the LSTM features
+// plus a learned per-channel gain times "constant velocity lands on a bound"
+// (x_t + (x_t - x_{t-1}) <= 0 or >= 1; on the GRID fits 94 % of those steps are
+// still, 7 % of the others; both start from the training data's shares),
+// trained with binary cross-entropy on
+// whether the true next weight is within kStillTolerance of it. The expected
+// step (MixtureOut::Expected, the predictor's deterministic path) keeps the
+// constant-velocity step on channels with P > 0.5 (there it is the
+// conditional median, the minimiser of the expected absolute error) and takes
+// the mixture's mean on the others. Sampling draws from the mixture alone.
+//
 // Sampling temperature: the mixture's sigmas are fitted to one-step errors,
 // but drawing i.i.d. steps from them compounds into motion far more spread than
 // the data's (the errors of a tracked, smoothed track are correlated, the
@@ -49,7 +64,10 @@ namespace faceanime::predict::internal {
 inline constexpr int kStateDim = 6 + face3d::kNumExpressionShapes;  // 59
 inline constexpr int kInputDim = 3 * kStateDim + 4;
 // File format version: bump on any change of the features or the layers.
-inline constexpr int64_t kWeightsVersion = 3;
+inline constexpr int64_t kWeightsVersion = 4;
+// |true next weight - clamped constant-velocity weight| below which an
+// expression channel counts as still (the still gate's training label).
+inline constexpr double kStillTolerance = 1e-4;
 inline constexpr const char* kTrainCommand =
     "faceanime train-predictor --grid ../shared/data/grid/s1 --out assets/predictor/dynamics_lstm.pt "
     "(see assets/predictor/README.md)";
@@ -71,20 +89,31 @@ struct MixtureOut {
   torch::Tensor logits;     // [B, K]
   torch::Tensor means;      // [B, K, D], normalised steps
   torch::Tensor log_sigma;  // [B, K, D]
-  // Expected normalised step: sum_k softmax(logits)_k * means_k, [B, D].
+  torch::Tensor velocity;     // [B, D], the input's normalised step (constant velocity).
+  torch::Tensor still_logits; // [B, 53], logit of P(expression channel keeps constant velocity).
+  // Mixture mean of the normalised step: sum_k softmax(logits)_k * means_k, [B, D].
   torch::Tensor Mean() const;
+  // The deterministic (expected) step, [B, D]: Mean() on the pose channels
+  // and on the expression channels the still gate calls moving, `velocity`
+  // on the others (see "Still gate" above). No gradient through the gate's
+  // decision (it is trained by its own loss).
+  torch::Tensor Expected() const;
 };
 
 struct DynamicsLstmImpl : torch::nn::Module {
   explicit DynamicsLstmImpl(const LstmConfig& config);
 
   // One step for a batch: input [B, kInputDim] -> mixture; `state` updated.
-  MixtureOut Step(const torch::Tensor& input, LstmState& state);
+  // `with_gate` false skips the still gate (out.still_logits stays undefined
+  // and Expected() may not be called): drawn steps do not use it.
+  MixtureOut Step(const torch::Tensor& input, LstmState& state, bool with_gate = true);
   LstmState ZeroState(int64_t batch) const;
 
   LstmConfig config;
   torch::nn::LSTMCell cell{nullptr};
   torch::nn::Linear hidden_layer{nullptr}, head{nullptr};
+  torch::nn::Linear still_head{nullptr};  // hidden -> 53 still-gate logits ...
+  torch::Tensor still_bound_gain;         // ... + this [53] where constant velocity lands on a bound.
   torch::Tensor velocity_gain;  // [D], learned, starts at 1 (constant velocity).
   // Normalisation (buffers, saved with the weights), [D] each.
   torch::Tensor state_mean, state_std, delta_std;

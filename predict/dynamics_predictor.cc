@@ -1,6 +1,7 @@
 #include "predict/dynamics_predictor.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <deque>
@@ -51,7 +52,7 @@ double SmoothStep(double s) {
 // temperature (pose or expression channels) times its sigma times N(0, 1).
 torch::Tensor SampleStep(const internal::DynamicsLstm& model, const internal::MixtureOut& out, double randomness,
                          std::mt19937_64& rng) {
-  if (randomness <= 0.0) return out.Mean();
+  if (randomness <= 0.0) return out.Expected();
   const torch::Tensor p = torch::softmax(out.logits, -1).contiguous();
   const float* pp = p.data_ptr<float>();
   const int64_t k = p.size(1);
@@ -125,13 +126,13 @@ struct DynamicsPredictor::Impl {
   // One step of sequence memory `state`: input from x_t, x_{t-1} and the
   // optional target (frame index t of T).
   internal::MixtureOut Step(const torch::Tensor& x, const torch::Tensor& prev, const torch::Tensor* target, int t,
-                            int big_t, internal::LstmState& state) const {
+                            int big_t, internal::LstmState& state, bool with_gate = true) const {
     const bool active = target != nullptr && t < big_t;
     const torch::Tensor flag = torch::full({1}, active ? 1.0f : 0.0f);
     const torch::Tensor input =
         internal::MakeInput(model, x, prev, active ? *target : x, flag, torch::full({1}, static_cast<float>(t)),
                             torch::full({1}, static_cast<float>(active ? big_t : 1)));
-    return model->Step(input, state);
+    return model->Step(input, state, with_gate);
   }
 };
 
@@ -202,29 +203,36 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
 
   // Frames [from, to): feed frame t, draw (or copy) frame t + 1.
   internal::LstmState state = impl_->model->ZeroState(1);
-  auto run = [&](int from, int to, bool use_target) {
+  // `hold`: when defined, the drawn frames keep these expression weights
+  // (the pose is still drawn).
+  auto run = [&](int from, int to, bool use_target, const torch::Tensor& hold) {
     for (int t = from; t < to - 1; ++t) {
-      const auto out = impl_->Step(x[t], t > 0 ? x[t - 1] : x[t], use_target ? &target : nullptr, t, big_t, state);
-      if (t + 1 < static_cast<int>(r.observed.size())) {
+      const bool observed_next = t + 1 < static_cast<int>(r.observed.size());
+      // Towards a target, the drawn deviation shrinks linearly with the
+      // share of free frames left (to 0 at T), so late noise does not have
+      // to be undone by the correction below (a sqrt shrink gave a largest
+      // overshoot above real motion's, docs/benchmarks.md).
+      const double left = use_target ? std::max(0.0, static_cast<double>(big_t - t - 1)) /
+                                           std::max(1, big_t - (num_observed - 1))
+                                     : 1.0;
+      const double randomness = r.randomness * left;
+      // The still gate serves only the expected step (randomness 0).
+      const auto out = impl_->Step(x[t], t > 0 ? x[t - 1] : x[t], use_target ? &target : nullptr, t, big_t, state,
+                                   !observed_next && randomness <= 0.0);
+      if (observed_next) {
         x[t + 1] = StateTensor(r.observed[t + 1]);
       } else {
-        // Towards a target, the drawn deviation shrinks linearly with the
-        // share of free frames left (to 0 at T), so late noise does not have
-        // to be undone by the correction below (a sqrt shrink gave a largest
-        // overshoot above real motion's, docs/benchmarks.md).
-        const double left = use_target ? std::max(0.0, static_cast<double>(big_t - t - 1)) /
-                                             std::max(1, big_t - (num_observed - 1))
-                                       : 1.0;
-        x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(impl_->model, out, r.randomness * left, rng));
+        x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(impl_->model, out, randomness, rng));
+        if (hold.defined()) x[t + 1] = torch::cat({x[t + 1].slice(1, 0, 6), hold.slice(1, 6, kStateDim)}, 1);
       }
     }
   };
 
   if (!r.target) {
-    run(0, r.num_frames, false);
+    run(0, r.num_frames, false, torch::Tensor());
   } else {
     // The network's path to frame T ...
-    run(0, big_t + 1, true);
+    run(0, big_t + 1, true, torch::Tensor());
     // ... then the residual at T spread smoothly over the free frames (zero
     // at the last observed frame, all of it at T), so T is reached exactly.
     const int t0 = num_observed - 1;
@@ -235,10 +243,14 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
       x[t] = torch::cat({v.slice(1, 0, 6), v.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
     }
     if (big_t + 1 < r.num_frames) {
-      // Re-read the corrected path, then continue as video prediction.
+      // Re-read the corrected path, then continue as video prediction with
+      // the target's expression held: the reached face stays (a free
+      // rollout, trained on GRID speech, relaxes it within a second: the
+      // surprised preset's shapes drifted half-way back to the start), while
+      // the head keeps moving and blinks are overlaid below.
       state = impl_->model->ZeroState(1);
-      for (int t = 0; t < big_t; ++t) impl_->Step(x[t], t > 0 ? x[t - 1] : x[t], &target, t, big_t, state);
-      run(big_t, r.num_frames, false);
+      for (int t = 0; t < big_t; ++t) impl_->Step(x[t], t > 0 ? x[t - 1] : x[t], &target, t, big_t, state, false);
+      run(big_t, r.num_frames, false, target);
     }
   }
   DynamicsSequence result(r.num_frames);
@@ -268,6 +280,17 @@ constexpr int kBlendFrames = 6;        // Output blends over at least this many 
 constexpr int kWindowFrames = 20;      // History re-read after re-anchoring.
 constexpr int kReanchorFrames = 50;    // Re-anchor this often (training windows are short).
 constexpr double kGapDamping = 0.85;   // Per-frame damping of the bridged motion.
+// Look-ahead forecasters ("experts"), combined per state channel by their
+// recent accuracy (see OnlinePredictor::Impl::Combine).
+enum Expert { kHold = 0, kConstantVelocity = 1, kNetwork = 2, kNumExperts = 3 };
+constexpr double kScoreWindowFrames = 25.0;  // Time constant of the experts' error average (1 s at 25 fps).
+constexpr int kWarmupScores = 10;            // Scored forecasts before the combination fully replaces the network.
+constexpr double kCombinationPower = 2.0;    // Weights proportional to mean squared error^-power ...
+constexpr double kNetworkPrior = 4.0;        // ... with the network's divided by this: another expert needs a 2x
+                                             // lower RMS error to get as much weight (per channel, recent errors
+                                             // are noisy: unbiased inverse-error weights, or picking the lowest,
+                                             // lost to the network alone on held-out GRID, docs/benchmarks.md).
+constexpr double kErrorFloor = 1e-8;         // Added to each squared-error average (state units squared).
 
 }  // namespace
 
@@ -287,14 +310,31 @@ struct OnlinePredictor::Impl {
   torch::Tensor offset;                // Output blend offset (relative to anchor) ...
   int offset_age = kBlendFrames;       // ... frames since it was set ...
   int blend_frames = kBlendFrames;     // ... and the fade's length.
+  torch::Tensor prev_x;                // The state before x (undefined right after a restart).
+
+  // Scoring of the look-ahead experts: each emitted frame's forecasts (absolute
+  // faces, so re-anchoring does not move them) wait for the observation of
+  // the frame they forecast; per expert and state channel, an exponentially
+  // weighted mean of the squared error (sum / weight, so early means are
+  // unbiased).
+  struct Forecast {
+    int64_t frame;
+    std::array<face3d::FaceParams, kNumExperts> faces;
+  };
+  int64_t frame = -1;                  // Index of the current frame (observed or bridged).
+  std::deque<Forecast> pending;
+  torch::Tensor error_sum = torch::zeros({kNumExperts, kStateDim});
+  double error_weight = 0.0;
+  int scores = 0;
 
   const DynamicsPredictor::Impl& net() const { return predictor->impl(); }
 
   void Feed(const torch::Tensor& state_x) {
     const torch::Tensor p = x.defined() ? x : state_x;
     const auto out = net().Step(state_x, p, nullptr, 0, 0, state);
+    prev_x = x;
     x = state_x;
-    next_step = out.Mean();
+    next_step = out.Expected();
   }
 
   // Forgets the network's context (LSTM state and velocity) and feeds
@@ -305,7 +345,14 @@ struct OnlinePredictor::Impl {
     Feed(state_x);
   }
 
+  // A new start (first face, or after a gap longer than max_gap_frames):
+  // nothing is carried over, the experts' scores included.
   void Start(const face3d::FaceParams& obs) {
+    ++frame;
+    pending.clear();
+    error_sum = torch::zeros({kNumExperts, kStateDim});
+    error_weight = 0.0;
+    scores = 0;
     anchor = obs;
     Restart(StateTensor(RelativeDynamics(obs, anchor)));
     history.assign(1, obs);
@@ -316,25 +363,123 @@ struct OnlinePredictor::Impl {
     active = true;
   }
 
-  // The current state predicted `lookahead_frames` ahead (relative to anchor).
-  torch::Tensor LookAhead() const {
-    if (options.lookahead_frames == 0) return x;
+  // The network's forecast of the state `lookahead_frames` ahead (relative
+  // to anchor).
+  torch::Tensor NetworkLookAhead() const {
     internal::LstmState s = state;
     torch::Tensor p = x, cur = internal::ApplyStep(net().model, x, next_step);
     for (int i = 1; i < options.lookahead_frames; ++i) {
       const auto out = net().Step(cur, p, nullptr, 0, 0, s);
       p = cur;
-      cur = internal::ApplyStep(net().model, cur, out.Mean());
+      cur = internal::ApplyStep(net().model, cur, out.Expected());
     }
     return cur;
+  }
+
+  // The three forecasts of the state `lookahead_frames` ahead: no motion,
+  // constant velocity (expression weights clamped to [0, 1]) and the network.
+  std::array<torch::Tensor, kNumExperts> Experts() const {
+    std::array<torch::Tensor, kNumExperts> e;
+    e[kHold] = x;
+    const torch::Tensor v = prev_x.defined() ? x - prev_x : torch::zeros_like(x);
+    const torch::Tensor cv = x + static_cast<float>(options.lookahead_frames) * v;
+    e[kConstantVelocity] = torch::cat({cv.slice(1, 0, 6), cv.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
+    e[kNetwork] = NetworkLookAhead();
+    return e;
+  }
+
+  // The look-ahead: per state channel, the experts' forecasts weighted by
+  // their recent mean squared error^-2, the network's error counted a quarter
+  // (forecast combination with a prior for the trained model: on held-out
+  // GRID the network keeps most weight; on motion faster than its training
+  // data, which it damps, constant velocity takes over; where neither
+  // extrapolation helps, holding does). Until kWarmupScores forecasts are
+  // scored, it fades in from the network's forecast.
+  // (Plain loops over the 59 channels: as tensor operations this was a dozen
+  // small kernels per frame.)
+  torch::Tensor Combine(const std::array<torch::Tensor, kNumExperts>& e) const {
+    if (scores == 0) return e[kNetwork];
+    const double ramp = std::min(1.0, static_cast<double>(scores) / kWarmupScores);
+    std::array<torch::Tensor, kNumExperts> c;
+    std::array<const float*, kNumExperts> f;
+    for (int k = 0; k < kNumExperts; ++k) {
+      c[k] = e[k].contiguous();
+      f[k] = c[k].data_ptr<float>();
+    }
+    const float* sum = error_sum.data_ptr<float>();
+    torch::Tensor out = torch::empty({1, kStateDim});
+    float* o = out.data_ptr<float>();
+    for (int ch = 0; ch < kStateDim; ++ch) {
+      std::array<double, kNumExperts> w;
+      double total = 0.0;
+      for (int k = 0; k < kNumExperts; ++k) {
+        double mse = sum[k * kStateDim + ch] / error_weight + kErrorFloor;
+        if (k == kNetwork) mse /= kNetworkPrior;
+        w[k] = std::pow(mse, -kCombinationPower);
+        total += w[k];
+      }
+      double v = 0.0;
+      for (int k = 0; k < kNumExperts; ++k) {
+        const double wk = ramp * w[k] / total + (k == kNetwork ? 1.0 - ramp : 0.0);
+        v += wk * f[k][ch];
+      }
+      o[ch] = static_cast<float>(v);
+    }
+    return out;
+  }
+
+  // The current state predicted `lookahead_frames` ahead (relative to anchor).
+  torch::Tensor LookAhead() const {
+    if (options.lookahead_frames == 0) return x;
+    return Combine(Experts());
+  }
+
+  // Scores the forecasts made for this frame against its observation
+  // (relative to the current anchor) and drops those for earlier frames.
+  void Score(const face3d::FaceParams& obs) {
+    while (!pending.empty() && pending.front().frame < frame) pending.pop_front();
+    if (pending.empty() || pending.front().frame != frame) return;
+    const auto state_of = [&](const face3d::FaceParams& p) {
+      std::array<float, kStateDim> v;
+      internal::ToState(RelativeDynamics(p, anchor), v.data());
+      return v;
+    };
+    const auto truth = state_of(obs);
+    const double decay = 1.0 - 1.0 / kScoreWindowFrames;
+    float* sum = error_sum.data_ptr<float>();
+    for (int k = 0; k < kNumExperts; ++k) {
+      const auto v = state_of(pending.front().faces[k]);
+      for (int ch = 0; ch < kStateDim; ++ch) {
+        const double d = v[ch] - truth[ch];
+        sum[k * kStateDim + ch] = static_cast<float>(decay * sum[k * kStateDim + ch] + d * d);
+      }
+    }
+    error_weight = decay * error_weight + 1.0;
+    ++scores;
+    pending.pop_front();
   }
 
   face3d::FaceParams ToAbsolute(const torch::Tensor& rel) const {
     return ApplyDynamics(anchor, DynamicsOf(rel), ExpressionBlend::kReplace);
   }
 
-  torch::Tensor Output() {
-    torch::Tensor out = LookAhead();
+  // The output of the current frame; with look-ahead, the experts' forecasts
+  // are kept for scoring when their frame is observed.
+  face3d::FaceParams Emit() {
+    if (options.lookahead_frames > 0) {
+      const auto e = Experts();
+      Forecast f{frame + options.lookahead_frames, {}};
+      for (int k = 0; k < kNumExperts; ++k) f.faces[k] = ToAbsolute(e[k]);
+      pending.push_back(std::move(f));
+      return ToAbsolute(OutputFrom(Combine(e)));
+    }
+    return ToAbsolute(Output());
+  }
+
+  torch::Tensor Output() const { return OutputFrom(LookAhead()); }
+
+  // `look_ahead` with the fade of the blend offset.
+  torch::Tensor OutputFrom(torch::Tensor out) const {
     if (offset_age < blend_frames) {
       out = out + static_cast<float>(1.0 - SmoothStep(static_cast<double>(offset_age) / blend_frames)) * offset;
       out = torch::cat({out.slice(1, 0, 6), out.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
@@ -358,6 +503,7 @@ struct OnlinePredictor::Impl {
   // One frame without a face: the model runs on its own (damped) prediction.
   // Returns false once the gap is too long.
   bool BridgeFrame() {
+    ++frame;
     ++gap;
     if (gap > options.max_gap_frames) {
       active = false;
@@ -372,7 +518,9 @@ struct OnlinePredictor::Impl {
   }
 
   void ObserveFrame(const face3d::FaceParams& obs) {
+    ++frame;
     anchor.identity = obs.identity;
+    Score(obs);
     const torch::Tensor rel = StateTensor(RelativeDynamics(obs, anchor));
     if (gap > 0) {
       // Back from a gap: continue from the bridged path, fade to the tracked one.
@@ -445,7 +593,7 @@ std::optional<face3d::FaceParams> OnlinePredictor::Update(int64_t timestamp_ns,
   if (!s.active) {
     if (!observed) return std::nullopt;
     s.Start(*observed);
-    return s.ToAbsolute(s.Output());
+    return s.Emit();
   }
   for (int i = 1; i < frames; ++i) {
     if (!s.BridgeFrame()) break;
@@ -453,14 +601,14 @@ std::optional<face3d::FaceParams> OnlinePredictor::Update(int64_t timestamp_ns,
   if (!s.active) {
     if (!observed) return std::nullopt;
     s.Start(*observed);
-    return s.ToAbsolute(s.Output());
+    return s.Emit();
   }
   if (observed) {
     s.ObserveFrame(*observed);
   } else if (!s.BridgeFrame()) {
     return std::nullopt;
   }
-  return s.ToAbsolute(s.Output());
+  return s.Emit();
 }
 
 }  // namespace faceanime::predict

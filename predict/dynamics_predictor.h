@@ -18,8 +18,9 @@
 //     target dynamics at frame T (a timer input re-weights the target as t -> T);
 //     the drawn noise shrinks linearly to 0 at T, and the network's own
 //     residual at T is then spread over the free frames with a smoothstep
-//     weight, so frame T equals the target; after T the rollout
-//     continues as video prediction;
+//     weight, so frame T equals the target; after T the expression is held
+//     at the target's while the head pose continues as video prediction
+//     (blinks are overlaid as in video prediction);
 //   * online (OnlinePredictor): live smoothing, look-ahead to hide pipeline
 //     latency, and bridging of short face losses.
 //

@@ -68,6 +68,8 @@ namespace {
 // L2): one-step forecasting has to beat constant velocity on the tracked,
 // temporally smoothed GRID fits.
 constexpr double kOneStepWeight = 2.0;
+// Weight of the still gate's binary cross-entropy (dynamics_lstm.h).
+constexpr double kStillWeight = 1.0;
 
 void Require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("PredictorTrainingOptions: " + what);
@@ -241,6 +243,7 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
   Require(o.learning_rate > 0, "learning_rate must be > 0");
   Require(o.procedural_share >= 0 && o.procedural_share <= 1, "procedural_share must be in [0, 1]");
   Require(o.target_share >= 0 && o.target_share <= 1, "target_share must be in [0, 1]");
+  Require(o.expression_l1_weight >= 0, "expression_l1_weight must be >= 0");
   Require(o.hidden >= 8, "hidden must be >= 8");
   Require(o.components >= 1, "components must be >= 1");
   Require(o.fps > 0, "fps must be > 0");
@@ -301,6 +304,24 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
     const torch::Tensor a = w.slice(1, 0, l - 1).reshape({-1, d}).slice(0, 0, 4096);
     const torch::Tensor c = w.slice(1, 1, l).reshape({-1, d}).slice(0, 0, 4096);
     vertex_scale = std::max(1e-4, VertexSq(vertices, a, c).mean().item<double>());
+    // The still gate starts at each channel's share of still steps where
+    // constant velocity lands inside (0, 1) (bias) and on a bound (bias +
+    // bound gain), as log-odds of shares clamped to [0.018, 0.982].
+    const torch::Tensor e = w.slice(2, 6, kStateDim);
+    const torch::Tensor raw = 2 * e.slice(1, 1, l - 1) - e.slice(1, 0, l - 2);
+    const torch::Tensor still =
+        ((e.slice(1, 2, l) - raw.clamp(0.0, 1.0)).abs() < internal::kStillTolerance).to(torch::kFloat);
+    const torch::Tensor bound = ((raw <= 1e-6) | (raw >= 1.0 - 1e-6)).to(torch::kFloat);
+    auto log_odds = [](const torch::Tensor& hits, const torch::Tensor& cases) {
+      const torch::Tensor share = ((hits + 0.5) / (cases + 1.0)).clamp(0.018, 0.982);
+      return torch::log(share / (1 - share));
+    };
+    const int64_t ne = face3d::kNumExpressionShapes;
+    const torch::Tensor inside = log_odds(((1 - bound) * still).reshape({-1, ne}).sum(0),
+                                          (1 - bound).reshape({-1, ne}).sum(0));
+    const torch::Tensor on_bound = log_odds((bound * still).reshape({-1, ne}).sum(0), bound.reshape({-1, ne}).sum(0));
+    net->still_head->bias.copy_(inside);
+    net->still_bound_gain.copy_(on_bound - inside);
   }
 
   torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(o.learning_rate));
@@ -328,7 +349,7 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
 
     // Teacher-forced pass.
     internal::LstmState state = net->ZeroState(b), at_p;
-    torch::Tensor nll = torch::zeros({}), coef = torch::zeros({}), mean_at_p;
+    torch::Tensor nll = torch::zeros({}), coef = torch::zeros({}), still = torch::zeros({}), mean_at_p;
     std::vector<torch::Tensor> pred_next, true_next;
     for (int t = 0; t < o.window - 1; ++t) {
       const torch::Tensor x = w.select(1, t), prev = t > 0 ? w.select(1, t - 1) : x;
@@ -337,11 +358,20 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
       const auto out = net->Step(internal::MakeInput(net, x, prev, target, f, tt, big_t), state);
       const torch::Tensor y = (w.select(1, t + 1) - x) / net->delta_std;
       nll = nll + MixtureNll(out, y);
-      const torch::Tensor m = out.Mean();
-      // L2 on all channels plus L1 on the expression channels: most weights
-      // sit still (often exactly at 0) from frame to frame, and L1 drives the
-      // predicted change of those to exactly none, as constant velocity has.
-      coef = coef + (m - y).pow(2).mean() + (m - y).slice(1, 6, kStateDim).abs().mean();
+      // The still gate's label: the true next weight is the clamped
+      // constant-velocity one.
+      const torch::Tensor cv_next = (2 * x - prev).slice(1, 6, kStateDim).clamp(0.0, 1.0);
+      const torch::Tensor is_still =
+          ((w.select(1, t + 1).slice(1, 6, kStateDim) - cv_next).abs() < internal::kStillTolerance).to(torch::kFloat);
+      still = still + torch::binary_cross_entropy_with_logits(out.still_logits, is_still);
+      const torch::Tensor m = out.Expected();
+      // L2 on all channels plus L1 on the expression channels (weight
+      // expression_l1_weight): the tracked weights' steps are heavy-tailed
+      // (smooth stretches that follow their velocity, rare large jumps), so
+      // the L2-optimal step damps the velocity while the L1-optimal one, the
+      // conditional median, keeps it; the mean absolute error that the
+      // forecasts are judged by favours the median.
+      coef = coef + (m - y).pow(2).mean() + o.expression_l1_weight * (m - y).slice(1, 6, kStateDim).abs().mean();
       pred_next.push_back(internal::ApplyStep(net, x, m));
       true_next.push_back(w.select(1, t + 1));
       if (t == p) {
@@ -351,6 +381,7 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
     }
     nll = nll / (o.window - 1);
     coef = coef / (o.window - 1);
+    still = still / (o.window - 1);
     const torch::Tensor vertex =
         VertexSq(vertices, torch::cat(pred_next, 0), torch::cat(true_next, 0)).mean() / vertex_scale;
 
@@ -362,7 +393,7 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
       const torch::Tensor f = flag * (tt < big_t).to(torch::kFloat);
       const torch::Tensor x = path.back(), prev = path[path.size() - 2];
       const auto out = net->Step(internal::MakeInput(net, x, prev, target, f, tt, big_t), at_p);
-      path.push_back(internal::ApplyStep(net, x, out.Mean()));
+      path.push_back(internal::ApplyStep(net, x, out.Expected()));
     }
     // path[j] is frame p + j - 1 (path[0]: frame p - 1, or p when p == 0).
     torch::Tensor free_coef = torch::zeros({}), free_vertex = torch::zeros({}), target_term = torch::zeros({}),
@@ -386,8 +417,8 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
     target_term = target_term / flag.sum().clamp_min(1.0) / vertex_scale;
 
     const torch::Tensor loss =
-        nll + kOneStepWeight * (coef + vertex) + 0.5 * free_coef + 0.5 * free_vertex + 0.2 * target_term +
-        0.05 * smooth;
+        nll + kOneStepWeight * (coef + vertex) + kStillWeight * still + 0.5 * free_coef + 0.5 * free_vertex +
+        0.2 * target_term + 0.05 * smooth;
     optimizer.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
@@ -400,6 +431,7 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
     sum.free += free_coef.item<double>();
     sum.target += target_term.item<double>() * vertex_scale;
     sum.smooth += smooth.item<double>();
+    sum.still += still.item<double>();
     ++logged;
     if (step % o.log_every == 0 || step == o.steps) {
       PredictorTrainingLog avg;
@@ -411,6 +443,7 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
       avg.free = sum.free / logged;
       avg.target = sum.target / logged;
       avg.smooth = sum.smooth / logged;
+      avg.still = sum.still / logged;
       if (log) log(avg);
       sum = {};
       logged = 0;

@@ -9,7 +9,8 @@
 //     of the true step, coefficient L2 of the expected step (normalised per
 //     channel) plus L1 on its expression channels, vertex L2 through the
 //     morphable model (68 landmark vertices + a subset of face vertices, mean
-//     identity, in camera axes); the expected-step terms weigh 2x;
+//     identity, in camera axes); the expected-step terms weigh 2x; the still
+//     gate's binary cross-entropy (dynamics_lstm.h);
 //   * free-running terms: from a random frame p, the expected path is rolled
 //     out `horizon` frames (or to the target frame T): coefficient and vertex
 //     L2 against the true frames, a heavier weight on hitting the target at T,
@@ -57,6 +58,10 @@ struct PredictorTrainingOptions {
   double learning_rate = 2e-3;     // Adam, decayed (cosine) to 10% at the end. > 0.
   double procedural_share = 0.3;   // Share of windows from procedural motion, [0, 1].
   double target_share = 0.5;       // Share of target-driven windows, [0, 1].
+  // Weight of the L1 term on the teacher-forced expected step's expression
+  // channels (normalised units), >= 0; larger pulls the expected path from
+  // the conditional mean towards the conditional median of the next weights.
+  double expression_l1_weight = 8.0;  // The committed weights use 8 (assets/predictor/README.md).
   int hidden = 160;                // LSTM width, >= 8.
   int components = 4;              // Mixture components, >= 1.
   double fps = 25.0;               // Frame rate of the data, > 0.
@@ -74,6 +79,7 @@ struct PredictorTrainingLog {
   double free = 0;     // Free-running coefficient L2 (normalised).
   double target = 0;   // Target-frame vertex L2 (cm^2).
   double smooth = 0;   // Smoothness term.
+  double still = 0;    // Still gate's binary cross-entropy (dynamics_lstm.h).
 };
 
 // Trains and writes options.out. `grid` and `procedural`: training sequences

@@ -70,12 +70,10 @@ TEST(PredictionTest, PresetTargetIsReachedAtTheTargetTimeAndFramesFollowTheRate)
   const double reached = MeanAbsDiff(at_target.expression, goal);
   EXPECT_GT(before, 0.01);
   EXPECT_LT(reached, 0.5 * before) << "start " << before << ", at target " << reached;
-  // ... and holds it to the end: the surprised expression itself (the
-  // preset's shapes: brows up, eyes wide, jaw open). The other shapes of the
-  // goal are the portrait's rest state (replace mode keeps what our fit reads
-  // on a neutral face, predict/expression_control.h); the predictor lets
-  // those drift after the target frame (mean |diff| over all 53 shapes 0.11 at
-  // the end, against 0.16 at the start), so they are not this check.
+  // ... and holds it to the end (the rollout keeps the target's expression
+  // after T, predict/dynamics_predictor.h): the surprised expression itself
+  // (the preset's shapes: brows up, eyes wide, jaw open); the eyeBlink shapes
+  // are not among them, so the blinks overlaid after T do not count here.
   const auto surprised = p->retargeter().expression_control().ToExpression(
       predict::PresetActionUnits(predict::ExpressionPreset::kSurprised));
   const auto end = p->FaceAt(1'960'000'000).expression;

@@ -114,6 +114,32 @@ TEST(DynamicsPredictorTest, ReachesTargetAtFrameT) {
   }
 }
 
+TEST(DynamicsPredictorTest, HoldsTheTargetExpressionAfterFrameTWhileTheHeadKeepsMoving) {
+  Dynamics surprise;
+  surprise.expression[Shape("browInnerUp_L")] = 0.7;
+  surprise.expression[Shape("browInnerUp_R")] = 0.7;
+  surprise.expression[Shape("eyeWide_L")] = 0.4;
+  surprise.expression[Shape("eyeWide_R")] = 0.4;
+  surprise.expression[Shape("jawOpen")] = 0.35;
+  surprise.rotation = face3d::RotationFromEuler({-4.0, 6.0, 0.0});
+  RolloutRequest r;
+  r.num_frames = 100;
+  r.seed = 3;
+  r.blink_rate_per_min = 0.0;
+  r.target = PredictionTarget{surprise, 25};
+  const auto out = Predictor()->Rollout(r);
+  double head_motion = 0.0;
+  for (int t = 26; t < r.num_frames; ++t) {
+    for (int j = 0; j < face3d::kNumExpressionShapes; ++j) {
+      EXPECT_NEAR(out[t].expression[j], surprise.expression[j], 1e-6) << "frame " << t << " shape " << j;
+    }
+    head_motion = std::max(head_motion, (out[t].translation - out[25].translation).norm() +
+                                            (out[t].rotation - out[25].rotation).norm());
+  }
+  // A drawn rollout (randomness 1) keeps moving the head after T.
+  EXPECT_GT(head_motion, 1e-3);
+}
+
 // Blinks per minute: mean(eyeBlink_L, eyeBlink_R) crossing 0.5 upwards (the
 // criterion of predictor_evaluation.h).
 double BlinksPerMinute(const DynamicsSequence& seq, double fps) {
@@ -265,6 +291,27 @@ double PoseExprDistance(const face3d::FaceParams& a, const face3d::FaceParams& b
   const Dynamics d = RelativeDynamics(a, b);
   return d.rotation.norm() * 180 / std::numbers::pi + (a.pose.translation - b.pose.translation).norm() +
          std::abs(a.expression[Shape("jawOpen")] - b.expression[Shape("jawOpen")]) * 10;
+}
+
+// Mouth motion three times faster than GRID speech (a 0.8 s jawOpen cycle):
+// the network alone damps it and lags more than no prediction; the
+// combination with constant velocity must lead it.
+TEST(OnlinePredictorTest, LookAheadLeadsMouthMotionFasterThanTheTrainingData) {
+  const int jaw = Shape("jawOpen");
+  auto truth = [&](int t) { return 0.3 + 0.25 * std::sin(2 * std::numbers::pi * t / 20.0); };
+  double err[2] = {0, 0};
+  for (int lookahead : {0, 2}) {
+    auto online = OnlinePredictor::Create(Predictor(), {.lookahead_frames = lookahead});
+    for (int t = 0; t + 2 < 150; ++t) {
+      face3d::FaceParams p;
+      p.pose.translation = Eigen::Vector3d(0, 0, 60);
+      p.expression[jaw] = truth(t);
+      const auto out = online->Update(t * 40'000'000LL, p);
+      ASSERT_TRUE(out.has_value());
+      if (t >= 30) err[lookahead / 2] += std::abs(out->expression[jaw] - truth(t + 2));
+    }
+  }
+  EXPECT_LT(err[1], 0.6 * err[0]) << "jawOpen lag error: no prediction " << err[0] << ", look-ahead " << err[1];
 }
 
 TEST(OnlinePredictorTest, LookAheadReducesLagUnderTwoFramesOfLatency) {

@@ -240,6 +240,11 @@ CLI::App* AddTrainPredictorCommand(CLI::App& app, TrainPredictorArgs& args) {
   cmd->add_option("--procedural-share", args.procedural_share, "Share of training windows from procedural motion")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--expression-l1", args.expression_l1,
+                  "Weight of the L1 term on the expected step's expression weights (larger: towards the "
+                  "conditional median)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--seed", args.seed, "Training seed (same seed and data, same weights)")->capture_default_str();
   return cmd;
 }
@@ -260,14 +265,15 @@ int RunTrainPredictor(const TrainPredictorArgs& args) {
   o.batch = args.batch;
   o.hidden = args.hidden;
   o.procedural_share = args.procedural_share;
+  o.expression_l1_weight = args.expression_l1;
   o.seed = args.seed;
   o.log_every = std::max(1, std::min(100, args.steps / 20));
   const auto t0 = std::chrono::steady_clock::now();
   const auto log = [&](const predict::PredictorTrainingLog& l) {
     std::fprintf(stderr,
                  "step %5d  loss %8.4f  nll %8.4f  coef %.4f  vertex %.5f cm2  free %.4f  target %.5f cm2  "
-                 "smooth %.4f  (%.0f s)\n",
-                 l.step, l.loss, l.nll, l.coef, l.vertex, l.free, l.target, l.smooth, Seconds(t0));
+                 "smooth %.4f  still %.4f  (%.0f s)\n",
+                 l.step, l.loss, l.nll, l.coef, l.vertex, l.free, l.target, l.smooth, l.still, Seconds(t0));
   };
   const auto [pose_t, expr_t] = predict::TrainPredictor(data.train, procedural, *model, o, log);
   std::fprintf(stderr, "trained %d steps in %.0f s; sampling temperatures: pose %.3g, expression %.3g\n",

@@ -28,6 +28,7 @@ struct TrainPredictorArgs {
   int hidden = 160;
   int procedural = 200;        // Procedural sequences (10 s each).
   double procedural_share = 0.3;
+  double expression_l1 = 8.0;  // PredictorTrainingOptions::expression_l1_weight.
   uint64_t seed = 1;
 };
 
