@@ -1,5 +1,6 @@
 // `faceanime eval --heldout`: the cases held out from training are picked by
 // the same rule as gen-data and train-predictor (sorted index 0, 10, 20, ...).
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,14 @@ TEST(EvalHeldOutTest, PicksEveryTenthCaseStartingWithTheFirst) {
 TEST(EvalHeldOutTest, ClipsLimitCountsHeldOutCasesOnly) {
   EXPECT_EQ(Names(HeldOutCases(Cases(25), 2)), (std::vector<std::string>{"case0", "case10"}));
   EXPECT_TRUE(HeldOutCases({}, 0).empty());
+}
+
+TEST(EvalNamedCasesTest, KeepsTheNamedCasesInListingOrder) {
+  EXPECT_EQ(Names(NamedCases(Cases(25), {"case12", "case3"})), (std::vector<std::string>{"case3", "case12"}));
+}
+
+TEST(EvalNamedCasesTest, RejectsANameWithNoCase) {
+  EXPECT_THROW(NamedCases(Cases(3), {"case1", "swav1a"}), std::invalid_argument);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "tools/cli/eval_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -59,6 +60,20 @@ std::vector<pipeline::EvalCase> HeldOutCases(const std::vector<pipeline::EvalCas
   return out;
 }
 
+std::vector<pipeline::EvalCase> NamedCases(const std::vector<pipeline::EvalCase>& all,
+                                           const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    if (std::none_of(all.begin(), all.end(), [&](const pipeline::EvalCase& c) { return c.name == name; })) {
+      throw std::invalid_argument("eval: no case named '" + name + "' in the data folder");
+    }
+  }
+  std::vector<pipeline::EvalCase> out;
+  for (const auto& c : all) {
+    if (std::find(names.begin(), names.end(), c.name) != names.end()) out.push_back(c);
+  }
+  return out;
+}
+
 CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
   auto* cmd = app.add_subcommand(
       "eval", "Evaluate retargeting quality (suites self, cross, pairs) against baselines; Markdown + JSON");
@@ -104,14 +119,21 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
                 "Only the cases held out from training (sorted index 0, 10, 20, ...: gen-data's and "
                 "train-predictor's split); judge trained models on these")
       ->excludes(every);
+  cmd->add_option("--clip", args.clip_names,
+                  "Only the case(s) with this name (e.g. swav1a for swav1a.mpg; repeatable), from the whole "
+                  "listing")
+      ->excludes(every)
+      ->excludes("--heldout")
+      ->excludes("--clips");
   AddGeneratorOptions(cmd, args.generator);
   return cmd;
 }
 
 int RunEval(const EvalArgs& args) {
   const pipeline::EvalSuite suite = pipeline::ParseEvalSuite(args.suite);
-  const auto cases = args.heldout ? HeldOutCases(pipeline::FindEvalCases(suite, args.data), args.clips)
-                                  : pipeline::FindEvalCases(suite, args.data, args.clips, args.every);
+  const auto cases = !args.clip_names.empty() ? NamedCases(pipeline::FindEvalCases(suite, args.data), args.clip_names)
+                     : args.heldout         ? HeldOutCases(pipeline::FindEvalCases(suite, args.data), args.clips)
+                                            : pipeline::FindEvalCases(suite, args.data, args.clips, args.every);
   fs::path out_dir = args.out;
   if (args.sheets && out_dir.empty()) out_dir = "faceanime-eval";
   if (!out_dir.empty()) fs::create_directories(out_dir);

@@ -35,6 +35,9 @@ struct EvalArgs {
   // Only the cases held out from training (HeldOutCases): the evaluation a
   // trained predictor or neural generator must be judged on.
   bool heldout = false;
+  // Only the cases with these names (e.g. "swav1a"), in listing order; empty:
+  // no filter.
+  std::vector<std::string> clip_names;
 };
 
 // The held-out cases of a suite's full sorted listing (pipeline::FindEvalCases
@@ -42,6 +45,11 @@ struct EvalArgs {
 // rule `faceanime gen-data` and `train-predictor` split by; at most
 // `max_cases` of them (0: all).
 std::vector<pipeline::EvalCase> HeldOutCases(const std::vector<pipeline::EvalCase>& all, int max_cases);
+
+// The cases of `all` whose name is one of `names`, in the order of `all`.
+// Throws std::invalid_argument naming the first name that matches no case.
+std::vector<pipeline::EvalCase> NamedCases(const std::vector<pipeline::EvalCase>& all,
+                                           const std::vector<std::string>& names);
 
 CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args);
 int RunEval(const EvalArgs& args);
