@@ -1,6 +1,7 @@
 #include "render/face_warper.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -72,14 +73,121 @@ bool SameParams(const face3d::FaceParams& a, const face3d::FaceParams& b) {
          a.pose.translation == b.pose.translation;
 }
 
+// The lip-line snap (WarpOptions::lip_line_snap_cm).
+constexpr float kLipSnapBandCm = 1.f;       // Weight 1 at the seam, 0 this far (model space).
+constexpr float kLipValleyContrast = 12.f;  // A dark line: luma this far below both sides.
+constexpr float kLipClosedGapCm = 0.15f;    // Closed lips: mean inner-lip vertex gap below this.
+constexpr float kLipColumnsFound = 0.6f;    // Share of the columns that must show the line.
+
+// The closed-lip seam, model space: corner 60, the midpoints of the inner-lip
+// pairs (61, 67), (62, 66), (63, 65), corner 64. False when the mesh lacks a
+// landmark vertex or the lips are not closed.
+bool ClosedLipSeam(const Positions& model, const std::array<int, 8>& lip, std::array<Eigen::Vector3f, 5>* seam) {
+  for (const int v : lip) {
+    if (v < 0) return false;
+  }
+  // lip[k] is landmark 60 + k: upper 61-63 (k 1-3), lower 67-65 (k 7-5).
+  float gap = 0;
+  for (int k = 1; k <= 3; ++k) gap += model(lip[k], 1) - model(lip[8 - k], 1);
+  if (gap / 3 > kLipClosedGapCm) return false;
+  (*seam)[0] = model.row(lip[0]).transpose();
+  for (int k = 1; k <= 3; ++k) (*seam)[k] = 0.5f * (model.row(lip[k]) + model.row(lip[8 - k])).transpose();
+  (*seam)[4] = model.row(lip[4]).transpose();
+  return true;
+}
+
+float DistanceToPolyline(const Eigen::Vector3f& p, const std::array<Eigen::Vector3f, 5>& line) {
+  float best = std::numeric_limits<float>::max();
+  for (size_t i = 0; i + 1 < line.size(); ++i) {
+    const Eigen::Vector3f d = line[i + 1] - line[i];
+    const float t = std::clamp((p - line[i]).dot(d) / std::max(d.squaredNorm(), 1e-12f), 0.f, 1.f);
+    best = std::min(best, (p - (line[i] + t * d)).norm());
+  }
+  return best;
+}
+
+// Luma of RGB8 `rgb` at column x, row y (linear in y, clamped to the image).
+float LumaAt(const cv::Mat& rgb, int x, float y) {
+  y = std::clamp(y, 0.f, static_cast<float>(rgb.rows - 1));
+  const int y0 = static_cast<int>(y), y1 = std::min(y0 + 1, rgb.rows - 1);
+  const float a = y - y0;
+  const cv::Vec3b p0 = rgb.at<cv::Vec3b>(y0, x), p1 = rgb.at<cv::Vec3b>(y1, x);
+  const float l0 = 0.299f * p0[0] + 0.587f * p0[1] + 0.114f * p0[2];
+  const float l1 = 0.299f * p1[0] + 0.587f * p1[1] + 0.114f * p1[2];
+  return l0 + a * (l1 - l0);
+}
+
+struct LipLine {
+  bool found = false;
+  float shift_px = 0.f;  // + down.
+};
+
+// The vertical shift (pixels, + down, |shift| <= max_px) from the projected
+// seam `seam_px` (x increasing) to the image's dark lip line: the median over
+// the columns of the central 60 % of the mouth of the darkest row's offset,
+// where that row is a valley kLipValleyContrast below both sides; not found
+// when fewer than kLipColumnsFound of the columns show one.
+
+LipLine FindLipLine(const cv::Mat& rgb, const std::array<cv::Point2f, 5>& seam_px, float max_px) {
+  for (size_t i = 0; i + 1 < seam_px.size(); ++i) {
+    if (!(seam_px[i + 1].x > seam_px[i].x)) return {};
+  }
+  const float width = seam_px[4].x - seam_px[0].x;
+  const int x0 = std::max(0, static_cast<int>(std::ceil(seam_px[0].x + 0.2f * width)));
+  const int x1 = std::min(rgb.cols - 1, static_cast<int>(std::floor(seam_px[0].x + 0.8f * width)));
+  if (x1 - x0 + 1 < 3 || !(max_px >= 0.5f)) return {};
+  constexpr float kStep = 0.5f;  // Profile step, pixels.
+  const int reach = static_cast<int>(std::ceil(max_px / kStep));
+  const int window = reach + static_cast<int>(std::ceil(1.5f / kStep));  // Room to see both sides.
+  std::vector<float> profile(2 * window + 1), shifts;
+  size_t segment = 0;
+  for (int x = x0; x <= x1; ++x) {
+    while (segment + 2 < seam_px.size() && x > seam_px[segment + 1].x) ++segment;
+    const cv::Point2f a = seam_px[segment], b = seam_px[segment + 1];
+    const float seam_y = a.y + (b.y - a.y) * (x - a.x) / (b.x - a.x);
+    for (int k = -window; k <= window; ++k) profile[k + window] = LumaAt(rgb, x, seam_y + k * kStep);
+    int best = window;
+    for (int k = -reach; k <= reach; ++k) {
+      if (profile[k + window] < profile[best]) best = k + window;
+    }
+    const float low = profile[best];
+    const float above = *std::max_element(profile.begin(), profile.begin() + best + 1);
+    const float below = *std::max_element(profile.begin() + best, profile.end());
+    if (above < low + kLipValleyContrast || below < low + kLipValleyContrast) continue;
+    // Sub-step refinement: the parabola through the minimum and its neighbours.
+    float offset = 0.f;
+    if (best > 0 && best < 2 * window) {
+      const float l = profile[best - 1], r = profile[best + 1], curv = l - 2 * low + r;
+      if (curv > 0) offset = std::clamp(0.5f * (l - r) / curv, -0.5f, 0.5f);
+    }
+    shifts.push_back(std::clamp((best - window + offset) * kStep, -max_px, max_px));
+  }
+  if (shifts.size() < static_cast<size_t>(std::ceil(kLipColumnsFound * (x1 - x0 + 1)))) return {};
+  LipLine line;
+  line.found = true;
+  std::nth_element(shifts.begin(), shifts.begin() + shifts.size() / 2, shifts.end());
+  line.shift_px = shifts[shifts.size() / 2];
+  return line;
+}
+
 // Per-thread working memory of Warp: after the first frame, a warp of the
 // same crop size allocates nothing but its output (large per-frame
 // allocations cost page faults that were ~20% of the warp's time). The
 // source's camera-space mesh is kept for the next frame of the same source.
 struct WarpScratch {
-  Positions tgt_model, src_model, src_cam, tgt_cam;
-  uint64_t src_warper = 0;  // FaceWarper::id_ that src_cam was computed for (0: none).
+  Positions tgt_model, src_model, src_snapped, src_cam, tgt_cam;
+  uint64_t src_warper = 0;  // FaceWarper::id_ that src_model was computed for (0: none).
   face3d::FaceParams src_params;
+  // Lip-line snap of that source: whether its lips are closed, the seam
+  // projected (full image), the largest shift (pixels), the face vertices
+  // the shift moves with their weights, and the model-space offset src_cam
+  // was computed with (NaN: src_cam is stale).
+  bool lips_closed = false;
+  std::array<cv::Point2f, 5> seam_px;
+  float seam_depth_cm = 0.f;
+  std::vector<int> snap_vertices;
+  std::vector<float> snap_weights;
+  Eigen::Vector3f snap_offset = Eigen::Vector3f::Constant(std::numeric_limits<float>::quiet_NaN());
   RasterBuffers tgt_buf;
   cv::Mat src_depth;
   cv::Mat disp, known, classes, generated, alpha, map, sampled, openness, strip_map;
@@ -116,7 +224,12 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   if (!(options.lip_shadow >= 0.f && options.lip_shadow <= 1.f)) {
     throw std::invalid_argument("WarpOptions: lip_shadow must be in [0, 1]");
   }
+  if (!(options.lip_line_snap_cm >= 0.f)) {
+    throw std::invalid_argument("WarpOptions: lip_line_snap_cm must be >= 0");
+  }
   PartMesh mesh = PartMesh::Create(model, kWarpParts);
+  std::array<int, 8> inner_lip;
+  for (int k = 0; k < 8; ++k) inner_lip[k] = mesh.MeshVertex(model.landmark_vertices()[60 + k]);
   // Mesh vertices are sorted by model id, and the face's ids come first.
   const int face_end = model.part(Part::kFace).vertices.end;
   const int num_face = static_cast<int>(std::lower_bound(mesh.vertex_ids().begin(), mesh.vertex_ids().end(), face_end) -
@@ -125,7 +238,7 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   const int num_outer = static_cast<int>(
       std::count_if(mesh.triangle_parts().begin(), mesh.triangle_parts().end(),
                     [](Part p) { return p == Part::kFace || p == Part::kHeadAndNeck; }));
-  return FaceWarper(std::move(mesh), options, num_face, num_outer, next_warper_id++);
+  return FaceWarper(std::move(mesh), options, num_face, num_outer, inner_lip, next_warper_id++);
 }
 
 cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams& source,
@@ -143,9 +256,59 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   mesh_.Evaluate(target, &ws.tgt_model);
   if (ws.src_warper != id_ || !SameParams(ws.src_params, source)) {
     mesh_.Evaluate(source, &ws.src_model);
-    PartMesh::ToCamera(ws.src_model, source.pose, &ws.src_cam);
     ws.src_warper = id_;
     ws.src_params = source;
+    ws.snap_offset.setConstant(std::numeric_limits<float>::quiet_NaN());
+    // The lip-line snap's seam and weights (see WarpOptions::lip_line_snap_cm).
+    std::array<Eigen::Vector3f, 5> seam;
+    ws.lips_closed = options_.lip_line_snap_cm > 0.f && ClosedLipSeam(ws.src_model, inner_lip_, &seam);
+    ws.snap_vertices.clear();
+    ws.snap_weights.clear();
+    if (ws.lips_closed) {
+      const Eigen::Matrix3f r = source.pose.ModelToCameraRotation().cast<float>();
+      const Eigen::Vector3f t = source.pose.translation.cast<float>();
+      for (int k = 0; k < 5; ++k) {
+        const Eigen::Vector3f c = r * seam[k] + t;
+        ws.seam_px[k] = cv::Point2f(static_cast<float>(camera.focal * c.x() / c.z() + camera.cx),
+                                    static_cast<float>(camera.focal * c.y() / c.z() + camera.cy));
+        if (k == 2) ws.seam_depth_cm = c.z();
+      }
+      ws.lips_closed = ws.seam_depth_cm > 1.f;
+      for (int v = 0; ws.lips_closed && v < num_face_vertices_; ++v) {
+        const float d = DistanceToPolyline(ws.src_model.row(v).transpose(), seam);
+        if (d < kLipSnapBandCm) {
+          ws.snap_vertices.push_back(v);
+          ws.snap_weights.push_back(1.f - d / kLipSnapBandCm);
+        }
+      }
+    }
+  }
+  // The lip-line snap: an offset of the lips, model space, on both meshes.
+  LipLine lip_line;
+  Eigen::Vector3f snap_offset = Eigen::Vector3f::Zero();
+  if (ws.lips_closed) {
+    const float max_px = static_cast<float>(options_.lip_line_snap_cm * camera.focal / ws.seam_depth_cm);
+    lip_line = FindLipLine(src, ws.seam_px, max_px);
+  }
+  const float lip_shift_px = lip_line.shift_px;
+  if (lip_line.found) {
+    // Camera-space shift at the seam's depth, back to model space.
+    const Eigen::Matrix3f r = source.pose.ModelToCameraRotation().cast<float>();
+    snap_offset = r.transpose() *
+                  Eigen::Vector3f(0.f, static_cast<float>(lip_shift_px * ws.seam_depth_cm / camera.focal), 0.f);
+  }
+  if (!(snap_offset == ws.snap_offset)) {  // Also when NaN (stale).
+    ws.src_snapped = ws.src_model;
+    for (size_t i = 0; i < ws.snap_vertices.size(); ++i) {
+      ws.src_snapped.row(ws.snap_vertices[i]) += ws.snap_weights[i] * snap_offset.transpose();
+    }
+    PartMesh::ToCamera(ws.src_snapped, source.pose, &ws.src_cam);
+    ws.snap_offset = snap_offset;
+  }
+  if (lip_shift_px != 0.f) {
+    for (size_t i = 0; i < ws.snap_vertices.size(); ++i) {
+      ws.tgt_model.row(ws.snap_vertices[i]) += ws.snap_weights[i] * snap_offset.transpose();
+    }
   }
   PartMesh::ToCamera(ws.tgt_model, target.pose, &ws.tgt_cam);
   const Positions& tgt_model = ws.tgt_model;
@@ -524,6 +687,7 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     debug->target_mask = tgt_buf.mask.clone();
     debug->hidden_mask = (classes == kFilled) | (classes == kMouth);
     debug->mouth_mask = classes == kMouth;
+    debug->lip_line_shift_px = lip_shift_px;
   }
   return out;
 }

@@ -290,6 +290,78 @@ TEST_F(SyntheticHeadTest, WiderMouthOpeningShowsMoreLitInteriorAndLessLipShadow)
   EXPECT_LT(to_lit[1] / to_shadow[1], 0.5 * to_lit[0] / to_shadow[0]);
 }
 
+// The closed-lip seam of `params` (landmark 60, the midpoints of the inner-lip
+// pairs 61/67, 62/66, 63/65, landmark 64), projected.
+std::vector<cv::Point2d> ProjectedSeam(const FaceParams& params, const Camera& camera) {
+  const Part parts[] = {Part::kFace};
+  const PartMesh mesh = PartMesh::Create(Model(), parts);
+  const Positions cam = PartMesh::ToCamera(mesh.Evaluate(params), params.pose);
+  const auto project = [&](int landmark) {
+    const int v = mesh.MeshVertex(Model().landmark_vertices()[landmark]);
+    return cv::Point2d(camera.focal * cam(v, 0) / cam(v, 2) + camera.cx,
+                       camera.focal * cam(v, 1) / cam(v, 2) + camera.cy);
+  };
+  return {project(60), 0.5 * (project(61) + project(67)), 0.5 * (project(62) + project(66)),
+          0.5 * (project(63) + project(65)), project(64)};
+}
+
+// Mean full-image row of the shaded mouth interior.
+double MouthInteriorRow(const WarpDebug& debug, const Camera& camera) {
+  const double scale = debug.crop_camera.focal / camera.focal;
+  cv::Moments m = cv::moments(debug.mouth_mask, /*binaryImage=*/true);
+  return debug.crop_rect.y - 0.5 + (m.m01 / m.m00 + 0.5) / scale;
+}
+
+TEST_F(SyntheticHeadTest, LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine) {
+  a_.pose.translation = Eigen::Vector3d(0, 1, 45);  // Closer: 1 cm ~ 8.5 pixels.
+  cv::Mat source = Render(a_);
+  // A dark lip line 2 pixels below the model's closed seam, as a 68-point
+  // fit leaves it (the detector's inner-lip points straddle it unevenly).
+  const std::vector<cv::Point2d> seam = ProjectedSeam(a_, camera_);
+  constexpr double kBelow = 2.0;
+  for (size_t i = 0; i + 1 < seam.size(); ++i) {
+    for (int x = static_cast<int>(std::ceil(seam[i].x)); x < seam[i + 1].x; ++x) {
+      const double y = seam[i].y + (seam[i + 1].y - seam[i].y) * (x - seam[i].x) / (seam[i + 1].x - seam[i].x);
+      source.at<cv::Vec3b>(static_cast<int>(std::lround(y + kBelow)), x) = cv::Vec3b(40, 15, 15);
+    }
+  }
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  const FaceWarper snapping = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.3f});
+  const FaceWarper plain = FaceWarper::Create(Model(), {});
+  // Identity: the seam moves on both meshes, so the source comes back.
+  WarpDebug identity;
+  const cv::Mat same = snapping.Warp(view, a_, a_, camera_, &identity);
+  std::printf("lip line found %.2f px below the seam (drawn %.1f)\n", identity.lip_line_shift_px, kBelow);
+  EXPECT_NEAR(identity.lip_line_shift_px, kBelow, 0.6);
+  EXPECT_LT(MaskedMae(same, source, cv::Mat(source.size(), CV_8U, cv::Scalar(255))), 1.0);
+  // A small opening parts the lips at the dark line, not at the model's seam.
+  FaceParams b = a_;
+  b.expression[Model().ExpressionIndex("jawOpen")] = 0.25;
+  WarpDebug snapped_debug, plain_debug;
+  snapping.Warp(view, a_, b, camera_, &snapped_debug);
+  plain.Warp(view, a_, b, camera_, &plain_debug);
+  ASSERT_GT(cv::countNonZero(snapped_debug.mouth_mask), 20);
+  ASSERT_GT(cv::countNonZero(plain_debug.mouth_mask), 20);
+  EXPECT_EQ(plain_debug.lip_line_shift_px, 0.f);
+  const double moved = MouthInteriorRow(snapped_debug, camera_) - MouthInteriorRow(plain_debug, camera_);
+  std::printf("the opening moved %.2f px down\n", moved);
+  EXPECT_NEAR(moved, identity.lip_line_shift_px, 0.75);
+}
+
+TEST_F(SyntheticHeadTest, LipLineSnapLeavesAMouthWithoutADarkLineAlone) {
+  // The procedural head has no dark line at its lips: no shift, and the
+  // output is the one without the snap.
+  const cv::Mat source = Render(a_);
+  FaceParams b = a_;
+  b.expression[Model().ExpressionIndex("jawOpen")] = 0.3;
+  WarpDebug debug;
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  const cv::Mat out = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.3f}).Warp(view, a_, b, camera_, &debug);
+  const cv::Mat plain = FaceWarper::Create(Model(), {}).Warp(view, a_, b, camera_);
+  EXPECT_EQ(debug.lip_line_shift_px, 0.f);
+  EXPECT_EQ(cv::norm(out, plain, cv::NORM_INF), 0.0);
+}
+
 TEST_F(SyntheticHeadTest, SelfOccludedSkinIsFilledFromVisibleNeighbours) {
   FaceParams b = a_;
   b.pose.rotation = face3d::RotationFromEuler({-30, 0, 0});
@@ -320,6 +392,7 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.feather = 0.7}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_aperture_cm = 0.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_shadow = 1.5f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_cm = -0.1f}), std::invalid_argument);
   const FaceWarper warper = FaceWarper::Create(Model(), {});
   const cv::Mat image(64, 64, CV_8UC3, cv::Scalar::all(0));
   const FaceParams p;
