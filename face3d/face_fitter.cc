@@ -230,6 +230,29 @@ std::array<int, kNumLandmarks> LandmarkModel::SelectRows(const FaceParams& param
   return rows;
 }
 
+std::vector<std::pair<int, int>> LandmarkModel::SilhouetteCompetitors(
+    const FaceParams& params, const Camera& camera, const std::array<int, kNumLandmarks>& rows,
+    const std::array<Eigen::Vector2d, kNumLandmarks>& normals) const {
+  std::vector<std::pair<int, int>> out;
+  const Eigen::Matrix3d r = params.pose.ModelToCameraRotation();
+  const Eigen::Vector3d& t = params.pose.translation;
+  for (int k = 0; k <= 16; ++k) {
+    if (!IsContourLandmark(k) || normals[k].squaredNorm() == 0.0) continue;
+    const Eigen::Vector2d u = normals[k].normalized();
+    auto score = [&](int row) {
+      return u.dot(ProjectPoint(RowPosition(row, params.identity, params.expression), r, t, camera));
+    };
+    const Eigen::Vector3d own = RowPosition(rows[k], params.identity, params.expression);
+    const double depth = std::max((r * own + t).z(), 1e-3);
+    const double margin_px = kSilhouetteCompetitorMarginCm * camera.focal / depth;
+    const double threshold = u.dot(ProjectPoint(own, r, t, camera)) - margin_px;
+    for (int row : strips_[ContourSlot(k)]) {
+      if (row != rows[k] && score(row) >= threshold) out.emplace_back(k, row);
+    }
+  }
+  return out;
+}
+
 std::array<int, kNumLandmarks> LandmarkModel::SelectVertices(const FaceParams& params, const Camera& camera,
                                                              const Landmarks68* observed) const {
   std::array<int, kNumLandmarks> v = SelectRows(params, camera, observed);
@@ -308,6 +331,7 @@ FaceFitter FaceFitter::Create(const MorphableModel& model, const FitOptions& opt
   if (options.max_rounds < 1) fail("max_rounds must be >= 1");
   if (options.max_iterations < 1) fail("max_iterations must be >= 1");
   if (!(options.confidence_scale > 0)) fail("confidence_scale must be > 0");
+  if (!(options.silhouette_consistency_weight >= 0)) fail("silhouette_consistency_weight must be >= 0");
   if (!(options.contour_tangential_weight >= 0 && options.contour_tangential_weight <= 1)) {
     fail("contour_tangential_weight must be in [0, 1]");
   }
@@ -451,6 +475,22 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
   // offset across it counts fully) while pose, identity and expression
   // settle; phase 1 then fits with the options' weight from there.
   const double coarse = std::min(options_.contour_tangential_weight, kCoarseTangentialWeight);
+  // Inner landmarks first (FitOptions::inner_landmarks_first): pose and
+  // expression, then identity too, from the inner landmarks and the chin.
+  const bool inner_first = options_.inner_landmarks_first && !hold_identity;
+  if (inner_first) {
+    std::array<double, kNumLandmarks> inner_weights;
+    for (int k = 0; k < kNumLandmarks; ++k) {
+      inner_weights[k] = IsContourLandmark(k) ? 0.0 : request.weights.has_value() ? (*request.weights)[k] : 1.0;
+    }
+    internal::LandmarkFitProblem inner = problem;
+    inner.weights = &inner_weights;
+    for (int k = 0; k < kNumLandmarks; ++k) inner.rows[k] = k;
+    for (bool estimate : {false, true}) {
+      inner.estimate_identity = estimate;
+      result.iterations += internal::SolveLandmarkFit(inner, settings, &state, &identity).iterations;
+    }
+  }
   for (int phase = 0; phase < 2; ++phase) {
     if (phase == 1 && coarse == options_.contour_tangential_weight) break;
     problem.contour_tangential_weight = phase == 0 ? coarse : options_.contour_tangential_weight;
@@ -458,13 +498,20 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
       internal::FromSolverState(state, &params);
       params.identity = identity;
       const std::array<int, kNumLandmarks> selected = landmarks_.SelectRows(params, camera, &landmarks);
-      // Identity is estimated only once the pose is settled (round >= 1).
-      const bool fix_identity = hold_identity || (phase == 0 && round == 0);
+      // Identity is estimated only once the pose is settled (round >= 1, or
+      // from the start after the inner fit, which holds the pose instead).
+      const bool fix_identity = hold_identity || (phase == 0 && round == 0 && !inner_first);
       if (round > 0 && selected == rows && (phase > 0 || round > 1 || hold_identity)) break;
       rows = selected;
       problem.rows = rows;
       problem.normals = landmarks_.ContourNormals(params, camera);
       problem.estimate_identity = !fix_identity;
+      problem.hold_pose = inner_first && phase == 0 && round == 0;
+      problem.silhouette_weight = options_.silhouette_consistency_weight;
+      problem.silhouette_pairs.clear();
+      if (problem.silhouette_weight > 0) {
+        problem.silhouette_pairs = landmarks_.SilhouetteCompetitors(params, camera, rows, problem.normals);
+      }
       result.iterations += internal::SolveLandmarkFit(problem, settings, &state, &identity).iterations;
     }
   }

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -76,6 +77,16 @@ class LandmarkModel {
   std::array<int, kNumLandmarks> SelectRows(const FaceParams& params, const Camera& camera,
                                             const Landmarks68* observed = nullptr) const;
   static constexpr double kSilhouetteToleranceCm = 0.05;  // Projected at the strip.
+  // Strip candidates within this (projected) of a contour landmark's chosen
+  // vertex compete with it (FitOptions::silhouette_consistency_weight).
+  static constexpr double kSilhouetteCompetitorMarginCm = 0.15;
+  // (landmark, basis row) pairs: for each contour landmark the candidates of
+  // its strip, other than rows[landmark], that project no more than
+  // kSilhouetteCompetitorMarginCm inside it along `normals[landmark]`
+  // (ContourNormals) for `params` seen by `camera`.
+  std::vector<std::pair<int, int>> SilhouetteCompetitors(
+      const FaceParams& params, const Camera& camera, const std::array<int, kNumLandmarks>& rows,
+      const std::array<Eigen::Vector2d, kNumLandmarks>& normals) const;
   // The same selection as model vertex ids (MorphableModel indices).
   std::array<int, kNumLandmarks> SelectVertices(const FaceParams& params, const Camera& camera,
                                                 const Landmarks68* observed = nullptr) const;
@@ -152,6 +163,26 @@ struct FitOptions {
   // landmarks that should match the fitter exactly come from its
   // landmark_model(), which includes them.
   LandmarkOffsets landmark_offsets_cm = DefaultLandmarkOffsets();
+  // Fit the inner landmarks first (single-image fits that estimate the
+  // identity): pose, expression and identity are first fitted to the 51
+  // inner landmarks and the chin alone, and the first jaw-contour round then
+  // holds that pose while identity and expression bring the silhouette to
+  // the contour landmarks. Off by default: it helps near-exact landmarks
+  // (noise-free synthetic faces, landmark_sigma_px 0.1: 13 -> 5 of 56 faces
+  // beyond 1 deg rotation error) but not at the default landmark_sigma_px 1
+  // (12 -> 13 of 56).
+  bool inner_landmarks_first = false;
+  // Weight (>= 0; 0, the default, is off) of a hinge that keeps each
+  // jaw-contour landmark's vertex on the silhouette during a solve: a strip
+  // candidate that projected within kSilhouetteCompetitorMarginCm of the
+  // chosen one at the round's start may not project further out than it
+  // (landmark_solver.h). Without it a solve can move the chosen vertex
+  // inside the outline, and the next round's re-selection jumps (cost x4 on
+  // a synthetic face) and can alternate between vertex sets. With
+  // inner_landmarks_first and landmark_sigma_px 0.1 it brings the noise-free
+  // synthetic faces to 2 of 56 beyond 1 deg (BM_FitSingleImageExactLandmarks:
+  // 76 ms CPU per fit with both options against 59 ms with neither).
+  double silhouette_consistency_weight = 0.0;
   // Contour re-selection rounds (each a Levenberg-Marquardt solve). >= 1.
   int max_rounds = 4;
   // Levenberg-Marquardt iterations per round. >= 1.

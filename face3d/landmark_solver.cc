@@ -57,7 +57,7 @@ double HuberWeight(double s, double a) { return s <= a * a ? 1.0 : a / std::sqrt
 class Evaluator {
  public:
   Evaluator(const LandmarkFitProblem& problem, const IdentityWeights& identity)
-      : p_(problem), estimate_identity_(problem.estimate_identity) {
+      : p_(problem), estimate_identity_(problem.estimate_identity), held_identity_(identity) {
     for (int k = 0; k < kNumLandmarks; ++k) {
       const double w = problem.weights != nullptr ? (*problem.weights)[k] : 1.0;
       scale_[k] = w > 0.0 ? std::sqrt(w) / problem.landmark_sigma_px : 0.0;
@@ -68,6 +68,11 @@ class Evaluator {
         metric_[k] << u.x(), u.y(), -problem.contour_tangential_weight * u.y(),
             problem.contour_tangential_weight * u.x();
         has_metric_[k] = true;
+      }
+    }
+    if (problem.silhouette_weight > 0) {
+      for (const auto& [k, row] : problem.silhouette_pairs) {
+        if (scale_[k] != 0.0 && problem.normals[k].squaredNorm() > 0.0) hinges_.push_back({k, row});
       }
     }
     for (int j = 0; j < kNumExpressionShapes; ++j) {
@@ -137,6 +142,65 @@ class Evaluator {
     }
   }
 
+  int num_hinges() const { return static_cast<int>(hinges_.size()); }
+
+  // The silhouette hinge residuals (LandmarkFitProblem::silhouette_weight)
+  // and, with `jacobian`, their rows (zero for inactive hinges).
+  void EvaluateHinges(const double* x, Eigen::VectorXd* residuals, RowMajorMatrix* jacobian) const {
+    const int h = num_hinges();
+    residuals->setZero(h);
+    if (jacobian != nullptr) jacobian->setZero(h, num_params());
+    if (h == 0) return;
+    const Eigen::Matrix3d rot = RotationOf(Eigen::Vector3d(x[0], x[1], x[2]));
+    const Eigen::Vector3d t(x[3], x[4], x[5]);
+    const Eigen::Matrix3d left = jacobian != nullptr ? LeftJacobian(Eigen::Vector3d(x[0], x[1], x[2]))
+                                                     : Eigen::Matrix3d::Identity();
+    const Eigen::Map<const Eigen::Matrix<double, kNumExpressionShapes, 1>> ex(x + kExpressionBegin);
+    const Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>> id(
+        estimate_identity_ ? x + kSolverStateSize : held_identity_.data());
+    const Camera& camera = *p_.camera;
+    const LandmarkModel& model = *p_.model;
+    // Scaled normal coordinate s * n.project(row) and, with `gradient`, its
+    // derivative.
+    auto normal_coordinate = [&](int row, const Eigen::Vector2d& n, double s,
+                                 Eigen::Matrix<double, 1, Eigen::Dynamic>* gradient) {
+      const ExpressionRowsMap ex_rows(model.expression_rows().data() + 3 * row * kNumExpressionShapes);
+      const IdentityRowsMap id_rows(model.identity_rows().data() + 3 * row * kNumIdentityShapes);
+      const Eigen::Vector3d point = model.basis().mean.segment<3>(3 * row) + id_rows * id + ex_rows * ex;
+      const Eigen::Vector3d rotated = rot * Eigen::Vector3d(point.x(), -point.y(), -point.z());
+      const Eigen::Vector3d p = rotated + t;
+      const bool clamped = p.z() < kMinDepth;
+      const double z = clamped ? kMinDepth : p.z();
+      const double sf = s * camera.focal / z;
+      if (gradient != nullptr) {
+        Eigen::Matrix<double, 1, 3> d_cam;
+        d_cam << sf * n.x(), sf * n.y(), clamped ? 0.0 : -sf * (n.x() * p.x() + n.y() * p.y()) / z;
+        Eigen::Matrix<double, 1, 3> d_model = d_cam * rot;
+        d_model(1) = -d_model(1);
+        d_model(2) = -d_model(2);
+        gradient->setZero(num_params());
+        gradient->head<3>().noalias() = d_cam * (-Skew(rotated)) * left;
+        gradient->segment<3>(3) = d_cam;
+        gradient->segment<kNumExpressionShapes>(kExpressionBegin).noalias() = d_model * ex_rows;
+        if (estimate_identity_) gradient->segment<kNumIdentityShapes>(kSolverStateSize).noalias() = d_model * id_rows;
+      }
+      return sf * (n.x() * p.x() + n.y() * p.y());
+    };
+    Eigen::Matrix<double, 1, Eigen::Dynamic> own_gradient, other_gradient;
+    for (int i = 0; i < h; ++i) {
+      const auto [k, row] = hinges_[i];
+      const Eigen::Vector2d n = p_.normals[k].normalized();
+      const double s = p_.silhouette_weight * scale_[k];
+      const double excess = normal_coordinate(row, n, s, nullptr) - normal_coordinate(p_.rows[k], n, s, nullptr);
+      if (excess <= 0.0) continue;
+      (*residuals)[i] = excess;
+      if (jacobian == nullptr) continue;
+      normal_coordinate(p_.rows[k], n, s, &own_gradient);
+      normal_coordinate(row, n, s, &other_gradient);
+      jacobian->row(i) = other_gradient - own_gradient;
+    }
+  }
+
   // Cost of the priors and the temporal term (everything but the landmarks).
   double PriorCost(const double* x) const {
     double cost = 0.0;
@@ -165,6 +229,11 @@ class Evaluator {
     for (int k = 0; k < kNumLandmarks; ++k) {
       cost += 0.5 * HuberRho(scratch->segment<2>(2 * k).squaredNorm(), p_.robust_threshold);
     }
+    if (num_hinges() > 0) {
+      Eigen::VectorXd hinge;
+      EvaluateHinges(x, &hinge, nullptr);
+      cost += 0.5 * hinge.squaredNorm();
+    }
     return cost + PriorCost(x);
   }
 
@@ -175,6 +244,8 @@ class Evaluator {
   std::array<Eigen::Matrix2d, kNumLandmarks> metric_;  // M_k (header comment).
   std::array<bool, kNumLandmarks> has_metric_{};
   std::array<double, kNumExpressionShapes> l1_{};
+  std::vector<std::pair<int, int>> hinges_;  // Active silhouette pairs (landmark, competing row).
+  IdentityWeights held_identity_{};
   Eigen::Matrix<double, 3, kNumLandmarks> base_ = Eigen::Matrix<double, 3, kNumLandmarks>::Zero();
 };
 
@@ -299,6 +370,17 @@ void LandmarkResiduals(const LandmarkFitProblem& problem, const SolverState& sta
   evaluator.Evaluate(x.data(), residuals, jacobian);
 }
 
+void SilhouetteResiduals(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity,
+                         Eigen::VectorXd* residuals, RowMajorMatrix* jacobian) {
+  const Evaluator evaluator(problem, identity);
+  Eigen::VectorXd x(evaluator.num_params());
+  x.head<kSolverStateSize>() = Eigen::Map<const Eigen::Matrix<double, kSolverStateSize, 1>>(state.data());
+  if (problem.estimate_identity) {
+    x.tail<kNumIdentityShapes>() = Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>>(identity.data());
+  }
+  evaluator.EvaluateHinges(x.data(), residuals, jacobian);
+}
+
 double LandmarkFitCost(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity) {
   const Evaluator evaluator(problem, identity);
   Eigen::VectorXd x(evaluator.num_params());
@@ -323,10 +405,14 @@ SolverSummary SolveLandmarkFit(const LandmarkFitProblem& problem, const SolverSe
     x.tail<kNumIdentityShapes>() = Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>>(identity->data());
   }
   x = x.cwiseMax(lower).cwiseMin(upper);
+  if (problem.hold_pose) {
+    lower.head<kSolverPoseSize>() = x.head<kSolverPoseSize>();
+    upper.head<kSolverPoseSize>() = x.head<kSolverPoseSize>();
+  }
 
   const double huber = problem.robust_threshold;
-  Eigen::VectorXd residuals, scratch, x_new(n), step(n), gradient(n);
-  RowMajorMatrix jacobian;
+  Eigen::VectorXd residuals, scratch, x_new(n), step(n), gradient(n), hinge_residuals;
+  RowMajorMatrix jacobian, hinge_jacobian;
   Eigen::MatrixXd hessian(n, n), damped(n, n);
   SolverSummary summary;
   double cost = evaluator.Cost(x.data(), &scratch);
@@ -348,6 +434,11 @@ SolverSummary SolveLandmarkFit(const LandmarkFitProblem& problem, const SolverSe
       hessian.selfadjointView<Eigen::Lower>().rankUpdate(jacobian.transpose());
       hessian.triangularView<Eigen::StrictlyUpper>() = hessian.transpose();
       gradient.noalias() = jacobian.transpose() * residuals;
+      if (evaluator.num_hinges() > 0) {
+        evaluator.EvaluateHinges(x.data(), &hinge_residuals, &hinge_jacobian);
+        hessian.noalias() += hinge_jacobian.transpose() * hinge_jacobian;
+        gradient.noalias() += hinge_jacobian.transpose() * hinge_residuals;
+      }
       for (int j = 0; j < kNumExpressionShapes; ++j) gradient[kExpressionBegin + j] += 0.5 * evaluator.l1()[j];
       if (problem.estimate_identity) {
         hessian.diagonal().tail<kNumIdentityShapes>().array() += problem.identity_prior_weight;

@@ -22,6 +22,7 @@
 // with M_k = [n_k^T; c * t_k^T] for a jaw-contour landmark that has a
 // silhouette normal n_k (t_k its perpendicular, c the contour tangential
 // weight) and the identity otherwise, and l1_j the per-shape L1 weights.
+//   + 0.5 * sum_(k, j) h_kj^2   (silhouette hinges, see silhouette_weight)
 //   + 0.5 * temporal.weight * sum_i cauchy(((x_i - predicted_i) / scale_i)^2)
 // with huber_a(s) = s for s <= a^2, 2 a sqrt(s) - a^2 beyond (Ceres' HuberLoss)
 // and cauchy(s) = log(1 + s) (Ceres' CauchyLoss(1)).
@@ -31,6 +32,8 @@
 
 #include <array>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -86,6 +89,16 @@ struct LandmarkFitProblem {
   double contour_tangential_weight = 1.0;
   double identity_prior_weight = 1.0;  // Used when estimate_identity.
   bool estimate_identity = false;      // Else identity is held.
+  bool hold_pose = false;              // Rotation and translation held at their start values.
+  // Silhouette consistency (FitOptions::silhouette_consistency_weight): per
+  // pair (contour landmark k, competing basis row j of k's strip), a hinge
+  // residual silhouette_weight * sqrt(w_k) / sigma * max(0, n_k . (p_j - p_k))
+  // (image projections, n_k = normals[k]): no competitor may project further
+  // out than the landmark's row, so the solve cannot push its row inside the
+  // outline. Off when silhouette_weight is 0 or a pair's landmark has no
+  // normal or weight 0.
+  double silhouette_weight = 0.0;
+  std::vector<std::pair<int, int>> silhouette_pairs;
   const TemporalPrior* temporal = nullptr;
 };
 
@@ -128,6 +141,12 @@ double LandmarkFitCost(const LandmarkFitProblem& problem, const SolverState& sta
 // layout above).
 void LandmarkResiduals(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity,
                        Eigen::VectorXd* residuals, RowMajorMatrix* jacobian);
+
+// The silhouette hinge residuals h_kj (one per problem.silhouette_pairs entry
+// that applies, in order; zero when the competitor is not further out) and,
+// when `jacobian` is set, their derivatives (layout as LandmarkResiduals).
+void SilhouetteResiduals(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity,
+                         Eigen::VectorXd* residuals, RowMajorMatrix* jacobian);
 
 // Minimises 0.5 d^T A d + b^T d subject to lower <= d <= upper (entries may be
 // infinite; lower <= 0 <= upper) by a primal active-set method from d = 0.

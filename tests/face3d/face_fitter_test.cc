@@ -119,6 +119,9 @@ TEST(FaceFitterTest, RejectsInvalidOptions) {
   bad.expression_l1_scale["noSuchShape"] = 2.0;
   EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
   bad = {};
+  bad.silhouette_consistency_weight = -1.0;
+  EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
+  bad = {};
   bad.landmark_offsets_cm[48] = Eigen::Vector3d(0, 3.0, 0);
   EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
 }
@@ -228,6 +231,59 @@ TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
   }
 }
 
+// The silhouette hinges: zero for the silhouette vertices themselves (no
+// competitor projects further out), positive when a contour landmark is given
+// a candidate inside the outline, and their analytic Jacobian matches central
+// differences there.
+TEST(LandmarkSolverTest, SilhouetteHingesPenaliseOnlyCandidatesBeyondTheChosenVertex) {
+  std::mt19937 rng(7);
+  const Camera camera = SyntheticCamera();
+  const FaceParams truth = RandomFace(TestModel(), rng);
+  const LandmarkModel& lm = Fitter().landmark_model();
+  const Landmarks68 observed = lm.Project(truth, camera);
+  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
+  problem.rows = lm.SelectRows(truth, camera);
+  problem.normals = lm.ContourNormals(truth, camera);
+  problem.silhouette_weight = 1.0;
+  problem.silhouette_pairs = lm.SilhouetteCompetitors(truth, camera, problem.rows, problem.normals);
+  ASSERT_FALSE(problem.silhouette_pairs.empty());
+  problem.estimate_identity = true;
+  const internal::SolverState state = internal::ToSolverState(truth);
+  Eigen::VectorXd r;
+  internal::SilhouetteResiduals(problem, state, truth.identity, &r, nullptr);
+  ASSERT_EQ(r.size(), static_cast<int>(problem.silhouette_pairs.size()));
+  EXPECT_EQ(r.cwiseAbs().maxCoeff(), 0.0);
+
+  // Landmark 3 on the strip's first (front-most, inside the outline)
+  // candidate: the candidates further out now compete and are penalised.
+  problem.rows[3] = lm.ContourRows(3).front();
+  problem.silhouette_pairs.clear();
+  for (int row : lm.ContourRows(3)) {
+    if (row != problem.rows[3]) problem.silhouette_pairs.emplace_back(3, row);
+  }
+  internal::RowMajorMatrix jacobian;
+  internal::IdentityWeights identity = truth.identity;
+  internal::SolverState x = state;
+  internal::SilhouetteResiduals(problem, x, identity, &r, &jacobian);
+  EXPECT_GT(r.maxCoeff(), 1.0);  // More than a pixel (sigma 1) further out.
+  constexpr double kStep = 1e-6;
+  for (int c = 0; c < internal::kSolverFullSize; ++c) {
+    double& v = c < internal::kSolverStateSize ? x[c] : identity[c - internal::kSolverStateSize];
+    const double saved = v;
+    Eigen::VectorXd plus, minus;
+    v = saved + kStep;
+    internal::SilhouetteResiduals(problem, x, identity, &plus, nullptr);
+    v = saved - kStep;
+    internal::SilhouetteResiduals(problem, x, identity, &minus, nullptr);
+    v = saved;
+    for (int i = 0; i < r.size(); ++i) {
+      if (r[i] < 1e-3) continue;  // At or near the hinge's kink.
+      const double numeric = (plus[i] - minus[i]) / (2 * kStep);
+      EXPECT_NEAR(numeric, jacobian(i, c), 1e-4 * (1.0 + std::abs(numeric))) << "hinge " << i << " column " << c;
+    }
+  }
+}
+
 // The bounded quadratic solver meets the KKT conditions: free entries have a
 // zero gradient, entries at a bound a gradient pointing out of the box.
 TEST(LandmarkSolverTest, BoxQpMeetsKktConditions) {
@@ -322,32 +378,83 @@ TEST(FaceFitterTest, FitsNoiseFreeLandmarksToSubPixelWithEstimatedIdentityWhenTo
   }
 }
 
-// Acceptance criterion not met: rotation within 1 deg with the identity
-// estimated from the one noise-free image. With 68 landmarks, pose and
-// identity trade off (more parameters than coordinates; the prior picks),
-// and the jaw-contour correspondence leaves local minima: measured (default
-// options) worst 1.9 deg over 8 faces; with landmark_sigma_px 0.2 worst 1.0,
-// 3.6 and 1.4 deg for seeds 11, 23, 37, where the 3.6 deg face (near
-// frontal) ends at 0.19 px against 0.07 px and 0.67 deg when started from
-// the truth (a local minimum, not the estimator's optimum).
-// Further attempts, all with landmark_sigma_px 0.2 over 40 faces (seeds 11,
-// 23, 37, 41, 53), worst rotation: started from the truth 0.97 deg / 0.14 px
-// (the estimator's optimum is within 1 deg; with sigma 0.05 0.76 deg); from
-// PnP as now 3.58 deg (seed 23 face 1: on entering phase 1 the contour
-// re-selection jumps the cost from 33 to 396 and the rounds alternate
-// between vertex sets); best of 5 starts (PnP and +-10 deg pitch/yaw,
-// lowest final cost) 1.26 deg at 5x the time; not better: a sigma schedule
-// (1 px, then 0.2) 3.21, tangential-weight schedules 0.1/0.3/1 3.58 and
-// 0.1/0.2/0.4/1 1.42 (with 1.21 px), a wider silhouette tolerance (0.1-0.4
-// cm) 1.72-2.50, sigma 0.1 / 0.05 throughout 3.07 / 2.58.
+// The fitter configured for exact landmarks: landmark_sigma_px 0.1, the
+// inner landmarks first and silhouette consistency (FitOptions).
+FaceFitter ExactLandmarkFitter() {
+  FitOptions options = SyntheticOptions();
+  options.landmark_sigma_px = 0.1;
+  options.inner_landmarks_first = true;
+  options.silhouette_consistency_weight = 1.0;
+  return FaceFitter::Create(TestModel(), options);
+}
+
+// Guards what the exact-landmark configuration reaches (measured: worst
+// 1.15 deg, one face of 24 beyond 1 deg, worst 0.32 px; seeds 11, 23, 37);
+// the 1 deg target itself is the DISABLED_ test below.
+TEST(FaceFitterTest, FitsNoiseFreeLandmarksWithEstimatedIdentityNearlyWithinOneDegreeWhenConfiguredForExactLandmarks) {
+  const FaceFitter fitter = ExactLandmarkFitter();
+  int beyond_one_degree = 0;
+  double expr_sum = 0;
+  int n = 0;
+  for (int seed : {11, 23, 37}) {
+    std::mt19937 rng(seed);
+    for (int t = 0; t < 8; ++t, ++n) {
+      const FaceParams truth = RandomFace(TestModel(), rng);
+      const Errors e = FitOne(truth, 0.0, false, rng, fitter);
+      std::printf("exact-landmark configuration: seed %d face %d rmse %.3f px rot %.3f deg expr MAE %.4f\n", seed, t,
+                  e.rmse, e.rot, e.expr);
+      EXPECT_LE(e.rmse, 0.4) << "seed " << seed << " face " << t;
+      EXPECT_LE(e.rot, 1.5) << "seed " << seed << " face " << t;
+      beyond_one_degree += e.rot > 1.0;
+      expr_sum += e.expr;
+    }
+  }
+  EXPECT_LE(beyond_one_degree, 1);
+  EXPECT_LE(expr_sum / n, 0.15);
+}
+
+// Acceptance criterion not met: rotation within 1 deg (and 0.3 px) with the
+// identity estimated from the one noise-free image. With 68 landmarks, pose
+// and identity trade off (more parameters than coordinates; the prior picks),
+// and the jaw-contour correspondence leaves local minima.
+// Default options (landmark_sigma_px 1) cannot meet it: started from the
+// truth they end at up to 1.09 px and 7 of 24 faces beyond 1 deg (seeds 11,
+// 23, 37), so the fit must be told the landmarks are exact.
+// History, landmark_sigma_px 0.2, 40 faces (seeds 11, 23, 37, 41, 53), worst
+// rotation: started from the truth 0.97 deg / 0.14 px; from PnP 3.58 deg
+// (seed 23 face 1: the rounds alternate between contour vertex sets, cost 95
+// against 32 from the truth); best of 5 starts 1.26 deg at 5x the time; not
+// better: a sigma schedule (1 px, then 0.2) 3.21, tangential-weight
+// schedules 0.1/0.3/1 3.58 and 0.1/0.2/0.4/1 1.42 (1.21 px), a wider
+// silhouette tolerance (0.1-0.4 cm) 1.72-2.50, sigma 0.1 / 0.05 throughout
+// 3.07 / 2.58.
+// The alternation: a solve with fixed contour vertices pushes a chosen vertex
+// inside the outline (a neighbouring strip candidate projects further out),
+// so the next re-selection jumps (landmark 0 between strip candidates 23 and
+// 40 of 44; cost 35 -> 225). FitOptions::silhouette_consistency_weight
+// forbids that inside the solve; FitOptions::inner_landmarks_first starts the
+// contour rounds from the pose the inner landmarks give. Over 56 faces (seeds
+// 11, 23, 37, 41, 53, 61, 67), landmark_sigma_px 0.1, faces beyond 1 deg /
+// worst: neither 13 / 3.55 deg; inner first 5 / 1.81; silhouette consistency
+// alone 17 / 3.86; both 2 / 1.39 (seed 37 face 4 1.15 deg, seed 53 face 4
+// 1.39 deg and 0.51 px; from the truth this configuration gives at most 0.64
+// deg, so both are local minima); with both and sigma 0.2 3 / 2.10, 0.05 4 /
+// 1.54. Per seed with both (ExactLandmarkFitter): seed 11 worst 0.97 deg /
+// 0.16 px (passes), 23 0.40 deg / 0.32 px, 37 1.15 deg / 0.12 px.
+// Not better either (sigma 0.1, silhouette consistency): holding the pose
+// in the first tangential round, 5 starts (PnP +-8 deg yaw/pitch, lowest
+// cost; 3 of 24, 5x the time), 100 iterations or 8 rounds per fit.
 // Kept, disabled, as the target: run with --gtest_also_run_disabled_tests.
 TEST(FaceFitterTest, DISABLED_RecoversRotationWithinOneDegreeWithEstimatedIdentity) {
-  std::mt19937 rng(11);
-  for (int t = 0; t < 8; ++t) {
-    const FaceParams truth = RandomFace(TestModel(), rng);
-    const Errors estimated = FitOne(truth, 0.0, false, rng);
-    EXPECT_LE(estimated.rmse, 0.3) << "trial " << t;
-    EXPECT_LE(estimated.rot, 1.0) << "trial " << t;
+  const FaceFitter fitter = ExactLandmarkFitter();
+  for (int seed : {11, 23, 37}) {
+    std::mt19937 rng(seed);
+    for (int t = 0; t < 8; ++t) {
+      const FaceParams truth = RandomFace(TestModel(), rng);
+      const Errors estimated = FitOne(truth, 0.0, false, rng, fitter);
+      EXPECT_LE(estimated.rmse, 0.3) << "seed " << seed << " face " << t;
+      EXPECT_LE(estimated.rot, 1.0) << "seed " << seed << " face " << t;
+    }
   }
 }
 

@@ -38,6 +38,29 @@ void BM_FitSingleImageWithIdentity(benchmark::State& state) {
 }
 BENCHMARK(BM_FitSingleImageWithIdentity)->Unit(benchmark::kMillisecond);
 
+// Single-image fit of noise-free synthetic landmarks (no landmark offsets),
+// identity estimated, landmark_sigma_px 0.1: arg 0 plain, arg 1 configured
+// for exact landmarks (inner_landmarks_first, silhouette_consistency_weight 1).
+void BM_FitSingleImageExactLandmarks(benchmark::State& state) {
+  FitOptions options;
+  options.landmark_offsets_cm = ZeroLandmarkOffsets();
+  options.landmark_sigma_px = 0.1;
+  options.inner_landmarks_first = state.range(0) == 1;
+  options.silhouette_consistency_weight = state.range(0) == 1 ? 1.0 : 0.0;
+  const FaceFitter fitter = FaceFitter::Create(Model(), options);
+  std::mt19937 rng(11);
+  std::vector<Landmarks68> inputs;
+  for (int i = 0; i < 8; ++i) {
+    const FaceParams truth = faceanime::testing::RandomFace(Model(), rng);
+    inputs.push_back(fitter.landmark_model().Project(truth, faceanime::testing::SyntheticCamera()));
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(fitter.Fit(inputs[i++ % inputs.size()], faceanime::testing::SyntheticCamera()));
+  }
+}
+BENCHMARK(BM_FitSingleImageExactLandmarks)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
 // Tracking: identity held, pose + expression warm-started, per frame of a
 // smoothly moving synthetic face (1 px noise).
 void BM_FitTrackFrame(benchmark::State& state) {
