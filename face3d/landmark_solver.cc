@@ -359,26 +359,32 @@ LandmarkFitProblem FitProblemFor(const FaceFitter& fitter, const Landmarks68& la
   return problem;
 }
 
-void LandmarkResiduals(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity,
-                       Eigen::VectorXd* residuals, RowMajorMatrix* jacobian) {
-  const Evaluator evaluator(problem, identity);
+namespace {
+
+// The evaluator's parameter vector: the solver state, then the identity
+// weights when the problem estimates them.
+Eigen::VectorXd ParameterVector(const LandmarkFitProblem& problem, const Evaluator& evaluator,
+                                const SolverState& state, const IdentityWeights& identity) {
   Eigen::VectorXd x(evaluator.num_params());
   x.head<kSolverStateSize>() = Eigen::Map<const Eigen::Matrix<double, kSolverStateSize, 1>>(state.data());
   if (problem.estimate_identity) {
     x.tail<kNumIdentityShapes>() = Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>>(identity.data());
   }
-  evaluator.Evaluate(x.data(), residuals, jacobian);
+  return x;
+}
+
+}  // namespace
+
+void LandmarkResiduals(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity,
+                       Eigen::VectorXd* residuals, RowMajorMatrix* jacobian) {
+  const Evaluator evaluator(problem, identity);
+  evaluator.Evaluate(ParameterVector(problem, evaluator, state, identity).data(), residuals, jacobian);
 }
 
 void SilhouetteResiduals(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity,
                          Eigen::VectorXd* residuals, RowMajorMatrix* jacobian) {
   const Evaluator evaluator(problem, identity);
-  Eigen::VectorXd x(evaluator.num_params());
-  x.head<kSolverStateSize>() = Eigen::Map<const Eigen::Matrix<double, kSolverStateSize, 1>>(state.data());
-  if (problem.estimate_identity) {
-    x.tail<kNumIdentityShapes>() = Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>>(identity.data());
-  }
-  evaluator.EvaluateHinges(x.data(), residuals, jacobian);
+  evaluator.EvaluateHinges(ParameterVector(problem, evaluator, state, identity).data(), residuals, jacobian);
 }
 
 double LandmarkFitCost(const LandmarkFitProblem& problem, const SolverState& state, const IdentityWeights& identity) {

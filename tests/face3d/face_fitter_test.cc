@@ -189,6 +189,26 @@ TEST(LandmarkSolverTest, ContourResidualCountsTheTangentWithItsWeight) {
   }
 }
 
+// Central differences of `residuals` (internal::LandmarkResiduals or
+// internal::SilhouetteResiduals) with respect to each solver parameter (the
+// state, then the identity weights): calls check(column, numeric column).
+template <typename Residuals, typename Check>
+void ForEachNumericColumn(Residuals residuals, const internal::LandmarkFitProblem& problem,
+                          internal::SolverState state, internal::IdentityWeights identity, Check check) {
+  constexpr double kStep = 1e-6;
+  for (int c = 0; c < internal::kSolverFullSize; ++c) {
+    double& v = c < internal::kSolverStateSize ? state[c] : identity[c - internal::kSolverStateSize];
+    const double saved = v;
+    Eigen::VectorXd plus, minus;
+    v = saved + kStep;
+    residuals(problem, state, identity, &plus, nullptr);
+    v = saved - kStep;
+    residuals(problem, state, identity, &minus, nullptr);
+    v = saved;
+    check(c, (plus - minus) / (2 * kStep));
+  }
+}
+
 // The analytic Jacobian of the dense solver matches central differences
 // (estimated identity: all 159 columns; contour residuals split into normal
 // and tangent).
@@ -215,20 +235,12 @@ TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
   internal::LandmarkResiduals(problem, state, identity, &r, &jacobian);
   ASSERT_EQ(jacobian.rows(), internal::kNumLandmarkResiduals);
   ASSERT_EQ(jacobian.cols(), internal::kSolverFullSize);
-  constexpr double kStep = 1e-6;
-  for (int c = 0; c < internal::kSolverFullSize; ++c) {
-    double& x = c < internal::kSolverStateSize ? state[c] : identity[c - internal::kSolverStateSize];
-    const double saved = x;
-    Eigen::VectorXd plus, minus;
-    x = saved + kStep;
-    internal::LandmarkResiduals(problem, state, identity, &plus, nullptr);
-    x = saved - kStep;
-    internal::LandmarkResiduals(problem, state, identity, &minus, nullptr);
-    x = saved;
-    const Eigen::VectorXd numeric = (plus - minus) / (2 * kStep);
-    EXPECT_LT((numeric - jacobian.col(c)).cwiseAbs().maxCoeff(), 1e-4 * (1.0 + numeric.cwiseAbs().maxCoeff()))
-        << "column " << c;
-  }
+  ForEachNumericColumn(internal::LandmarkResiduals, problem, state, identity,
+                       [&](int c, const Eigen::VectorXd& numeric) {
+                         EXPECT_LT((numeric - jacobian.col(c)).cwiseAbs().maxCoeff(),
+                                   1e-4 * (1.0 + numeric.cwiseAbs().maxCoeff()))
+                             << "column " << c;
+                       });
 }
 
 // The silhouette hinges: zero for the silhouette vertices themselves (no
@@ -266,22 +278,14 @@ TEST(LandmarkSolverTest, SilhouetteHingesPenaliseOnlyCandidatesBeyondTheChosenVe
   internal::SolverState x = state;
   internal::SilhouetteResiduals(problem, x, identity, &r, &jacobian);
   EXPECT_GT(r.maxCoeff(), 1.0);  // More than a pixel (sigma 1) further out.
-  constexpr double kStep = 1e-6;
-  for (int c = 0; c < internal::kSolverFullSize; ++c) {
-    double& v = c < internal::kSolverStateSize ? x[c] : identity[c - internal::kSolverStateSize];
-    const double saved = v;
-    Eigen::VectorXd plus, minus;
-    v = saved + kStep;
-    internal::SilhouetteResiduals(problem, x, identity, &plus, nullptr);
-    v = saved - kStep;
-    internal::SilhouetteResiduals(problem, x, identity, &minus, nullptr);
-    v = saved;
-    for (int i = 0; i < r.size(); ++i) {
-      if (r[i] < 1e-3) continue;  // At or near the hinge's kink.
-      const double numeric = (plus[i] - minus[i]) / (2 * kStep);
-      EXPECT_NEAR(numeric, jacobian(i, c), 1e-4 * (1.0 + std::abs(numeric))) << "hinge " << i << " column " << c;
-    }
-  }
+  ForEachNumericColumn(internal::SilhouetteResiduals, problem, x, identity,
+                       [&](int c, const Eigen::VectorXd& numeric) {
+                         for (int i = 0; i < r.size(); ++i) {
+                           if (r[i] < 1e-3) continue;  // At or near the hinge's kink.
+                           EXPECT_NEAR(numeric[i], jacobian(i, c), 1e-4 * (1.0 + std::abs(numeric[i])))
+                               << "hinge " << i << " column " << c;
+                         }
+                       });
 }
 
 // The bounded quadratic solver meets the KKT conditions: free entries have a
