@@ -26,13 +26,13 @@
 //
 // Blinks in video prediction: the network is trained on tracked GRID fits,
 // and the tracker never resolves a GRID blink (eyeBlink <= 0.14 in every
-// clip, while the eye pixels show 10-41 lid closures per minute, see
-// docs/benchmarks.md), so it has no blinks to learn; the 15 % procedural
+// clip, while the eye pixels show 1-41 lid closures per minute depending on
+// the threshold and the fits, see docs/benchmarks.md), so it has no blinks to learn; the 15 % procedural
 // training windows alone gave 0.8 blinks/min. Video-prediction rollouts
 // therefore overlay a blink process on the network's eyeBlink_L/R:
 //   * onsets: a renewal process at `RolloutRequest::blink_rate_per_min`
 //     (default 17/min: the spontaneous rate at rest of Bentivoglio et al.
-//     1997, inside the 10-41/min measured from the held-out GRID clips' eye
+//     1997, inside the 1-41/min measured from the held-out GRID clips' eye
 //     pixels); intervals = a 0.8 s refractory period + an exponential
 //     remainder (ProceduralMotion's inter-blink distribution), the first onset
 //     drawn from the process's stationary forward recurrence time, so the
