@@ -26,6 +26,12 @@ struct Dynamics {
 
 using DynamicsSequence = std::vector<Dynamics>;
 
+// An expression weight is "still" from one frame to the next when the next
+// weight is within this of constant velocity's (clamped to [0, 1]): the
+// label of the predictor's still gate (dynamics_lstm.h) and the split of the
+// next-frame expression error in predictor_evaluation.h.
+inline constexpr double kStillTolerance = 1e-4;
+
 // How ApplyDynamics combines expressions.
 enum class ExpressionBlend {
   kReplace,  // The result's expression is d.expression.

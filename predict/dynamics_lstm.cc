@@ -79,7 +79,7 @@ MixtureOut DynamicsLstmImpl::Step(const torch::Tensor& input, LstmState& state, 
       for (int j = 0; j < kExpr; ++j) {
         const int c = 6 + j;
         const float cv = row[c] * ps[c] + pm[c] + row[kStateDim + c] * pd[c];
-        pa[r * kExpr + j] = cv <= 1e-6f || cv >= 1.0f - 1e-6f ? 1.0f : 0.0f;
+        pa[r * kExpr + j] = cv <= kBoundTolerance || cv >= 1.0 - kBoundTolerance ? 1.0f : 0.0f;
       }
     }
   }
@@ -119,8 +119,11 @@ torch::Tensor MakeInput(const DynamicsLstm& model, const torch::Tensor& x, const
 }
 
 torch::Tensor ApplyStep(const DynamicsLstm& model, const torch::Tensor& x, const torch::Tensor& step) {
-  const torch::Tensor next = x + step * model->delta_std;
-  return torch::cat({next.slice(1, 0, 6), next.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
+  return ClampExpression(x + step * model->delta_std);
+}
+
+torch::Tensor ClampExpression(const torch::Tensor& x) {
+  return torch::cat({x.slice(1, 0, 6), x.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
 }
 
 void SaveWeights(DynamicsLstm& model, const std::filesystem::path& path) {

@@ -65,9 +65,10 @@ inline constexpr int kStateDim = 6 + face3d::kNumExpressionShapes;  // 59
 inline constexpr int kInputDim = 3 * kStateDim + 4;
 // File format version: bump on any change of the features or the layers.
 inline constexpr int64_t kWeightsVersion = 4;
-// |true next weight - clamped constant-velocity weight| below which an
-// expression channel counts as still (the still gate's training label).
-inline constexpr double kStillTolerance = 1e-4;
+// Constant velocity's next expression weight "lands on a bound" (the still
+// gate's feature, in training and at inference) when it is within this of
+// 0 or 1 (or beyond).
+inline constexpr double kBoundTolerance = 1e-6;
 inline constexpr const char* kTrainCommand =
     "faceanime train-predictor --grid ../shared/data/grid/s1 --out assets/predictor/dynamics_lstm.pt "
     "(see assets/predictor/README.md)";
@@ -133,6 +134,9 @@ torch::Tensor MakeInput(const DynamicsLstm& model, const torch::Tensor& x, const
 
 // Applies a normalised step to states and clamps expressions into [0, 1].
 torch::Tensor ApplyStep(const DynamicsLstm& model, const torch::Tensor& x, const torch::Tensor& step);
+// States [B, kStateDim] with the expression weights clamped to [0, 1] (pose
+// channels unchanged).
+torch::Tensor ClampExpression(const torch::Tensor& x);
 
 // Weights file: a LibTorch archive with "faceanime_version", "config" and the
 // module. Load throws PredictorModelError naming the file and kTrainCommand.

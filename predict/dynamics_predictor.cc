@@ -239,8 +239,7 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
     const torch::Tensor residual = target - x[big_t];
     for (int t = t0 + 1; t <= big_t; ++t) {
       const double w = SmoothStep(static_cast<double>(t - t0) / (big_t - t0));
-      const torch::Tensor v = x[t] + static_cast<float>(w) * residual;
-      x[t] = torch::cat({v.slice(1, 0, 6), v.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
+      x[t] = internal::ClampExpression(x[t] + static_cast<float>(w) * residual);
     }
     if (big_t + 1 < r.num_frames) {
       // Re-read the corrected path, then continue as video prediction with
@@ -382,8 +381,7 @@ struct OnlinePredictor::Impl {
     std::array<torch::Tensor, kNumExperts> e;
     e[kHold] = x;
     const torch::Tensor v = prev_x.defined() ? x - prev_x : torch::zeros_like(x);
-    const torch::Tensor cv = x + static_cast<float>(options.lookahead_frames) * v;
-    e[kConstantVelocity] = torch::cat({cv.slice(1, 0, 6), cv.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
+    e[kConstantVelocity] = internal::ClampExpression(x + static_cast<float>(options.lookahead_frames) * v);
     e[kNetwork] = NetworkLookAhead();
     return e;
   }
@@ -482,7 +480,7 @@ struct OnlinePredictor::Impl {
   torch::Tensor OutputFrom(torch::Tensor out) const {
     if (offset_age < blend_frames) {
       out = out + static_cast<float>(1.0 - SmoothStep(static_cast<double>(offset_age) / blend_frames)) * offset;
-      out = torch::cat({out.slice(1, 0, 6), out.slice(1, 6, kStateDim).clamp(0.0, 1.0)}, 1);
+      out = internal::ClampExpression(out);
     }
     return out;
   }

@@ -12,9 +12,6 @@ namespace faceanime::predict {
 namespace {
 
 constexpr double kRadToDeg = 180.0 / std::numbers::pi;
-// A channel whose true next weight is within this of constant velocity's
-// (clamped to [0, 1]) counts as still in the next-frame expression split.
-constexpr double kStillTolerance = 1e-4;
 
 // Vertex subset in camera axes, millimetres.
 class VertexEval {

@@ -310,8 +310,9 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
     const torch::Tensor e = w.slice(2, 6, kStateDim);
     const torch::Tensor raw = 2 * e.slice(1, 1, l - 1) - e.slice(1, 0, l - 2);
     const torch::Tensor still =
-        ((e.slice(1, 2, l) - raw.clamp(0.0, 1.0)).abs() < internal::kStillTolerance).to(torch::kFloat);
-    const torch::Tensor bound = ((raw <= 1e-6) | (raw >= 1.0 - 1e-6)).to(torch::kFloat);
+        ((e.slice(1, 2, l) - raw.clamp(0.0, 1.0)).abs() < kStillTolerance).to(torch::kFloat);
+    const torch::Tensor bound =
+        ((raw <= internal::kBoundTolerance) | (raw >= 1.0 - internal::kBoundTolerance)).to(torch::kFloat);
     auto log_odds = [](const torch::Tensor& hits, const torch::Tensor& cases) {
       const torch::Tensor share = ((hits + 0.5) / (cases + 1.0)).clamp(0.018, 0.982);
       return torch::log(share / (1 - share));
@@ -362,7 +363,7 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
       // constant-velocity one.
       const torch::Tensor cv_next = (2 * x - prev).slice(1, 6, kStateDim).clamp(0.0, 1.0);
       const torch::Tensor is_still =
-          ((w.select(1, t + 1).slice(1, 6, kStateDim) - cv_next).abs() < internal::kStillTolerance).to(torch::kFloat);
+          ((w.select(1, t + 1).slice(1, 6, kStateDim) - cv_next).abs() < kStillTolerance).to(torch::kFloat);
       still = still + torch::binary_cross_entropy_with_logits(out.still_logits, is_still);
       const torch::Tensor m = out.Expected();
       // L2 on all channels plus L1 on the expression channels (weight
