@@ -67,6 +67,10 @@ bool AddProjectedBox(const Positions& cam, int count, const face3d::Camera& came
 }
 
 float Luma(const float* rgb) { return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]; }
+float Luma(const cv::Vec3b& rgb) {
+  const float c[3] = {static_cast<float>(rgb[0]), static_cast<float>(rgb[1]), static_cast<float>(rgb[2])};
+  return Luma(c);
+}
 
 bool SameParams(const face3d::FaceParams& a, const face3d::FaceParams& b) {
   return a.identity == b.identity && a.expression == b.expression && a.pose.rotation == b.pose.rotation &&
@@ -111,9 +115,7 @@ float LumaAt(const cv::Mat& rgb, int x, float y) {
   y = std::clamp(y, 0.f, static_cast<float>(rgb.rows - 1));
   const int y0 = static_cast<int>(y), y1 = std::min(y0 + 1, rgb.rows - 1);
   const float a = y - y0;
-  const cv::Vec3b p0 = rgb.at<cv::Vec3b>(y0, x), p1 = rgb.at<cv::Vec3b>(y1, x);
-  const float l0 = 0.299f * p0[0] + 0.587f * p0[1] + 0.114f * p0[2];
-  const float l1 = 0.299f * p1[0] + 0.587f * p1[1] + 0.114f * p1[2];
+  const float l0 = Luma(rgb.at<cv::Vec3b>(y0, x)), l1 = Luma(rgb.at<cv::Vec3b>(y1, x));
   return l0 + a * (l1 - l0);
 }
 
@@ -127,7 +129,6 @@ struct LipLine {
 // the columns of the central 60 % of the mouth of the darkest row's offset,
 // where that row is a valley kLipValleyContrast below both sides; not found
 // when fewer than kLipColumnsFound of the columns show one.
-
 LipLine FindLipLine(const cv::Mat& rgb, const std::array<cv::Point2f, 5>& seam_px, float max_px) {
   for (size_t i = 0; i + 1 < seam_px.size(); ++i) {
     if (!(seam_px[i + 1].x > seam_px[i].x)) return {};
