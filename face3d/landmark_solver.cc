@@ -93,6 +93,49 @@ class Evaluator {
 
   int num_params() const { return estimate_identity_ ? kSolverFullSize : kSolverStateSize; }
 
+  // A model-space point (ICT axes) in camera space for rotation `rot` and
+  // translation `t`.
+  struct CameraPoint {
+    Eigen::Vector3d rotated;  // rot * diag(1, -1, -1) * point.
+    Eigen::Vector3d p;        // rotated + t.
+    double z;                 // p.z(), or kMinDepth when it is below (clamped).
+    bool clamped;
+  };
+  static CameraPoint ToCamera(const Eigen::Vector3d& point, const Eigen::Matrix3d& rot, const Eigen::Vector3d& t) {
+    CameraPoint c;
+    c.rotated = rot * Eigen::Vector3d(point.x(), -point.y(), -point.z());
+    c.p = c.rotated + t;
+    c.clamped = c.p.z() < kMinDepth;
+    c.z = c.clamped ? kMinDepth : c.p.z();
+    return c;
+  }
+
+  // d (s * focal * (x, y) / z) / d camera point, with sf = s * focal / z.
+  static Eigen::Matrix<double, 2, 3> PixelJacobian(const CameraPoint& c, double sf) {
+    Eigen::Matrix<double, 2, 3> d;
+    d << sf, 0.0, c.clamped ? 0.0 : -sf * c.p.x() / c.z, 0.0, sf, c.clamped ? 0.0 : -sf * c.p.y() / c.z;
+    return d;
+  }
+
+  // Chains `d_cam` (d residuals / d camera point, R x 3) to the parameters
+  // (rotation through `left`, translation, expression, identity when it is
+  // estimated) into the R rows `j`: the model point goes through rot and
+  // diag(1, -1, -1).
+  template <int R, typename Rows>
+  void ChainToParameters(const Eigen::Matrix<double, R, 3>& d_cam, const CameraPoint& c, const Eigen::Matrix3d& rot,
+                         const Eigen::Matrix3d& left, const ExpressionRowsMap& ex_rows,
+                         const IdentityRowsMap& id_rows, Rows&& j) const {
+    Eigen::Matrix<double, R, 3> d_model = d_cam * rot;
+    d_model.col(1) = -d_model.col(1);
+    d_model.col(2) = -d_model.col(2);
+    j.template leftCols<3>().noalias() = d_cam * (-Skew(c.rotated)) * left;
+    j.template middleCols<3>(3) = d_cam;
+    j.template middleCols<kNumExpressionShapes>(kExpressionBegin).noalias() = d_model * ex_rows;
+    if (estimate_identity_) {
+      j.template middleCols<kNumIdentityShapes>(kSolverStateSize).noalias() = d_model * id_rows;
+    }
+  }
+
   void Evaluate(const double* x, Eigen::VectorXd* residuals, RowMajorMatrix* jacobian) const {
     const Eigen::Vector3d w(x[0], x[1], x[2]);
     const Eigen::Vector3d t(x[3], x[4], x[5]);
@@ -116,28 +159,14 @@ class Evaluator {
       } else {
         point = base_.col(k) + ex_rows * ex;
       }
-      const Eigen::Vector3d rotated = rot * Eigen::Vector3d(point.x(), -point.y(), -point.z());
-      const Eigen::Vector3d p = rotated + t;
-      const bool clamped = p.z() < kMinDepth;
-      const double z = clamped ? kMinDepth : p.z();
+      const CameraPoint c = ToCamera(point, rot, t);
       const Eigen::Vector2d& observed = (*p_.landmarks)[k];
-      (*residuals)[2 * k] = s * (camera.focal * p.x() / z + camera.cx - observed.x());
-      (*residuals)[2 * k + 1] = s * (camera.focal * p.y() / z + camera.cy - observed.y());
+      (*residuals)[2 * k] = s * (camera.focal * c.p.x() / c.z + camera.cx - observed.x());
+      (*residuals)[2 * k + 1] = s * (camera.focal * c.p.y() / c.z + camera.cy - observed.y());
       if (has_metric_[k]) residuals->segment<2>(2 * k) = metric_[k] * residuals->segment<2>(2 * k);
       if (jacobian == nullptr) continue;
-      // d residual / d camera point.
-      const double sf = s * camera.focal / z;
-      Eigen::Matrix<double, 2, 3> d_cam;
-      d_cam << sf, 0.0, clamped ? 0.0 : -sf * p.x() / z, 0.0, sf, clamped ? 0.0 : -sf * p.y() / z;
-      // d residual / d model point: through R and diag(1, -1, -1).
-      Eigen::Matrix<double, 2, 3> d_model = d_cam * rot;
-      d_model.col(1) = -d_model.col(1);
-      d_model.col(2) = -d_model.col(2);
       auto j = jacobian->middleRows<2>(2 * k);
-      j.leftCols<3>().noalias() = d_cam * (-Skew(rotated)) * left;
-      j.middleCols<3>(3) = d_cam;
-      j.middleCols<kNumExpressionShapes>(kExpressionBegin).noalias() = d_model * ex_rows;
-      if (estimate_identity_) j.middleCols<kNumIdentityShapes>(kSolverStateSize).noalias() = d_model * id_rows;
+      ChainToParameters<2>(PixelJacobian(c, s * camera.focal / c.z), c, rot, left, ex_rows, id_rows, j);
       if (has_metric_[k]) j = (metric_[k] * j).eval();
     }
   }
@@ -166,25 +195,14 @@ class Evaluator {
                                  Eigen::Matrix<double, 1, Eigen::Dynamic>* gradient) {
       const ExpressionRowsMap ex_rows(model.expression_rows().data() + 3 * row * kNumExpressionShapes);
       const IdentityRowsMap id_rows(model.identity_rows().data() + 3 * row * kNumIdentityShapes);
-      const Eigen::Vector3d point = model.basis().mean.segment<3>(3 * row) + id_rows * id + ex_rows * ex;
-      const Eigen::Vector3d rotated = rot * Eigen::Vector3d(point.x(), -point.y(), -point.z());
-      const Eigen::Vector3d p = rotated + t;
-      const bool clamped = p.z() < kMinDepth;
-      const double z = clamped ? kMinDepth : p.z();
-      const double sf = s * camera.focal / z;
+      const CameraPoint c = ToCamera(model.basis().mean.segment<3>(3 * row) + id_rows * id + ex_rows * ex, rot, t);
+      const double sf = s * camera.focal / c.z;
       if (gradient != nullptr) {
-        Eigen::Matrix<double, 1, 3> d_cam;
-        d_cam << sf * n.x(), sf * n.y(), clamped ? 0.0 : -sf * (n.x() * p.x() + n.y() * p.y()) / z;
-        Eigen::Matrix<double, 1, 3> d_model = d_cam * rot;
-        d_model(1) = -d_model(1);
-        d_model(2) = -d_model(2);
         gradient->setZero(num_params());
-        gradient->head<3>().noalias() = d_cam * (-Skew(rotated)) * left;
-        gradient->segment<3>(3) = d_cam;
-        gradient->segment<kNumExpressionShapes>(kExpressionBegin).noalias() = d_model * ex_rows;
-        if (estimate_identity_) gradient->segment<kNumIdentityShapes>(kSolverStateSize).noalias() = d_model * id_rows;
+        const Eigen::Matrix<double, 1, 3> d_cam = n.transpose() * PixelJacobian(c, sf);
+        ChainToParameters<1>(d_cam, c, rot, left, ex_rows, id_rows, *gradient);
       }
-      return sf * (n.x() * p.x() + n.y() * p.y());
+      return sf * (n.x() * c.p.x() + n.y() * c.p.y());
     };
     Eigen::Matrix<double, 1, Eigen::Dynamic> own_gradient, other_gradient;
     for (int i = 0; i < h; ++i) {
