@@ -130,9 +130,13 @@ void SaveWeights(DynamicsLstm& model, const std::filesystem::path& path) {
   torch::serialize::OutputArchive archive;
   archive.write("faceanime_version", torch::tensor({kWeightsVersion}, torch::kInt64));
   archive.write("config", torch::tensor({static_cast<double>(model->config.hidden),
-                                         static_cast<double>(model->config.components), model->config.fps,
-                                         model->config.pose_temperature, model->config.expression_temperature},
+                                         static_cast<double>(model->config.components), model->config.fps},
                                         torch::kFloat64));
+  auto per_channel = [](const std::array<double, kStateDim>& a) {
+    return torch::tensor(std::vector<double>(a.begin(), a.end()), torch::kFloat64);
+  };
+  archive.write("temperature", per_channel(model->config.temperature));
+  archive.write("noise_correlation", per_channel(model->config.noise_correlation));
   torch::serialize::OutputArchive module_archive;
   model->save(module_archive);
   archive.write("model", module_archive);
@@ -158,17 +162,30 @@ DynamicsLstm LoadWeights(const std::filesystem::path& path) {
                                 std::to_string(version.numel() == 1 ? version.item<int64_t>() : -1) +
                                 ", this build reads version " + std::to_string(kWeightsVersion) + fix);
     }
-    if (config.numel() != 5) throw PredictorModelError("'" + path.string() + "': bad config record" + fix);
+    if (config.numel() != 3) throw PredictorModelError("'" + path.string() + "': bad config record" + fix);
     const auto c = config.to(torch::kFloat64);
     LstmConfig lc;
     lc.hidden = static_cast<int64_t>(c[0].item<double>());
     lc.components = static_cast<int64_t>(c[1].item<double>());
     lc.fps = c[2].item<double>();
-    lc.pose_temperature = c[3].item<double>();
-    lc.expression_temperature = c[4].item<double>();
-    if (lc.hidden < 1 || lc.hidden > 4096 || lc.components < 1 || lc.components > 64 || !(lc.fps > 0) ||
-        !(lc.pose_temperature > 0 && lc.pose_temperature <= 1) ||
-        !(lc.expression_temperature > 0 && lc.expression_temperature <= 1)) {
+    // Per-channel sampling records (see "Sampling temperature" in the
+    // header): true when present, kStateDim long and each value in (lo, hi]
+    // (or [lo, hi] when `closed`).
+    auto read_channels = [&](const char* name, double lo, double hi, bool closed, std::array<double, kStateDim>& out) {
+      torch::Tensor t;
+      if (!archive.try_read(name, t) || t.numel() != kStateDim) return false;
+      const auto v = t.to(torch::kFloat64).contiguous();
+      for (int i = 0; i < kStateDim; ++i) {
+        out[i] = v.data_ptr<double>()[i];
+        if (!(out[i] <= hi && (out[i] > lo || (closed && out[i] == lo)))) return false;
+      }
+      return true;
+    };
+    if (!read_channels("temperature", 0.0, LstmConfig::kMaxTemperature, false, lc.temperature) ||
+        !read_channels("noise_correlation", 0.0, LstmConfig::kMaxNoiseCorrelation, true, lc.noise_correlation)) {
+      throw PredictorModelError("'" + path.string() + "': missing or implausible sampling record" + fix);
+    }
+    if (lc.hidden < 1 || lc.hidden > 4096 || lc.components < 1 || lc.components > 64 || !(lc.fps > 0)) {
       throw PredictorModelError("'" + path.string() + "': implausible config record" + fix);
     }
     DynamicsLstm model(lc);

@@ -39,17 +39,24 @@
 // conditional median, the minimiser of the expected absolute error) and takes
 // the mixture's mean on the others. Sampling draws from the mixture alone.
 //
-// Sampling temperature: the mixture's sigmas are fitted to one-step errors,
-// but drawing i.i.d. steps from them compounds into motion far more spread than
-// the data's (the errors of a tracked, smoothed track are correlated, the
-// draws are not). LstmConfig's temperatures scale the sigmas when sampling,
-// one for the 6 pose channels and one for the 53 expression channels; they
-// are calibrated after training (CalibrateSamplingTemperatures in
-// predictor_training.cc) so that sampled rollouts from the training clips'
-// first frames have the training clips' head-pose and expression spread.
+// Sampling temperature and noise correlation (format 5): the mixture's
+// sigmas are fitted to one-step errors, but drawing i.i.d. steps from them
+// compounds into motion far more spread than the data's (the errors of a
+// tracked, smoothed track are correlated, the draws are not), and i.i.d.
+// draws on the step make a jerkier signal than the data's. When sampling,
+// LstmConfig::temperature scales the sigmas, one factor per state channel,
+// and the standard normal draws of a rollout are an AR(1) sequence per
+// channel with LstmConfig::noise_correlation. Both are calibrated after
+// training (CalibrateSamplingTemperatures in predictor_training.cc) so that
+// sampled rollouts from the training clips' first frames have, per channel,
+// the training clips' spread and mean absolute second difference. Format 4 had one temperature for the 6 pose channels,
+// one for the 53 expression channels and i.i.d. draws: video prediction's
+// jaw then moved at 0.43x the held-out clips' speed and its yaw spread was
+// 1.6x theirs (docs/benchmarks.md).
 #ifndef FACEANIME_PREDICT_DYNAMICS_LSTM_H_
 #define FACEANIME_PREDICT_DYNAMICS_LSTM_H_
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -64,7 +71,7 @@ namespace faceanime::predict::internal {
 inline constexpr int kStateDim = 6 + face3d::kNumExpressionShapes;  // 59
 inline constexpr int kInputDim = 3 * kStateDim + 4;
 // File format version: bump on any change of the features or the layers.
-inline constexpr int64_t kWeightsVersion = 4;
+inline constexpr int64_t kWeightsVersion = 5;
 // Constant velocity's next expression weight "lands on a bound" (the still
 // gate's feature, in training and at inference) when it is within this of
 // 0 or 1 (or beyond).
@@ -77,8 +84,19 @@ struct LstmConfig {
   int64_t hidden = 160;
   int64_t components = 4;
   double fps = 25.0;
-  // Sigma scales when sampling (see above), (0, 1].
-  double pose_temperature = 1.0, expression_temperature = 1.0;
+  // Sigma scale per state channel when sampling (see above), each in
+  // (0, kMaxTemperature].
+  std::array<double, kStateDim> temperature = Ones();
+  static constexpr double kMaxTemperature = 4.0;
+  // Correlation of successive noise draws per state channel when sampling
+  // (see above), each in [0, kMaxNoiseCorrelation]; 0: i.i.d. draws.
+  std::array<double, kStateDim> noise_correlation{};
+  static constexpr double kMaxNoiseCorrelation = 0.95;
+  static constexpr std::array<double, kStateDim> Ones() {
+    std::array<double, kStateDim> a{};
+    for (double& v : a) v = 1.0;
+    return a;
+  }
 };
 
 // A recurrent step's memory.

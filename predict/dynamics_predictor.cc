@@ -47,11 +47,20 @@ double SmoothStep(double s) {
   return s * s * (3.0 - 2.0 * s);
 }
 
+// The drawn noise of one rollout: per channel an AR(1) sequence of N(0, 1)
+// draws with the model's noise_correlation rho of the channel (e_t = rho e_{t-1} +
+// sqrt(1 - rho^2) n_t, started from the stationary N(0, 1)); see
+// dynamics_lstm.h, "Sampling temperature".
+struct SamplingNoise {
+  std::array<float, kStateDim> e{};
+  bool started = false;
+};
+
 // One sampled normalised step from a single-row mixture: a component drawn by
 // its weight, then its mean plus `randomness` times the model's sampling
-// temperature (pose or expression channels) times its sigma times N(0, 1).
+// temperature (per channel) times its sigma times the rollout's noise.
 torch::Tensor SampleStep(const internal::DynamicsLstm& model, const internal::MixtureOut& out, double randomness,
-                         std::mt19937_64& rng) {
+                         std::mt19937_64& rng, SamplingNoise& noise) {
   if (randomness <= 0.0) return out.Expected();
   const torch::Tensor p = torch::softmax(out.logits, -1).contiguous();
   const float* pp = p.data_ptr<float>();
@@ -65,13 +74,15 @@ torch::Tensor SampleStep(const internal::DynamicsLstm& model, const internal::Mi
       break;
     }
   }
-  torch::Tensor eps = torch::empty({1, kStateDim});
   std::normal_distribution<float> normal(0.0f, 1.0f);
+  torch::Tensor eps = torch::empty({1, kStateDim});
   float* e = eps.data_ptr<float>();
   for (int i = 0; i < kStateDim; ++i) {
-    e[i] = normal(rng) * static_cast<float>(randomness * (i < 6 ? model->config.pose_temperature
-                                                                : model->config.expression_temperature));
+    const float rho = noise.started ? static_cast<float>(model->config.noise_correlation[i]) : 0.0f;
+    noise.e[i] = rho * noise.e[i] + std::sqrt(1.0f - rho * rho) * normal(rng);
+    e[i] = noise.e[i] * static_cast<float>(randomness * model->config.temperature[i]);
   }
+  noise.started = true;
   return out.means.select(1, chosen) + out.log_sigma.select(1, chosen).exp() * eps;
 }
 
@@ -189,6 +200,7 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
   c10::InferenceMode guard;
   impl_->SetThreads();
   std::mt19937_64 rng = SeededRng(r.seed);
+  SamplingNoise noise;
   std::vector<torch::Tensor> x(r.num_frames);
   if (r.observed.empty()) {
     Dynamics start;
@@ -222,7 +234,7 @@ DynamicsSequence DynamicsPredictor::Rollout(const RolloutRequest& r) const {
       if (observed_next) {
         x[t + 1] = StateTensor(r.observed[t + 1]);
       } else {
-        x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(impl_->model, out, randomness, rng));
+        x[t + 1] = internal::ApplyStep(impl_->model, x[t], SampleStep(impl_->model, out, randomness, rng, noise));
         if (hold.defined()) x[t + 1] = torch::cat({x[t + 1].slice(1, 0, 6), hold.slice(1, 6, kStateDim)}, 1);
       }
     }

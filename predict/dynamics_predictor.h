@@ -10,8 +10,9 @@
 //   * video prediction: Rollout() without a target: T frames of plausible
 //     motion from the first frame (optionally after a few observed frames);
 //     each step is drawn from the model's output distribution (a mixture of
-//     Gaussians, its sigmas scaled by the sampling temperatures calibrated on
-//     the GRID training clips' spread) with a random stream from the seed, so
+//     Gaussians, its sigmas scaled per channel by sampling temperatures, its
+//     draws correlated over time per channel, both calibrated on the GRID
+//     training clips' spread and jerkiness) with a random stream from the seed, so
 //     seeds give different motion; blinks are added by an explicit seeded
 //     blink process (below);
 //   * target-driven: Rollout() with a target: a natural path that reaches the

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <numbers>
 #include <stdexcept>
 
@@ -149,12 +150,13 @@ double Mean(const std::vector<double>& v) {
 }
 
 struct MotionStats {
-  std::vector<double> blink_per_min, blink_peak, jaw_mean, jaw_std, jaw_speed, mouth_mean, yaw_std_deg, expr_std, jerk;
+  std::vector<double> blink_per_min, blink_peak, jaw_mean, jaw_std, jaw_speed, jaw_accel, mouth_mean, yaw_std_deg,
+      expr_std, jerk;
   void Add(const VertexEval& ve, const DynamicsSequence& seq, int blink_l, int blink_r, int jaw,
            const std::vector<int>& mouth, double fps, double blink_threshold) {
     int blinks = 0;
     double peak = 0;
-    double jm = 0, jm2 = 0, js = 0, mm = 0, yaw = 0, yaw2 = 0;
+    double jm = 0, jm2 = 0, js = 0, ja = 0, mm = 0, yaw = 0, yaw2 = 0;
     std::vector<double> e_mean(face3d::kNumExpressionShapes, 0), e_m2(face3d::kNumExpressionShapes, 0);
     const int n = static_cast<int>(seq.size());
     for (int t = 0; t < n; ++t) {
@@ -166,6 +168,7 @@ struct MotionStats {
         peak = std::max(peak, b);
         js += std::abs(e[jaw] - seq[t - 1].expression[jaw]);
       }
+      if (t > 1) ja += std::abs(e[jaw] - 2 * seq[t - 1].expression[jaw] + seq[t - 2].expression[jaw]);
       jm += e[jaw];
       jm2 += e[jaw] * e[jaw];
       for (int m : mouth) mm += e[m] / mouth.size();
@@ -182,6 +185,7 @@ struct MotionStats {
     jaw_mean.push_back(jm / n);
     jaw_std.push_back(std::sqrt(std::max(0.0, jm2 / n - (jm / n) * (jm / n))));
     jaw_speed.push_back(js / std::max(1, n - 1));
+    jaw_accel.push_back(ja / std::max(1, n - 2));
     mouth_mean.push_back(mm / n);
     yaw_std_deg.push_back(std::sqrt(std::max(0.0, yaw2 / n - (yaw / n) * (yaw / n))));
     double es = 0;
@@ -191,17 +195,21 @@ struct MotionStats {
     expr_std.push_back(es / face3d::kNumExpressionShapes);
     jerk.push_back(JerkRms(ve, seq));
   }
-  EvalRow Row(const std::string& method) const {
+  // One row: each statistic reduced over the sequences by `reduce` (Mean,
+  // or a percentile for the range of the real clips).
+  EvalRow Row(const std::string& method,
+              const std::function<double(const std::vector<double>&)>& reduce = Mean) const {
     return {method,
-            {{"blinks_per_min", Mean(blink_per_min)},
-             {"blink_peak_mean", Mean(blink_peak)},
-             {"jaw_open_mean", Mean(jaw_mean)},
-             {"jaw_open_std", Mean(jaw_std)},
-             {"jaw_speed_per_frame", Mean(jaw_speed)},
-             {"mouth_mean", Mean(mouth_mean)},
-             {"yaw_std_deg", Mean(yaw_std_deg)},
-             {"expr_std", Mean(expr_std)},
-             {"jerk_mm", Mean(jerk)}}};
+            {{"blinks_per_min", reduce(blink_per_min)},
+             {"blink_peak_mean", reduce(blink_peak)},
+             {"jaw_open_mean", reduce(jaw_mean)},
+             {"jaw_open_std", reduce(jaw_std)},
+             {"jaw_speed_per_frame", reduce(jaw_speed)},
+             {"jaw_accel_per_frame2", reduce(jaw_accel)},
+             {"mouth_mean", reduce(mouth_mean)},
+             {"yaw_std_deg", reduce(yaw_std_deg)},
+             {"expr_std", reduce(expr_std)},
+             {"jerk_mm", reduce(jerk)}}};
   }
 };
 
@@ -382,7 +390,14 @@ PredictorEvaluation EvaluatePredictor(const DynamicsPredictor& predictor, const 
   EvalRow real_row = real_stats.Row("real GRID (held out)");
   real_row.values["seed_diversity_mm"] = 0;
   real_row.values["seed_diversity_min_mm"] = 0;
-  r.video = {pred_row, real_row};
+  // The real clips' range, per statistic (the lowest and the highest clip).
+  EvalRow real_min = real_stats.Row("real GRID, lowest clip", [](const auto& v) { return Percentile(v, 0.0); });
+  EvalRow real_max = real_stats.Row("real GRID, highest clip", [](const auto& v) { return Percentile(v, 1.0); });
+  for (EvalRow* row : {&real_min, &real_max}) {
+    row->values["seed_diversity_mm"] = 0;
+    row->values["seed_diversity_min_mm"] = 0;
+  }
+  r.video = {pred_row, real_row, real_min, real_max};
 
   // 4. Online: simulated latency (display at t the output computed from
   // frames <= t - L) and a dropout of `dropout_frames` frames.

@@ -51,7 +51,7 @@ struct PredictorEvaluation {
   std::vector<EvalRow> next_frame;    // lstm, zero-motion, constant-velocity
   std::vector<EvalRow> ahead10;       // same, 10 frames ahead
   std::vector<EvalRow> target;        // lstm (target-driven), real
-  std::vector<EvalRow> video;         // lstm (video prediction), real
+  std::vector<EvalRow> video;         // lstm (video prediction), real (mean, lowest clip, highest clip)
   std::vector<EvalRow> online;        // no prediction vs look-ahead under latency
   std::vector<EvalRow> dropout;       // online bridge vs holding the last face
   std::vector<EvalRow> blinks;        // Blink rates (filled by the caller, e.g. from the real video's pixels)

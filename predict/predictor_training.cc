@@ -162,17 +162,29 @@ std::array<double, 3> Spread(const torch::Tensor& seqs) {
           sd.slice(1, 3, 6).mean().item<double>() * 10.0, sd.slice(1, 6, kStateDim).mean().item<double>()};
 }
 
+// Per-channel spread of a batch of sequences [B, L, D]: mean over sequences
+// of each channel's per-sequence std (state units), [D].
+torch::Tensor ChannelSpread(const torch::Tensor& seqs) { return seqs.std(1, /*unbiased=*/false).mean(0); }
+
+// Per channel, the mean absolute second difference over a batch of
+// sequences [B, L, D] (state units per frame^2): how jerky each channel
+// moves, [D].
+torch::Tensor ChannelAcceleration(const torch::Tensor& seqs) {
+  const torch::Tensor a = seqs.slice(1, 2) - 2 * seqs.slice(1, 1, -1) + seqs.slice(1, 0, -2);
+  return a.abs().mean(std::vector<int64_t>{0, 1});
+}
+
 // Sampled rollouts (as DynamicsPredictor::Rollout with randomness 1) of
-// `frames` frames from the first frames `x0` [B, D], sigmas scaled by
-// `pose_t` (pose channels) and `expr_t` (expression channels); [B, frames, D].
-torch::Tensor SampledRollouts(internal::DynamicsLstm& net, const torch::Tensor& x0, int frames, double pose_t,
-                              double expr_t) {
+// `frames` frames from the first frames `x0` [B, D], sigmas scaled per
+// channel by `temperature` [D], the standard normal draws per channel an
+// AR(1) sequence with correlation `rho` [D] (dynamics_lstm.h); [B, frames, D].
+torch::Tensor SampledRollouts(internal::DynamicsLstm& net, const torch::Tensor& x0, int frames,
+                              const torch::Tensor& temperature, const torch::Tensor& rho) {
   const int64_t b = x0.size(0);
-  torch::Tensor scale = torch::full({kStateDim}, static_cast<float>(expr_t));
-  scale.slice(0, 0, 6).fill_(static_cast<float>(pose_t));
   internal::LstmState state = net->ZeroState(b);
   std::vector<torch::Tensor> xs = {x0};
   const torch::Tensor off = torch::zeros({b});
+  torch::Tensor noise = torch::randn({b, kStateDim});
   for (int t = 0; t + 1 < frames; ++t) {
     const torch::Tensor& x = xs.back();
     const torch::Tensor& prev = t > 0 ? xs[xs.size() - 2] : x;
@@ -181,15 +193,33 @@ torch::Tensor SampledRollouts(internal::DynamicsLstm& net, const torch::Tensor& 
     const torch::Tensor idx = k.unsqueeze(2).expand({b, 1, kStateDim});
     const torch::Tensor mean = out.means.gather(1, idx).squeeze(1);
     const torch::Tensor sigma = out.log_sigma.gather(1, idx).squeeze(1).exp();
-    xs.push_back(internal::ApplyStep(net, x, mean + scale * sigma * torch::randn_like(mean)));
+    if (t > 0) noise = rho * noise + (1.0 - rho * rho).sqrt() * torch::randn_like(noise);
+    xs.push_back(internal::ApplyStep(net, x, mean + temperature * sigma * noise));
   }
   return torch::stack(xs, 1);
 }
 
-// Sets the sampling temperatures (dynamics_lstm.h): for each group (pose,
-// expression), the one whose sampled rollouts from the first frames of (up
-// to `max_sequences` of) `real` have the closest spread (Spread: rotation and
-// translation for pose, expression), in squared log ratio.
+// Sets the sampling temperatures and noise correlations (dynamics_lstm.h)
+// so that sampled rollouts from the first frames of (up to `max_sequences`
+// of) `real` move like `real`, channel by channel:
+//   1. one temperature per group (pose, expression), i.i.d. draws, from a
+//      scan: the one with the closest group spread (Spread: rotation and
+//      translation for pose, expression) in squared log ratio; the start of
+//   2. for each candidate correlation in kCorrelations (all channels at it),
+//      per-channel temperatures: kRefinements multiplicative updates
+//      t_c <- t_c * (wanted_c / got_c)^0.8 of each channel's spread
+//      (ChannelSpread; each factor within [1/2, 2], t_c within
+//      [kMinTemperature, LstmConfig::kMaxTemperature]; channels that do not
+//      move in `real`, spread below kStill, go to the minimum);
+//   3. per channel, the candidate whose rollouts have the channel's mean
+//      absolute second difference (ChannelAcceleration) closest to `real`'s
+//      in log ratio, with its temperature; then kRefinements more spread
+//      updates with the chosen correlations (the channels interact a little
+//      through the network).
+// The jaw of GRID speech, for example, needs correlated draws (i.i.d. ones
+// move it 1.5x as jerkily as the tracked clips); channels whose tracked
+// motion is mostly fit jitter keep i.i.d. draws.
+// Every stage draws from torch's generator: deterministic after its seed.
 void CalibrateSamplingTemperatures(internal::DynamicsLstm& net, const std::vector<const DynamicsSequence*>& real,
                                    int max_sequences) {
   torch::NoGradGuard no_grad;
@@ -206,35 +236,73 @@ void CalibrateSamplingTemperatures(internal::DynamicsLstm& net, const std::vecto
   const auto want = Spread(truth);
   // Rollouts 3x as long, their spread taken over stretches as long as the
   // real sequences (as eval-predictor measures it).
-  constexpr int kSeeds = 4, kStretches = 3;
+  constexpr int kSeeds = 4, kStretches = 3, kRefinements = 6;
+  constexpr double kMinTemperature = 0.02, kStill = 1e-5;
+  constexpr double kCorrelations[] = {0.0, 0.25, 0.5, 0.7};
   const torch::Tensor x0 = truth.select(1, 0).repeat({kSeeds, 1});
-  auto stretches = [&](const torch::Tensor& r) { return r.reshape({-1, frames, kStateDim}); };
+  auto rollouts = [&](const torch::Tensor& temperature, const torch::Tensor& rho) {
+    return SampledRollouts(net, x0, kStretches * frames, temperature, rho).reshape({-1, frames, kStateDim});
+  };
   auto cost = [](double got, double wanted) {
     return std::pow(std::log(std::max(got, 1e-9) / std::max(wanted, 1e-9)), 2);
   };
-  double best_pose = 1e300, best_expr = 1e300;
+  const torch::Tensor iid = torch::zeros({kStateDim});
+  double best_pose = 1e300, best_expr = 1e300, pose_t = 1.0, expr_t = 1.0;
   // The groups interact little (one shared component draw); each temperature
   // is scanned with the other group at the same value.
   for (double t : {1.0, 0.8, 0.65, 0.5, 0.4, 0.32, 0.25, 0.2, 0.16, 0.12, 0.09, 0.06}) {
-    const auto got = Spread(stretches(SampledRollouts(net, x0, kStretches * frames, t, t)));
+    const auto got = Spread(rollouts(torch::full({kStateDim}, static_cast<float>(t)), iid));
     const double pose = cost(got[0], want[0]) + cost(got[1], want[1]), expr = cost(got[2], want[2]);
     if (pose < best_pose) {
       best_pose = pose;
-      net->config.pose_temperature = t;
+      pose_t = t;
     }
     if (expr < best_expr) {
       best_expr = expr;
-      net->config.expression_temperature = t;
+      expr_t = t;
     }
+  }
+  torch::Tensor start = torch::full({kStateDim}, static_cast<float>(expr_t));
+  start.slice(0, 0, 6).fill_(static_cast<float>(pose_t));
+  const torch::Tensor wanted = ChannelSpread(truth);
+  const torch::Tensor moves = wanted > kStill;
+  // Spread updates from `temperature` with correlations `rho`; returns the
+  // temperatures and the last rollouts' per-channel acceleration.
+  auto refine = [&](torch::Tensor temperature, const torch::Tensor& rho) {
+    torch::Tensor got;
+    for (int r = 0; r <= kRefinements; ++r) {
+      got = rollouts(temperature, rho);
+      if (r == kRefinements) break;
+      const torch::Tensor ratio = wanted.clamp_min(1e-9) / ChannelSpread(got).clamp_min(1e-9);
+      const torch::Tensor factor = ratio.pow(0.8).clamp(0.5, 2.0);
+      temperature = torch::where(moves, temperature * factor, torch::full_like(temperature, kMinTemperature))
+                        .clamp(kMinTemperature, internal::LstmConfig::kMaxTemperature);
+    }
+    return std::pair(temperature, ChannelAcceleration(got));
+  };
+  const torch::Tensor wanted_acceleration = ChannelAcceleration(truth).clamp_min(1e-9);
+  torch::Tensor best_cost = torch::full({kStateDim}, 1e30f), temperature = start.clone(), rho = iid.clone();
+  for (double candidate : kCorrelations) {
+    const auto [t, acceleration] = refine(start, torch::full({kStateDim}, static_cast<float>(candidate)));
+    const torch::Tensor c = (acceleration.clamp_min(1e-9) / wanted_acceleration).log().pow(2);
+    const torch::Tensor better = c < best_cost;
+    best_cost = torch::where(better, c, best_cost);
+    temperature = torch::where(better, t, temperature);
+    rho = torch::where(better, torch::full_like(rho, candidate), rho);
+  }
+  temperature = refine(temperature, rho).first;
+  for (int i = 0; i < kStateDim; ++i) {
+    net->config.temperature[i] = temperature[i].item<double>();
+    net->config.noise_correlation[i] = rho[i].item<double>();
   }
 }
 
 }  // namespace
 
-std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& grid,
-                                         const std::vector<DynamicsSequence>& procedural,
-                    const face3d::MorphableModel& model, const PredictorTrainingOptions& o,
-                    const std::function<void(const PredictorTrainingLog&)>& log) {
+SamplingCalibration TrainPredictor(const std::vector<DynamicsSequence>& grid,
+                                   const std::vector<DynamicsSequence>& procedural,
+                                   const face3d::MorphableModel& model, const PredictorTrainingOptions& o,
+                                   const std::function<void(const PredictorTrainingLog&)>& log) {
   Require(!o.out.empty(), "out (the weights file) is required");
   Require(o.steps >= 1, "steps must be >= 1");
   Require(o.batch >= 1, "batch must be >= 1");
@@ -455,7 +523,8 @@ std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& gr
   // training sequences (dynamics_lstm.h).
   CalibrateSamplingTemperatures(net, grid_ok.empty() ? proc_ok : grid_ok, 64);
   internal::SaveWeights(net, o.out);
-  return {net->config.pose_temperature, net->config.expression_temperature};
+  return {std::vector<double>(net->config.temperature.begin(), net->config.temperature.end()),
+          std::vector<double>(net->config.noise_correlation.begin(), net->config.noise_correlation.end())};
 }
 
 }  // namespace faceanime::predict

@@ -25,7 +25,6 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "face3d/face_params.h"
@@ -82,17 +81,27 @@ struct PredictorTrainingLog {
   double still = 0;    // Still gate's binary cross-entropy (dynamics_lstm.h).
 };
 
+// What TrainPredictor calibrated for sampling (dynamics_lstm.h).
+struct SamplingCalibration {
+  // Sigma scale per Dynamics channel: rotation (3), translation (3), the 53
+  // expression weights.
+  std::vector<double> temperature;
+  // Correlation of successive noise draws per Dynamics channel, [0, 0.95].
+  std::vector<double> noise_correlation;
+};
+
 // Trains and writes options.out. `grid` and `procedural`: training sequences
 // (each at least options.window frames long are used; shorter ones skipped).
-// After training, the sampling temperatures (dynamics_lstm.h) are calibrated
-// so that sampled rollouts from the first frames of up to 64 GRID training
-// sequences (procedural ones when there is no GRID data) have their spread of
-// head pose and of expression; returns them (pose, expression).
+// After training, the sampling temperatures and noise correlation
+// (dynamics_lstm.h) are calibrated so that sampled rollouts from the first
+// frames of up to 64 GRID training sequences (procedural ones when there is
+// no GRID data) have each channel's spread and mean second difference;
+// returns them.
 // Throws std::invalid_argument for bad options or no usable data.
-std::pair<double, double> TrainPredictor(const std::vector<DynamicsSequence>& grid,
-                                         const std::vector<DynamicsSequence>& procedural,
-                    const face3d::MorphableModel& model, const PredictorTrainingOptions& options,
-                    const std::function<void(const PredictorTrainingLog&)>& log);
+SamplingCalibration TrainPredictor(const std::vector<DynamicsSequence>& grid,
+                                   const std::vector<DynamicsSequence>& procedural,
+                                   const face3d::MorphableModel& model, const PredictorTrainingOptions& options,
+                                   const std::function<void(const PredictorTrainingLog&)>& log);
 
 }  // namespace faceanime::predict
 

@@ -275,9 +275,20 @@ int RunTrainPredictor(const TrainPredictorArgs& args) {
                  "smooth %.4f  still %.4f  (%.0f s)\n",
                  l.step, l.loss, l.nll, l.coef, l.vertex, l.free, l.target, l.smooth, l.still, Seconds(t0));
   };
-  const auto [pose_t, expr_t] = predict::TrainPredictor(data.train, procedural, *model, o, log);
-  std::fprintf(stderr, "trained %d steps in %.0f s; sampling temperatures: pose %.3g, expression %.3g\n",
-               args.steps, Seconds(t0), pose_t, expr_t);
+  const predict::SamplingCalibration c = predict::TrainPredictor(data.train, procedural, *model, o, log);
+  const std::vector<double>& t = c.temperature;
+  std::vector<double> expr(t.begin() + 6, t.end());
+  std::sort(expr.begin(), expr.end());
+  std::fprintf(stderr,
+               "trained %d steps in %.0f s; sampling temperatures: rotation %.3g %.3g %.3g, translation %.3g %.3g "
+               "%.3g, expression min %.3g median %.3g max %.3g, jawOpen %.3g; noise correlation: rotation %.2g %.2g "
+               "%.2g, translation %.2g %.2g %.2g, jawOpen %.2g, %d of 53 expression channels correlated\n",
+               args.steps, Seconds(t0), t[0], t[1], t[2], t[3], t[4], t[5], expr.front(), expr[expr.size() / 2],
+               expr.back(), t[6 + model->ExpressionIndex("jawOpen")], c.noise_correlation[0], c.noise_correlation[1],
+               c.noise_correlation[2], c.noise_correlation[3], c.noise_correlation[4], c.noise_correlation[5],
+               c.noise_correlation[6 + model->ExpressionIndex("jawOpen")],
+               static_cast<int>(std::count_if(c.noise_correlation.begin() + 6, c.noise_correlation.end(),
+                                              [](double r) { return r > 0; })));
   std::printf("%s\n", fs::absolute(args.out).c_str());
   return 0;
 }
