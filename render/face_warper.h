@@ -81,12 +81,17 @@ struct WarpOptions {
   // where a clear dark line is found (a valley of luma at least 12 grey
   // levels below both sides, in >= 60 % of those columns), the seam and the
   // lips around it (weight falling linearly to 0 at 1 cm from the seam) are
-  // moved by the median shift, in model space, on both the source and the
-  // target mesh (an identity warp stays the identity). Largest shift, cm
-  // (projected at the seam), >= 0; 0: off (default 0: with 0.3, GRID
-  // held-out mouth SSIM 0.8469 -> 0.8530 but London pairs 0.6062 -> 0.6027,
-  // see docs/benchmarks.md).
-  float lip_line_snap_cm = 0.f;
+  // moved by the median shift, in model space, on the source mesh: the
+  // source's lips part at the dark line. The target mesh takes the same
+  // shift while its lips are no more open than the source's (an identity
+  // warp stays the identity, a closed target shows the line where the
+  // source has it), fading linearly to none when its mean inner-lip gap is
+  // lip_line_snap_fade_cm wider: an open target's lips stay where its fit
+  // puts them. Largest shift, cm (projected at the seam), >= 0; 0: off
+  // (default 0.3). lip_line_snap_fade_cm > 0 (default 0.2 cm). See
+  // docs/benchmarks.md (GRID held-out and London figures with and without).
+  float lip_line_snap_cm = 0.3f;
+  float lip_line_snap_fade_cm = 0.2f;
 };
 
 // Intermediate results of one warp, for tests and tools. Crop-sized Mats.
@@ -99,6 +104,7 @@ struct WarpDebug {
   cv::Mat hidden_mask;         // CV_8U: 255 where the target point is hidden in the source.
   cv::Mat mouth_mask;          // CV_8U: 255 where the mouth interior was shaded.
   float lip_line_shift_px = 0.f;  // The lip-line snap's shift, image pixels (+ down; 0: none).
+  float lip_line_target_weight = 0.f;  // Share of that shift the target mesh took, [0, 1].
 };
 
 class FaceWarper {

@@ -1,7 +1,9 @@
 #include "render/face_warper.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
@@ -312,6 +314,39 @@ double MouthInteriorRow(const WarpDebug& debug, const Camera& camera) {
   return debug.crop_rect.y - 0.5 + (m.m01 / m.m00 + 0.5) / scale;
 }
 
+// Median over the columns between `seam`'s points 1 and 3 of the darkest
+// luma in rows 2-5 below the bottom edge of the shaded mouth interior in
+// `out` (where a dark lip line left on the lower lip shows); -1 where no
+// column shows an interior.
+double DarkestLumaBelowTheOpening(const cv::Mat& out, const WarpDebug& debug, const Camera& camera,
+                                  const std::vector<cv::Point2d>& seam) {
+  const double scale = debug.crop_camera.focal / camera.focal;
+  const auto in_mouth = [&](int x, int y) {
+    const int cx = static_cast<int>(std::lround((x - debug.crop_rect.x + 0.5) * scale - 0.5));
+    const int cy = static_cast<int>(std::lround((y - debug.crop_rect.y + 0.5) * scale - 0.5));
+    return cx >= 0 && cy >= 0 && cx < debug.mouth_mask.cols && cy < debug.mouth_mask.rows &&
+           debug.mouth_mask.at<uint8_t>(cy, cx) != 0;
+  };
+  std::vector<double> darkest;
+  for (int x = static_cast<int>(std::ceil(seam[1].x)); x <= static_cast<int>(seam[3].x); ++x) {
+    const int seam_y = static_cast<int>(std::lround(seam[2].y));
+    int bottom = -1;
+    for (int y = seam_y - 12; y <= seam_y + 12; ++y) {
+      if (in_mouth(x, y)) bottom = y;
+    }
+    if (bottom < 0) continue;
+    double lowest = 1e9;
+    for (int y = bottom + 2; y <= bottom + 5; ++y) {
+      const cv::Vec3b c = out.at<cv::Vec3b>(y, x);
+      lowest = std::min(lowest, 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]);
+    }
+    darkest.push_back(lowest);
+  }
+  if (darkest.empty()) return -1;
+  std::nth_element(darkest.begin(), darkest.begin() + darkest.size() / 2, darkest.end());
+  return darkest[darkest.size() / 2];
+}
+
 TEST_F(SyntheticHeadTest, LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine) {
   a_.pose.translation = Eigen::Vector3d(0, 1, 45);  // Closer: 1 cm ~ 8.5 pixels.
   cv::Mat source = Render(a_);
@@ -326,26 +361,73 @@ TEST_F(SyntheticHeadTest, LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine) {
     }
   }
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
-  const FaceWarper snapping = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.3f});
-  const FaceWarper plain = FaceWarper::Create(Model(), {});
+  const FaceWarper snapping = FaceWarper::Create(Model(), {});  // The snap is on by default.
+  const FaceWarper plain = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.f});
   // Identity: the seam moves on both meshes, so the source comes back.
   WarpDebug identity;
   const cv::Mat same = snapping.Warp(view, a_, a_, camera_, &identity);
   std::printf("lip line found %.2f px below the seam (drawn %.1f)\n", identity.lip_line_shift_px, kBelow);
   EXPECT_NEAR(identity.lip_line_shift_px, kBelow, 0.6);
+  EXPECT_EQ(identity.lip_line_target_weight, 1.f);
   EXPECT_LT(MaskedMae(same, source, cv::Mat(source.size(), CV_8U, cv::Scalar(255))), 1.0);
-  // A small opening parts the lips at the dark line, not at the model's seam.
+  // An opening parts the source's lips at the dark line: the line ends up at
+  // the edge of the opening instead of a stripe of lip below it.
   FaceParams b = a_;
   b.expression[Model().ExpressionIndex("jawOpen")] = 0.25;
   WarpDebug snapped_debug, plain_debug;
-  snapping.Warp(view, a_, b, camera_, &snapped_debug);
-  plain.Warp(view, a_, b, camera_, &plain_debug);
+  const cv::Mat snapped_out = snapping.Warp(view, a_, b, camera_, &snapped_debug);
+  const cv::Mat plain_out = plain.Warp(view, a_, b, camera_, &plain_debug);
   ASSERT_GT(cv::countNonZero(snapped_debug.mouth_mask), 20);
   ASSERT_GT(cv::countNonZero(plain_debug.mouth_mask), 20);
   EXPECT_EQ(plain_debug.lip_line_shift_px, 0.f);
-  const double moved = MouthInteriorRow(snapped_debug, camera_) - MouthInteriorRow(plain_debug, camera_);
-  std::printf("the opening moved %.2f px down\n", moved);
-  EXPECT_NEAR(moved, identity.lip_line_shift_px, 0.75);
+  EXPECT_NEAR(snapped_debug.lip_line_shift_px, identity.lip_line_shift_px, 1e-6);
+  const double plain_below = DarkestLumaBelowTheOpening(plain_out, plain_debug, camera_, seam);
+  const double snapped_below = DarkestLumaBelowTheOpening(snapped_out, snapped_debug, camera_, seam);
+  std::printf("darkest luma 2-5 px below the opening: %.0f without the snap, %.0f with it\n", plain_below,
+              snapped_below);
+  ASSERT_GE(plain_below, 0.0);
+  ASSERT_GE(snapped_below, 0.0);
+  EXPECT_GT(snapped_below, plain_below + 8.0);
+}
+
+TEST_F(SyntheticHeadTest, LipLineSnapMovesTheTargetsLipsOnlyWhileTheyAreNoMoreOpenThanTheSources) {
+  a_.pose.translation = Eigen::Vector3d(0, 1, 45);
+  cv::Mat source = Render(a_);
+  const std::vector<cv::Point2d> seam = ProjectedSeam(a_, camera_);
+  for (size_t i = 0; i + 1 < seam.size(); ++i) {
+    for (int x = static_cast<int>(std::ceil(seam[i].x)); x < seam[i + 1].x; ++x) {
+      const double y = seam[i].y + (seam[i + 1].y - seam[i].y) * (x - seam[i].x) / (seam[i + 1].x - seam[i].x);
+      source.at<cv::Vec3b>(static_cast<int>(std::lround(y + 2.0)), x) = cv::Vec3b(40, 15, 15);
+    }
+  }
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  const FaceWarper snapping = FaceWarper::Create(Model(), {});
+  const FaceWarper plain = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.f});
+  // Wide open: the target's lips (and so the opening) stay where the params
+  // put them; only the source's lips are re-split at the line.
+  FaceParams wide = a_;
+  wide.expression[Model().ExpressionIndex("jawOpen")] = 0.6;
+  WarpDebug snapped, unsnapped;
+  snapping.Warp(view, a_, wide, camera_, &snapped);
+  plain.Warp(view, a_, wide, camera_, &unsnapped);
+  ASSERT_GT(snapped.lip_line_shift_px, 1.0f);
+  EXPECT_EQ(snapped.lip_line_target_weight, 0.f);
+  EXPECT_EQ(cv::norm(snapped.target_mask, unsnapped.target_mask, cv::NORM_INF), 0.0);
+  // The shaded interior is that of the unmoved opening, less the rows the
+  // re-split source now shows (visibility is judged on the source mesh).
+  const double overlap = cv::countNonZero(snapped.mouth_mask & unsnapped.mouth_mask);
+  const double either = cv::countNonZero(snapped.mouth_mask | unsnapped.mouth_mask);
+  std::printf("wide opening: shaded interiors overlap %.2f (IoU)\n", overlap / either);
+  ASSERT_GT(either, 100);
+  EXPECT_GT(overlap / either, 0.8);
+  // Slightly parted (less than the fade): part of the shift.
+  FaceParams slight = a_;
+  slight.expression[Model().ExpressionIndex("jawOpen")] = 0.02;
+  WarpDebug partly;
+  snapping.Warp(view, a_, slight, camera_, &partly);
+  std::printf("target weight at jawOpen 0.02: %.2f\n", partly.lip_line_target_weight);
+  EXPECT_GT(partly.lip_line_target_weight, 0.f);
+  EXPECT_LT(partly.lip_line_target_weight, 1.f);
 }
 
 TEST_F(SyntheticHeadTest, LipLineSnapLeavesAMouthWithoutADarkLineAlone) {
@@ -356,8 +438,8 @@ TEST_F(SyntheticHeadTest, LipLineSnapLeavesAMouthWithoutADarkLineAlone) {
   b.expression[Model().ExpressionIndex("jawOpen")] = 0.3;
   WarpDebug debug;
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
-  const cv::Mat out = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.3f}).Warp(view, a_, b, camera_, &debug);
-  const cv::Mat plain = FaceWarper::Create(Model(), {}).Warp(view, a_, b, camera_);
+  const cv::Mat out = FaceWarper::Create(Model(), {}).Warp(view, a_, b, camera_, &debug);
+  const cv::Mat plain = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.f}).Warp(view, a_, b, camera_);
   EXPECT_EQ(debug.lip_line_shift_px, 0.f);
   EXPECT_EQ(cv::norm(out, plain, cv::NORM_INF), 0.0);
 }
@@ -393,6 +475,7 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_aperture_cm = 0.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_shadow = 1.5f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_cm = -0.1f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_fade_cm = 0.f}), std::invalid_argument);
   const FaceWarper warper = FaceWarper::Create(Model(), {});
   const cv::Mat image(64, 64, CV_8UC3, cv::Scalar::all(0));
   const FaceParams p;
