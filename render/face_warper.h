@@ -81,7 +81,8 @@ struct WarpOptions {
   // where a clear dark line is found (a valley of luma at least 12 grey
   // levels below both sides, in >= 60 % of those columns), the seam and the
   // lips around it (weight falling linearly to 0 at 1 cm from the seam) are
-  // moved by the median shift, in model space, on the source mesh: the
+  // moved by the median shift less 0.5 px (the seam stops just short of
+  // the line's darkest row), in model space, on the source mesh: the
   // source's lips part at the dark line. The target mesh takes the same
   // shift while its lips are no more open than the source's (an identity
   // warp stays the identity, a closed target shows the line where the
