@@ -189,7 +189,7 @@ std::array<Eigen::Vector2d, kNumLandmarks> LandmarkModel::ContourNormals(const F
 }
 
 std::array<int, kNumLandmarks> LandmarkModel::SelectRows(const FaceParams& params, const Camera& camera,
-                                                         const Landmarks68* observed) const {
+                                                         const Landmarks68* observed, double tolerance_cm) const {
   std::array<int, kNumLandmarks> rows;
   for (int k = 0; k < kNumLandmarks; ++k) rows[k] = k;
   const Eigen::Matrix3d r = params.pose.ModelToCameraRotation();
@@ -215,7 +215,7 @@ std::array<int, kNumLandmarks> LandmarkModel::SelectRows(const FaceParams& param
     }
     if (observed != nullptr) {
       const double depth = std::max((r * base + t).z(), 1e-3);
-      const double tolerance = kSilhouetteToleranceCm * camera.focal / depth;
+      const double tolerance = tolerance_cm * camera.focal / depth;
       double nearest = std::numeric_limits<double>::infinity();
       for (int i = 0; i < n; ++i) {
         if (score[i] < best - tolerance) continue;
@@ -332,6 +332,7 @@ FaceFitter FaceFitter::Create(const MorphableModel& model, const FitOptions& opt
   if (options.max_iterations < 1) fail("max_iterations must be >= 1");
   if (!(options.confidence_scale > 0)) fail("confidence_scale must be > 0");
   if (!(options.silhouette_consistency_weight >= 0)) fail("silhouette_consistency_weight must be >= 0");
+  if (!(options.restart_rmse_sigma >= 0)) fail("restart_rmse_sigma must be >= 0");
   if (!(options.contour_tangential_weight >= 0 && options.contour_tangential_weight <= 1)) {
     fail("contour_tangential_weight must be in [0, 1]");
   }
@@ -491,28 +492,68 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
       result.iterations += internal::SolveLandmarkFit(inner, settings, &state, &identity).iterations;
     }
   }
-  for (int phase = 0; phase < 2; ++phase) {
-    if (phase == 1 && coarse == options_.contour_tangential_weight) break;
-    problem.contour_tangential_weight = phase == 0 ? coarse : options_.contour_tangential_weight;
-    for (int round = 0; round < options_.max_rounds; ++round) {
-      internal::FromSolverState(state, &params);
-      params.identity = identity;
-      const std::array<int, kNumLandmarks> selected = landmarks_.SelectRows(params, camera, &landmarks);
-      // Identity is estimated only once the pose is settled (round >= 1, or
-      // from the start after the inner fit, which holds the pose instead).
-      const bool fix_identity = hold_identity || (phase == 0 && round == 0 && !inner_first);
-      if (round > 0 && selected == rows && (phase > 0 || round > 1 || hold_identity)) break;
-      rows = selected;
-      problem.rows = rows;
-      problem.normals = landmarks_.ContourNormals(params, camera);
-      problem.estimate_identity = !fix_identity;
-      problem.hold_pose = inner_first && phase == 0 && round == 0;
-      problem.silhouette_weight = options_.silhouette_consistency_weight;
-      problem.silhouette_pairs.clear();
-      if (problem.silhouette_weight > 0) {
-        problem.silhouette_pairs = landmarks_.SilhouetteCompetitors(params, camera, rows, problem.normals);
+  // The contour rounds (both phases) from (*st, *id), the silhouette ties
+  // broken within `tolerance_cm`; leaves the last solve's rows in *out_rows.
+  auto contour_rounds = [&](double tolerance_cm, State* st, std::array<double, kNumIdentityShapes>* id,
+                            std::array<int, kNumLandmarks>* out_rows) {
+    for (int phase = 0; phase < 2; ++phase) {
+      if (phase == 1 && coarse == options_.contour_tangential_weight) break;
+      problem.contour_tangential_weight = phase == 0 ? coarse : options_.contour_tangential_weight;
+      for (int round = 0; round < options_.max_rounds; ++round) {
+        internal::FromSolverState(*st, &params);
+        params.identity = *id;
+        const std::array<int, kNumLandmarks> selected = landmarks_.SelectRows(params, camera, &landmarks, tolerance_cm);
+        // Identity is estimated only once the pose is settled (round >= 1, or
+        // from the start after the inner fit, which holds the pose instead).
+        const bool fix_identity = hold_identity || (phase == 0 && round == 0 && !inner_first);
+        if (round > 0 && selected == *out_rows && (phase > 0 || round > 1 || hold_identity)) break;
+        *out_rows = selected;
+        problem.rows = selected;
+        problem.normals = landmarks_.ContourNormals(params, camera);
+        problem.estimate_identity = !fix_identity;
+        problem.hold_pose = inner_first && phase == 0 && round == 0;
+        problem.silhouette_weight = options_.silhouette_consistency_weight;
+        problem.silhouette_pairs.clear();
+        if (problem.silhouette_weight > 0) {
+          problem.silhouette_pairs = landmarks_.SilhouetteCompetitors(params, camera, selected, problem.normals);
+        }
+        result.iterations += internal::SolveLandmarkFit(problem, settings, st, id).iterations;
       }
-      result.iterations += internal::SolveLandmarkFit(problem, settings, &state, &identity).iterations;
+    }
+  };
+  const State start = state;
+  const std::array<double, kNumIdentityShapes> start_identity = identity;
+  contour_rounds(LandmarkModel::kSilhouetteToleranceCm, &state, &identity, &rows);
+  if (options_.restart_rmse_sigma > 0) {
+    // The cost the rounds minimise (the hinges aside) with the final rows.
+    auto cost = [&](const State& st, const std::array<double, kNumIdentityShapes>& id,
+                    const std::array<int, kNumLandmarks>& r) {
+      FaceParams p = params;
+      internal::FromSolverState(st, &p);
+      p.identity = id;
+      internal::LandmarkFitProblem q = problem;
+      q.rows = r;
+      q.normals = landmarks_.ContourNormals(p, camera);
+      q.contour_tangential_weight = options_.contour_tangential_weight;
+      q.estimate_identity = !hold_identity;
+      q.hold_pose = false;
+      q.silhouette_weight = 0.0;
+      q.silhouette_pairs.clear();
+      return internal::LandmarkFitCost(q, st, id);
+    };
+    internal::FromSolverState(state, &params);
+    params.identity = identity;
+    const double rmse = internal::RmseForRows(landmarks_, params, camera, landmarks, request.weights, rows);
+    if (rmse > options_.restart_rmse_sigma * options_.landmark_sigma_px) {
+      double best = cost(state, identity, rows);
+      for (double tolerance_cm : FitOptions::kRestartToleranceCm) {
+        State st = start;
+        std::array<double, kNumIdentityShapes> id = start_identity;
+        std::array<int, kNumLandmarks> r{};
+        contour_rounds(tolerance_cm, &st, &id, &r);
+        const double c = cost(st, id, r);
+        if (c < best) best = c, state = st, identity = id, rows = r;
+      }
     }
   }
   internal::FromSolverState(state, &params);

@@ -40,13 +40,15 @@ BENCHMARK(BM_FitSingleImageWithIdentity)->Unit(benchmark::kMillisecond);
 
 // Single-image fit of noise-free synthetic landmarks (no landmark offsets),
 // identity estimated, landmark_sigma_px 0.1: arg 0 plain, arg 1 configured
-// for exact landmarks (inner_landmarks_first, silhouette_consistency_weight 1).
+// for exact landmarks (inner_landmarks_first, silhouette_consistency_weight 1),
+// arg 2 that and restart_rmse_sigma 0.5.
 void BM_FitSingleImageExactLandmarks(benchmark::State& state) {
   FitOptions options;
   options.landmark_offsets_cm = ZeroLandmarkOffsets();
   options.landmark_sigma_px = 0.1;
-  options.inner_landmarks_first = state.range(0) == 1;
-  options.silhouette_consistency_weight = state.range(0) == 1 ? 1.0 : 0.0;
+  options.inner_landmarks_first = state.range(0) >= 1;
+  options.silhouette_consistency_weight = state.range(0) >= 1 ? 1.0 : 0.0;
+  options.restart_rmse_sigma = state.range(0) == 2 ? 0.5 : 0.0;
   const FaceFitter fitter = FaceFitter::Create(Model(), options);
   std::mt19937 rng(11);
   std::vector<Landmarks68> inputs;
@@ -59,7 +61,7 @@ void BM_FitSingleImageExactLandmarks(benchmark::State& state) {
     benchmark::DoNotOptimize(fitter.Fit(inputs[i++ % inputs.size()], faceanime::testing::SyntheticCamera()));
   }
 }
-BENCHMARK(BM_FitSingleImageExactLandmarks)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FitSingleImageExactLandmarks)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
 // Tracking: identity held, pose + expression warm-started, per frame of a
 // smoothly moving synthetic face (1 px noise).
