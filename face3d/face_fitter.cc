@@ -552,7 +552,12 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
         std::array<int, kNumLandmarks> r{};
         contour_rounds(tolerance_cm, &st, &id, &r);
         const double c = cost(st, id, r);
-        if (c < best) best = c, state = st, identity = id, rows = r;
+        if (c < best) {
+          best = c;
+          state = st;
+          identity = id;
+          rows = r;
+        }
       }
     }
   }
