@@ -385,16 +385,23 @@ TEST(PredictorTrainingTest, SplitsTracksAtGapsRelativeToEachRun) {
   EXPECT_EQ(TrackToDynamicsRuns(track, 6).size(), 1u);
 }
 
+// Training options for a tiny network on a few short sequences (horizon 4,
+// 2 mixture components).
+PredictorTrainingOptions TinyTrainingOptions(int steps, int batch, int window, int hidden) {
+  PredictorTrainingOptions o;
+  o.steps = steps;
+  o.batch = batch;
+  o.window = window;
+  o.horizon = 4;
+  o.hidden = hidden;
+  o.components = 2;
+  return o;
+}
+
 TEST(PredictorTrainingTest, TrainingIsDeterministicGivenTheSeed) {
   const auto data = ProceduralTrainingSet(testing::TestModel(), 4, 40, 1);
   const fs::path dir = testing::TempDir();
-  PredictorTrainingOptions o;
-  o.steps = 3;
-  o.batch = 4;
-  o.window = 16;
-  o.horizon = 4;
-  o.hidden = 16;
-  o.components = 2;
+  PredictorTrainingOptions o = TinyTrainingOptions(/*steps=*/3, /*batch=*/4, /*window=*/16, /*hidden=*/16);
   DynamicsSequence rolls[3];
   for (int run = 0; run < 3; ++run) {
     o.seed = run < 2 ? 5 : 6;
@@ -439,13 +446,7 @@ TEST(PredictorTrainingTest, CalibrationKeepsAChannelThatNeverMovesInTheDataStill
   for (auto& seq : data) {
     for (auto& d : seq) d.expression[still - 6] = 0.0;
   }
-  PredictorTrainingOptions o;
-  o.steps = 30;
-  o.batch = 8;
-  o.window = 20;
-  o.horizon = 4;
-  o.hidden = 24;
-  o.components = 2;
+  PredictorTrainingOptions o = TinyTrainingOptions(/*steps=*/30, /*batch=*/8, /*window=*/20, /*hidden=*/24);
   o.seed = 3;
   o.out = fs::path(testing::TempDir()) / "calibrated.pt";
   const SamplingCalibration calibration = TrainPredictor({}, data, testing::TestModel(), o, nullptr);
