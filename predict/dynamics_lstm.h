@@ -49,10 +49,11 @@
 // channel with LstmConfig::noise_correlation. Both are calibrated after
 // training (CalibrateSamplingTemperatures in predictor_training.cc) so that
 // sampled rollouts from the training clips' first frames have, per channel,
-// the training clips' spread and mean absolute second difference. Format 4 had one temperature for the 6 pose channels,
-// one for the 53 expression channels and i.i.d. draws: video prediction's
-// jaw then moved at 0.43x the held-out clips' speed and its yaw spread was
-// 1.6x theirs (docs/benchmarks.md).
+// the training clips' spread and mean absolute second difference. Format 4
+// had one temperature for the 6 pose channels, one for the 53 expression
+// channels and i.i.d. draws: video prediction's jaw then moved at 0.43x the
+// held-out clips' speed and its yaw spread was 1.6x theirs
+// (docs/benchmarks.md).
 #ifndef FACEANIME_PREDICT_DYNAMICS_LSTM_H_
 #define FACEANIME_PREDICT_DYNAMICS_LSTM_H_
 
