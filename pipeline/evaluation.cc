@@ -287,6 +287,7 @@ std::string SuiteResultToJson(const SuiteResult& result) {
         m["mouth_dx_px"] = numbers(frames, [](const FrameMetrics& f) { return f.mouth_dx_px; });
         m["mouth_dy_px"] = numbers(frames, [](const FrameMetrics& f) { return f.mouth_dy_px; });
         m["lip_gap_error_px"] = numbers(frames, [](const FrameMetrics& f) { return f.lip_gap_error_px; });
+        m["identity_distance"] = numbers(frames, [](const FrameMetrics& f) { return f.identity_distance; });
         pf[name] = std::move(m);
       }
       jc["per_frame"] = std::move(pf);
@@ -615,7 +616,8 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
       if (got) {
         ++m.faces;
         const auto emb = impl_->recognizer->Embed(ViewOf(out, PixelFormat::kRgb), got->landmarks);
-        m.identity.Add(face3d::FaceRecognizer::Distance(emb, source_embedding));
+        fm.identity_distance = face3d::FaceRecognizer::Distance(emb, source_embedding);
+        m.identity.Add(fm.identity_distance);
         if (gt_embedding) m.identity_gt.Add(face3d::FaceRecognizer::Distance(emb, *gt_embedding));
         if (ref) {
           fm.akd_px = metrics::Akd(ref->landmarks, got->landmarks, /*align=*/true);

@@ -171,6 +171,9 @@ struct FrameMetrics {
   double mouth_dy_px = std::numeric_limits<double>::quiet_NaN();
   // The output's inner-lip gap (face3d::InnerLipGap) minus the ground truth's, pixels.
   double lip_gap_error_px = std::numeric_limits<double>::quiet_NaN();
+  // Face-api descriptor distance, output vs the source portrait (as the
+  // case's identity_distance, one frame).
+  double identity_distance = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct CaseResult {

@@ -267,9 +267,13 @@ TEST_F(EvaluatorClipTest, PerFrameValuesMatchTheMeansAndLocateTheMouth) {
   ASSERT_EQ(r.per_frame.size(), 3u);
   for (const auto& [name, frames] : r.per_frame) {
     ASSERT_EQ(frames.size(), 3u) << name;
-    double sum = 0;
-    for (const auto& f : frames) sum += f.ssim_mouth;
+    double sum = 0, identity = 0;
+    for (const auto& f : frames) {
+      sum += f.ssim_mouth;
+      identity += f.identity_distance;
+    }
     EXPECT_NEAR(sum / 3, r.methods.at(name).at("ssim_mouth"), 1e-12) << name;
+    EXPECT_NEAR(identity / 3, r.methods.at(name).at("identity_distance"), 1e-12) << name;
   }
   // The unchanged source's mouth lies (-12, -6) px from the shifted ground
   // truth's; on the first frame (the source itself) it coincides.
@@ -277,6 +281,7 @@ TEST_F(EvaluatorClipTest, PerFrameValuesMatchTheMeansAndLocateTheMouth) {
   EXPECT_NEAR(src[0].mouth_dx_px, 0.0, 1e-9);
   EXPECT_NEAR(src[0].lip_gap_error_px, 0.0, 1e-9);
   EXPECT_DOUBLE_EQ(src[0].ssim_mouth, 1.0);
+  EXPECT_NEAR(src[0].identity_distance, 0.0, 1e-6);
   EXPECT_NEAR(src[2].mouth_dx_px, -12.0, 1.0);
   EXPECT_NEAR(src[2].mouth_dy_px, -6.0, 1.0);
   EXPECT_LT(src[2].ssim_mouth, 0.9);
