@@ -73,6 +73,36 @@ Batch Batch::Cat(const std::vector<Batch>& parts) {
   return out;
 }
 
+Batch JitterColours(const Batch& batch, double strength, uint64_t seed, int64_t step) {
+  if (!(strength >= 0 && strength <= 1)) {
+    throw std::invalid_argument("JitterColours: strength must be in [0, 1], got " + std::to_string(strength));
+  }
+  if (strength == 0 || batch.size() == 0) return batch;
+  // Its own stream: (seed, step) also picks Draw's batch, which must not change.
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(step),
+                    static_cast<uint32_t>(static_cast<uint64_t>(step) >> 32), 0x636f6cu};
+  std::mt19937_64 rng(seq);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = batch.size();
+  std::vector<float> m(n * 9);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int k = 0; k < 9; ++k) m[i * 9 + k] = (k % 4 == 0 ? 1.0f : 0.0f) + static_cast<float>(strength) * normal(rng);
+  }
+  const torch::Tensor matrix = torch::tensor(m).view({n, 3, 3}).to(batch.source.device());
+  auto apply = [&](const torch::Tensor& image) {  // [N,3,H,W] in [-1, 1]
+    const torch::Tensor x = (image + 1) * 0.5;
+    const torch::Tensor y = torch::einsum("nij,njhw->nihw", {matrix, x}).clamp(0, 1);
+    return y * 2 - 1;
+  };
+  Batch out = batch;
+  out.source = apply(batch.source);
+  out.warp = apply(batch.warp);
+  out.prior_s = apply(batch.prior_s);
+  out.prior_t = apply(batch.prior_t);
+  out.target = apply(batch.target);
+  return out;
+}
+
 Batch ToNetwork(const Batch& stored) {
   return Map(stored, [](const torch::Tensor& t, int64_t channels) {
     const torch::Tensor f = t.to(torch::kFloat32) / 255.0;

@@ -51,6 +51,17 @@ struct Batch {
 // uint8 (shard) -> float (network) conventions.
 Batch ToNetwork(const Batch& stored);
 
+// Colour augmentation, in network conventions: every sample gets its own
+// random 3x3 colour matrix M = I + strength x N(0, 1) entries (per channel
+// gain and cross-talk: other skin, lip and lighting tints than the few
+// identities of the data), applied alike to its source, warp, priors and
+// target in [0, 1] intensity (x -> clamp(M x)), so the network learns to
+// carry the source's colours over instead of its training faces'. Black
+// stays black (the priors' empty pixels); masks are untouched. Deterministic
+// in (seed, step); strength 0 returns `batch` unchanged. strength in [0, 1]
+// (std::invalid_argument otherwise).
+Batch JitterColours(const Batch& batch, double strength, uint64_t seed, int64_t step);
+
 // Writes a uint8 batch as one shard; std::invalid_argument if shapes/dtypes
 // break the layout, std::runtime_error if the file cannot be written.
 void WriteShard(const Batch& stored, const std::filesystem::path& path);

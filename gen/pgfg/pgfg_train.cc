@@ -45,6 +45,8 @@ constexpr const char* kUsage =
     "  --log-every N         print losses every N steps (default 10)\n"
     "  --seed S              initialisation and batch-order seed (default 0)\n"
     "  --no-flip             no random horizontal flips\n"
+    "  --colour-jitter S     per-sample random colour matrix I + S x N(0,1), the same on every image of a\n"
+    "                        sample (JitterColours in gen/pgfg/dataset.h; default 0: none)\n"
     "  --kind-weight K=W,... draw weight per sample kind of the cache's manifest (e.g. london=10: each\n"
     "                        London pair is drawn 10x as often as a GRID frame pair; default: all 1)\n";
 
@@ -89,7 +91,7 @@ int main(int argc, char** argv) {
                                   "--device", "--threads", "--lr-g",     "--lr-d",         "--l1",
                                   "--adv",   "--att-l1", "--att-tv",     "--sample-every", "--checkpoint-every",
                                   "--log-every", "--seed", "--minutes", "--kind-weight",
-                                  "--identity", "--recognition"};
+                                  "--identity", "--recognition", "--colour-jitter"};
     bool known = false;
     for (const char* k : kKeys) known |= key == k;
     if (!known) Usage("unknown argument '" + key + "'");
@@ -125,6 +127,8 @@ int main(int argc, char** argv) {
     options.sample_every = static_cast<int64_t>(Number(args, "--sample-every", 500));
     options.checkpoint_every = static_cast<int64_t>(Number(args, "--checkpoint-every", 1000));
     options.seed = static_cast<uint64_t>(Number(args, "--seed", 0));
+    const double colour_jitter = Number(args, "--colour-jitter", 0);
+    if (!(colour_jitter >= 0 && colour_jitter <= 1)) Usage("--colour-jitter must be in [0, 1]");
 
     ShardDataset data = ShardDataset::Load(args["--data"]);
     if (data.image_size() != size) {
@@ -196,7 +200,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "pgfg_train: --minutes limit reached\n");
         break;
       }
-      const Batch batch = data.Draw(batch_size, options.seed, trainer->step(), flip, trainer->device());
+      const Batch batch = JitterColours(data.Draw(batch_size, options.seed, trainer->step(), flip, trainer->device()),
+                                        colour_jitter, options.seed, trainer->step());
       const StepLosses l = trainer->Step(batch);
       total_seconds += l.seconds;
       ++timed;

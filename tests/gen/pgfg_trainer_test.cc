@@ -172,6 +172,31 @@ TEST(PgfgDatasetTest, ShardRoundTripAndNetworkConventions) {
   fs::remove_all(dir);
 }
 
+// One colour matrix per sample, the same on all its images: a pixel equal in
+// the source and the target stays equal, black prior pixels stay black,
+// masks are untouched; samples get different matrices; (seed, step) repeats.
+TEST(PgfgDatasetTest, ColourJitterRecoloursEachSampleConsistentlyAcrossItsImages) {
+  Batch b = ToNetwork(StoredBatch(4, kSize, 5));
+  b.target = b.source.clone();  // So the jittered target must equal the jittered source.
+  const Batch j = JitterColours(b, 0.1, 3, 17);
+  EXPECT_TRUE(torch::allclose(j.target, j.source));
+  EXPECT_TRUE(torch::equal(j.mask_s, b.mask_s));
+  EXPECT_TRUE(torch::equal(j.mask_t, b.mask_t));
+  EXPECT_GT((j.source - b.source).abs().mean().item<float>(), 0.01f);  // It does recolour.
+  EXPECT_GE(j.source.min().item<float>(), -1.0f);
+  EXPECT_LE(j.source.max().item<float>(), 1.0f);
+  // Black (-1) stays black: the prior is black wherever its mask is empty.
+  const torch::Tensor empty = (b.mask_s == 0).expand_as(b.prior_s);
+  EXPECT_TRUE(torch::allclose(j.prior_s.masked_select(empty), b.prior_s.masked_select(empty)));
+  // Each sample has its own matrix: the mean colour change differs.
+  const torch::Tensor change = (j.source - b.source).mean({2, 3});  // [N,3]
+  EXPECT_FALSE(torch::allclose(change[0], change[1], 1e-3, 1e-3));
+  EXPECT_TRUE(torch::equal(JitterColours(b, 0.1, 3, 17).warp, j.warp));
+  EXPECT_FALSE(torch::equal(JitterColours(b, 0.1, 3, 18).warp, j.warp));
+  EXPECT_TRUE(torch::equal(JitterColours(b, 0.0, 3, 17).source, b.source));
+  EXPECT_THROW(JitterColours(b, 1.5, 3, 17), std::invalid_argument);
+}
+
 TEST(PgfgDatasetTest, WeightedDrawsFollowTheWeightsAndManifestKindsFollowTheSampleOrder) {
   const fs::path dir = FreshDir("pgfg_weighted");
   fs::create_directories(dir / "train");
