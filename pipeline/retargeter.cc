@@ -90,6 +90,17 @@ struct NeuralStage {
   Eigen::AlignedBox2d source_landmark_box;
   bool mouth_only;      // RetargeterOptions::neural_region == "mouth".
   double mouth_grow;    // RetargeterOptions::neural_mouth_grow.
+  double open_ramp;     // RetargeterOptions::neural_open_ramp.
+  double source_lip_gap = 0;  // The source fit's model inner-lip gap, pixels.
+
+  // The "mouth" region's weight for `target_landmarks` (model landmarks):
+  // RetargeterOptions::neural_open_ramp.
+  double OpeningWeight(const face3d::Landmarks68& target_landmarks) const {
+    if (open_ramp <= 0) return 1.0;
+    const double width = (target_landmarks[54] - target_landmarks[48]).norm();
+    const double extra = face3d::InnerLipGap(target_landmarks) - source_lip_gap;
+    return std::clamp(extra / std::max(open_ramp * width, 1e-6), 0.0, 1.0);
+  }
 
   // The target face's box in source pixels: the source's detector box moved
   // and scaled as the projected model landmarks move from the source to the
@@ -108,6 +119,8 @@ struct NeuralStage {
              cv::Mat& warp) const {
     const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
     const face3d::Landmarks68 target_landmarks = landmarks.Project(target, source.camera);
+    const double opening = mouth_only ? OpeningWeight(target_landmarks) : 1.0;
+    if (opening <= 0) return;  // The warp alone: the network would not be pasted.
     const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target_landmarks), margin);
     const int size = net->image_size();
     gen::GeneratorInputs in;
@@ -129,7 +142,7 @@ struct NeuralStage {
     cv::resize(out.attention, attention, rect.size(), 0, 0, cv::INTER_LINEAR);
     cv::Mat weight = FeatherMask(rect.width, std::max(2.0, kFeatherFraction * rect.width));
     weight = weight.mul(1.0 - attention);
-    if (mouth_only) weight = weight.mul(MouthGate(target_landmarks, rect, mouth_grow));
+    if (mouth_only) weight = weight.mul(MouthGate(target_landmarks, rect, mouth_grow), opening);
     const cv::Rect local = inside - rect.tl();
     cv::Mat w_roi = warp(inside);
     cv::Mat w_f, c_f;
@@ -211,6 +224,9 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
   if (!(options.neural_mouth_grow >= 0 && options.neural_mouth_grow <= 2)) {
     throw std::invalid_argument("RetargeterOptions: neural_mouth_grow must be in [0, 2]");
   }
+  if (!(options.neural_open_ramp >= 0 && options.neural_open_ramp <= 1)) {
+    throw std::invalid_argument("RetargeterOptions: neural_open_ramp must be in [0, 1]");
+  }
   // The generator first: a corrupt model file fails before the slow source fit.
   std::unique_ptr<gen::NeuralGenerator> net;
   std::vector<std::string> warnings;
@@ -260,10 +276,13 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
     const face3d::MorphableModel& model = impl->analyzer->model();
     auto stage = std::unique_ptr<NeuralStage>(new NeuralStage{
         std::move(net), render::PriorRenderer::Create(model, {}), {}, face3d::LandmarkModel::Create(model),
-        options.neural_crop_margin, {}, options.neural_region == "mouth", options.neural_mouth_grow});
+        options.neural_crop_margin, {}, options.neural_region == "mouth", options.neural_mouth_grow,
+        options.neural_open_ramp});
     stage->source_samples = stage->priors.SampleSource(ViewOf(impl->source_rgb, PixelFormat::kRgb),
                                                        impl->source.params, impl->source.camera);
-    stage->source_landmark_box = LandmarkBox(stage->landmarks.Project(impl->source.params, impl->source.camera));
+    const face3d::Landmarks68 source_landmarks = stage->landmarks.Project(impl->source.params, impl->source.camera);
+    stage->source_landmark_box = LandmarkBox(source_landmarks);
+    stage->source_lip_gap = face3d::InnerLipGap(source_landmarks);
     impl->neural = std::move(stage);
     impl->generator = "neural";
   }

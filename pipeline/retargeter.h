@@ -86,6 +86,13 @@ struct RetargeterOptions {
   // target's mouth width (corner to corner), in [0, 2] (default 0.35); the
   // edge is feathered over half that again (at least 2 px).
   double neural_mouth_grow = 0.35;
+  // "mouth" region: the network's weight follows how far the target's lips
+  // part beyond the source's (model inner-lip gap, face3d::InnerLipGap): 0
+  // while the target's gap is at most the source's (the warp can close or
+  // keep a mouth: nothing it needs is hidden in the source), rising linearly
+  // to 1 at neural_open_ramp x the target's mouth width more. In [0, 1]
+  // (default 0.1); 0: always 1 (the network's attention decides alone).
+  double neural_open_ramp = 0.1;
   // Receives each warning of Create() (e.g. the neural model is missing and
   // the classical warp is used). Null (default): written to stderr as
   // "faceanime: warning: ...". Either way Retargeter::warnings() keeps them.

@@ -142,6 +142,28 @@ TEST(RetargeterGeneratorTest, MouthRegionChangesOnlyAroundTheTargetLips) {
   EXPECT_GT(cv::countNonZero(differs(lip_box)), lip_box.area() / 2);
 }
 
+// neural_open_ramp: where the target's lips part no more than the source's
+// (here: the source's own state) the warp is exact and the network is not
+// pasted; with the ramp off it is. A wide-open target gets the network.
+TEST(RetargeterGeneratorTest, MouthRegionLeavesTheWarpWhileTheLipsPartNoMoreThanTheSources) {
+  auto classical = Retargeter::Create(Options("classical"));
+  RetargeterOptions o = Options("neural", WriteTinyModel());
+  ASSERT_GT(o.neural_open_ramp, 0.0);  // The default gates.
+  auto gated = Retargeter::Create(o);
+  o.neural_open_ramp = 0;
+  auto ungated = Retargeter::Create(o);
+  const face3d::FaceParams& rest = gated->source().params;
+  const cv::Mat warp = classical->Render(rest);
+  EXPECT_EQ(cv::norm(gated->Render(rest), warp, cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(ungated->Render(rest), warp, cv::NORM_INF), 0.0);
+  face3d::FaceParams open = rest;
+  open.expression[26] = 0.6;  // jawOpen: far beyond the ramp.
+  EXPECT_EQ(cv::norm(gated->Render(open), ungated->Render(open), cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(gated->Render(open), classical->Render(open), cv::NORM_INF), 0.0);
+  o.neural_open_ramp = 1.5;
+  EXPECT_THROW(Retargeter::Create(o), std::invalid_argument);
+}
+
 TEST(RetargeterGeneratorTest, InvalidNeuralRegionIsAnErrorListingTheValidOnes) {
   RetargeterOptions o = Options("neural", WriteTinyModel());
   o.neural_region = "eyes";
@@ -224,12 +246,16 @@ TEST(RetargeterGeneratorTest, DefaultNeuralModelIsTheCommittedOneUnlessOverridde
 
 // The committed CPU model, at the source's own state (nothing to change): it
 // keeps the face as the warp renders it (its attention copies the warp
-// where the warp is right) instead of redrawing it.
+// where the warp is right) instead of redrawing it. Region "face": the
+// network's own output over the whole crop (the default "mouth" region pastes
+// nothing at the source's state, see above).
 TEST(RetargeterGeneratorTest, CommittedNeuralModelLoadsAndKeepsAnUnchangedFace) {
   const fs::path model = fs::path(FACEANIME_TEST_ASSETS) / "pgfg" / "pgfg_128.pt";
   ASSERT_TRUE(fs::exists(model)) << model;
   auto classical = Retargeter::Create(Options("classical"));
-  auto neural = Retargeter::Create(Options("neural", model));
+  RetargeterOptions o = Options("neural", model);
+  o.neural_region = "face";
+  auto neural = Retargeter::Create(o);
   ASSERT_EQ(neural->generator(), "neural");
   EXPECT_TRUE(neural->warnings().empty());
   const face3d::FaceParams& rest = neural->source().params;

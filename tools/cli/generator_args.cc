@@ -22,6 +22,12 @@ void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
                   "whole face crop")
       ->check(CLI::IsMember({"mouth", "face"}))
       ->capture_default_str();
+  cmd->add_option("--neural-open-ramp", args.open_ramp,
+                  "--generator neural, region mouth: the network's weight is 0 while the target's lips part no "
+                  "more than the source's (the warp alone) and reaches 1 when they part this fraction of the "
+                  "mouth width more; 0: always 1")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
 }
 
 void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::RetargeterOptions& options) {
@@ -30,6 +36,7 @@ void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::Retarg
   options.neural_device = args.device;
   options.neural_threads = threads;
   options.neural_region = args.region;
+  options.neural_open_ramp = args.open_ramp;
 }
 
 }  // namespace faceanime::cli

@@ -17,6 +17,7 @@ struct GeneratorArgs {
   std::string model;                    // Empty: pipeline::DefaultNeuralModelPath().
   std::string device = "cpu";           // cpu | cuda.
   std::string region = "mouth";         // mouth | face (RetargeterOptions::neural_region).
+  double open_ramp = 0.1;               // RetargeterOptions::neural_open_ramp.
 };
 
 // Adds --generator, --model, --device and --neural-region to `cmd`.
