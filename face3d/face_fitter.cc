@@ -546,11 +546,23 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
     const double rmse = internal::RmseForRows(landmarks_, params, camera, landmarks, request.weights, rows);
     if (rmse > options_.restart_rmse_sigma * options_.landmark_sigma_px) {
       double best = cost(state, identity, rows);
-      for (double tolerance_cm : FitOptions::kRestartToleranceCm) {
+      for (const FitOptions::Restart& restart : FitOptions::kRestarts) {
         State st = start;
+        if (restart.yaw_deg != 0.0 || restart.pitch_deg != 0.0) {
+          Pose turned;
+          turned.rotation = Eigen::Vector3d(st[0], st[1], st[2]);
+          EulerAngles angles = ToEuler(turned);
+          angles.yaw += restart.yaw_deg;
+          angles.pitch += restart.pitch_deg;
+          const Eigen::Vector3d rotation = RotationFromEuler(angles);
+          for (int i = 0; i < 3; ++i) st[i] = rotation[i];
+        }
         std::array<double, kNumIdentityShapes> id = start_identity;
+        if (!hold_identity) {
+          for (double& w : id) w *= restart.identity_scale;
+        }
         std::array<int, kNumLandmarks> r{};
-        contour_rounds(tolerance_cm, &st, &id, &r);
+        contour_rounds(restart.tolerance_cm, &st, &id, &r);
         const double c = cost(st, id, r);
         if (c < best) {
           best = c;

@@ -188,21 +188,41 @@ struct FitOptions {
   // Restarts of a fit stuck in a wrong jaw-contour correspondence (>= 0; 0,
   // the default, is off): when the fit's RMSE exceeds this times
   // landmark_sigma_px, the contour rounds are run again from the same start
-  // (after the inner-landmark fit, if any), once per kRestartToleranceCm as
-  // the silhouette tie tolerance (LandmarkModel::SelectRows) instead of
-  // kSilhouetteToleranceCm, and the fit of lowest cost is kept. Each
-  // tolerance leads the discrete re-selection of silhouette vertices along
-  // another path; noise-free fits that end in a wrong correspondence keep a
-  // residual several times that of fits that do not (started from the truth:
-  // at most 0.38 landmark_sigma_px over 56 synthetic faces). With
-  // inner_landmarks_first, silhouette_consistency_weight 1 and
-  // landmark_sigma_px 0.1, 0.5 brings the noise-free synthetic faces from 15
-  // of 224 beyond 1 deg rotation error or 0.3 px to 2 of 224 (both beyond
-  // 1 deg; fit_sweep_test.cc), at about twice the time on
-  // BM_FitSingleImageExactLandmarks' 8 faces (4 of them restarted).
+  // (after the inner-landmark fit, if any), once per entry of kRestarts, and
+  // the fit of lowest cost is kept. Each restart leads the discrete
+  // re-selection of silhouette vertices along another path: another
+  // silhouette tie tolerance (LandmarkModel::SelectRows) instead of
+  // kSilhouetteToleranceCm, the start's yaw or pitch turned by a few degrees,
+  // or the start's identity scaled up (the inner-landmark fit's identity is
+  // shrunk by its prior, and a start from the true identity reaches the right
+  // correspondence even 4 deg off in pose). Noise-free fits that end in a
+  // wrong correspondence keep a residual several times that of fits that do
+  // not (started from the truth: at most 0.38 landmark_sigma_px over 56
+  // synthetic faces). With inner_landmarks_first,
+  // silhouette_consistency_weight 1 and landmark_sigma_px 0.1, 0.5 brings the
+  // noise-free synthetic faces from 15 of 224 beyond 1 deg rotation error or
+  // 0.3 px to 1 of 224, and 4 of 224 on fresh seeds (fit_sweep_test.cc), at
+  // 744 ms CPU for BM_FitSingleImageExactLandmarks' 8 faces (4 restarted)
+  // against 144 with the three tolerance restarts alone.
   double restart_rmse_sigma = 0.0;
-  // Silhouette tie tolerances (cm, projected) of the restarts, in order.
-  static constexpr std::array<double, 3> kRestartToleranceCm = {0.02, 0.08, 0.01};
+  // One restart (restart_rmse_sigma): silhouette tie tolerance (cm,
+  // projected; 0.05 is kSilhouetteToleranceCm), start pose turned by yaw_deg /
+  // pitch_deg (EulerAngles), start identity times identity_scale.
+  struct Restart {
+    double tolerance_cm;
+    double yaw_deg;
+    double pitch_deg;
+    double identity_scale;
+  };
+  static constexpr double kRestartTurnDeg = 3.0;
+  static constexpr std::array<Restart, 8> kRestarts = {{{0.02, 0, 0, 1},
+                                                         {0.08, 0, 0, 1},
+                                                         {0.01, 0, 0, 1},
+                                                         {0.05, kRestartTurnDeg, 0, 1},
+                                                         {0.05, -kRestartTurnDeg, 0, 1},
+                                                         {0.05, 0, kRestartTurnDeg, 1},
+                                                         {0.05, 0, -kRestartTurnDeg, 1},
+                                                         {0.05, 0, 0, 1.5}}};
   // Contour re-selection rounds (each a Levenberg-Marquardt solve). >= 1.
   int max_rounds = 4;
   // Levenberg-Marquardt iterations per round. >= 1.

@@ -1,8 +1,10 @@
 // The exact-landmark single-image fit (identity estimated, noise-free
-// synthetic landmarks) over 224 faces: how many local minima of the
-// jaw-contour correspondence FitOptions::restart_rmse_sigma leaves.
+// synthetic landmarks) over 224 faces, and over 224 faces of fresh seeds that
+// no option was chosen on: how many local minima of the jaw-contour
+// correspondence FitOptions::restart_rmse_sigma leaves.
 #include <cstdio>
 #include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -18,10 +20,19 @@ using testing::RotationErrorDeg;
 using testing::SyntheticCamera;
 using testing::TestModel;
 
+// The 28 seeds the restarts were chosen on (the first 7 are those
+// face_fitter_test.cc reports on).
+const std::vector<int> kTuningSeeds = {11,  23,  37,  41,  53,  61,  67,  71,  79,  83,  89,  97,  101, 103,
+                                       107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173, 179};
+// The next 28 primes, not looked at while choosing FitOptions::kRestarts'
+// tolerances; the turned and scaled-identity starts were added after
+// measuring them (10 -> 4 of 224).
+const std::vector<int> kFreshSeeds = {181, 191, 193, 197, 199, 211, 223, 227, 229, 233, 239, 241, 251, 257,
+                                      263, 269, 271, 277, 281, 283, 293, 307, 311, 313, 317, 331, 337, 347};
+
 // Faces whose fit ends beyond 1 deg rotation error or 0.3 px RMSE, over 8
-// faces each of 28 seeds (the first 7 are those face_fitter_test.cc reports
-// on).
-int FacesBeyondBounds(double restart_rmse_sigma) {
+// faces each of `seeds`.
+int FacesBeyondBounds(double restart_rmse_sigma, const std::vector<int>& seeds) {
   FitOptions options;
   options.landmark_offsets_cm = ZeroLandmarkOffsets();
   options.landmark_sigma_px = 0.1;
@@ -31,8 +42,7 @@ int FacesBeyondBounds(double restart_rmse_sigma) {
   const FaceFitter fitter = FaceFitter::Create(TestModel(), options);
   const Camera camera = SyntheticCamera();
   int beyond = 0;
-  for (int seed : {11, 23, 37, 41, 53, 61, 67, 71, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149,
-                   151, 157, 163, 167, 173, 179}) {
+  for (int seed : seeds) {
     std::mt19937 rng(seed);
     for (int t = 0; t < 8; ++t) {
       const FaceParams truth = RandomFace(TestModel(), rng);
@@ -45,17 +55,27 @@ int FacesBeyondBounds(double restart_rmse_sigma) {
       }
     }
   }
-  std::printf("restart_rmse_sigma %.1f: %d of 224 faces beyond 1 deg or 0.3 px\n", restart_rmse_sigma, beyond);
+  std::printf("restart_rmse_sigma %.1f: %d of %zu faces beyond 1 deg or 0.3 px (seeds %d-%d)\n", restart_rmse_sigma,
+              beyond, 8 * seeds.size(), seeds.front(), seeds.back());
   return beyond;
 }
 
-// Measured 2026-11-21: 15 of 224 without restarts, 2 with (seed 109 face 0,
-// 1.16 deg; seed 157 face 3, 2.43 deg).
-TEST(FitSweepTest, ContourRestartsLeaveAtMostTwoOf224NoiseFreeFacesBeyondOneDegreeOrPointThreePixels) {
-  const int plain = FacesBeyondBounds(0.0);
-  const int restarted = FacesBeyondBounds(0.5);
-  EXPECT_LE(restarted, 2);
+// Measured 2026-11-22: 15 of 224 without restarts; with them 1 (seed 157
+// face 3, 1.08 deg at 0.059 px: its lowest-cost restart, cost 102 against
+// 40 from the truth). Before the turned and scaled-identity starts
+// (tolerances only): 2.
+TEST(FitSweepTest, ContourRestartsLeaveAtMostOneOf224NoiseFreeFacesBeyondOneDegreeOrPointThreePixels) {
+  const int plain = FacesBeyondBounds(0.0, kTuningSeeds);
+  const int restarted = FacesBeyondBounds(0.5, kTuningSeeds);
+  EXPECT_LE(restarted, 1);
   EXPECT_LT(restarted, plain);
+}
+
+// Measured 2026-11-22: 4 of 224 (seeds 271 face 5, 277 face 5, 331 face 2:
+// 1.09-1.42 deg at RMSE 0.030-0.047 px, below the restart threshold of
+// 0.05 px; seed 281 face 0, 1.42 deg at 0.077 px). Tolerances only: 10.
+TEST(FitSweepTest, ContourRestartsLeaveAtMostFourOf224NoiseFreeFacesOfFreshSeedsBeyondOneDegreeOrPointThreePixels) {
+  EXPECT_LE(FacesBeyondBounds(0.5, kFreshSeeds), 4);
 }
 
 }  // namespace
