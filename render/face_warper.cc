@@ -236,6 +236,12 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   if (!(options.lip_shadow >= 0.f && options.lip_shadow <= 1.f)) {
     throw std::invalid_argument("WarpOptions: lip_shadow must be in [0, 1]");
   }
+  if (!(options.mouth_recess_occlusion >= 0.f) || !std::isfinite(options.mouth_recess_occlusion)) {
+    throw std::invalid_argument("WarpOptions: mouth_recess_occlusion must be finite and >= 0");
+  }
+  if (!(options.mouth_recess_free_cm >= 0.f) || !std::isfinite(options.mouth_recess_free_cm)) {
+    throw std::invalid_argument("WarpOptions: mouth_recess_free_cm must be finite and >= 0");
+  }
   if (!(options.lip_line_snap_cm >= 0.f)) {
     throw std::invalid_argument("WarpOptions: lip_line_snap_cm must be >= 0");
   }
@@ -504,7 +510,30 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         }
         const float height_cm = static_cast<float>(z_sum) * cm_per_px_at_1cm;  // Sum of per-pixel heights.
         const float o = 1.f - std::exp(-height_cm / options_.mouth_aperture_cm);
-        for (int r = begin; r < y; ++r) openness.at<float>(r - gen_box.y, x - gen_box.x) = o;
+        // Recess behind the lips (WarpOptions::mouth_recess_occlusion): the
+        // depth of the lips bounding the run (mean of the rows just above and
+        // below it that the face or head covers).
+        float lip_depth = 0.f;
+        int lip_rows = 0;
+        for (const int r : {begin - 1, y}) {
+          if (r < 0 || r >= n) continue;
+          const int32_t t = tgt_buf.triangle.at<int32_t>(r, x);
+          if (t < 0 || IsMouthInterior(mesh_.triangle_parts()[t])) continue;
+          lip_depth += tgt_buf.depth.at<float>(r, x);
+          ++lip_rows;
+        }
+        const bool occlude = options_.mouth_recess_occlusion > 0.f && lip_rows > 0;
+        lip_depth = lip_rows > 0 ? lip_depth / lip_rows : 0.f;
+        for (int r = begin; r < y; ++r) {
+          float visible = 1.f;
+          if (occlude) {
+            const float recess =
+                options_.mouth_recess_occlusion *
+                std::max(0.f, tgt_buf.depth.at<float>(r, x) - lip_depth - options_.mouth_recess_free_cm);
+            visible = height_cm / std::sqrt(height_cm * height_cm + recess * recess + 1e-12f);
+          }
+          openness.at<float>(r - gen_box.y, x - gen_box.x) = o * visible;
+        }
       }
     }
     for (int y = gen_box.y; y < gen_box.br().y; ++y) {
@@ -524,12 +553,15 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         // the tongue is near 6 cm, the throat near 1 cm).
         const float z_model = w0 * tgt_model(t[0], 2) + w1 * tgt_model(t[1], 2) + w2 * tgt_model(t[2], 2);
         const float falloff = 0.2f + 0.8f * std::exp(-std::max(0.f, 10.5f - z_model) / 7.f);
-        // Flat Lambert shading with the light at the camera.
-        const Eigen::Vector3f v0 = tgt_cam.row(t[0]).transpose();
-        const Eigen::Vector3f normal =
-            (tgt_cam.row(t[1]).transpose() - v0).cross(tgt_cam.row(t[2]).transpose() - v0).normalized();
-        const float cosine = std::abs(normal.dot(v0.normalized()));
-        const float shade = light * falloff * (0.55f + 0.45f * cosine);
+        float shade = light * falloff;
+        if (!(options_.mouth_recess_occlusion > 0.f)) {
+          // Without the recess occlusion: flat Lambert shading with the light
+          // at the camera.
+          const Eigen::Vector3f v0 = tgt_cam.row(t[0]).transpose();
+          const Eigen::Vector3f normal =
+              (tgt_cam.row(t[1]).transpose() - v0).cross(tgt_cam.row(t[2]).transpose() - v0).normalized();
+          shade *= 0.55f + 0.45f * std::abs(normal.dot(v0.normalized()));
+        }
         const cv::Vec3f base = part == Part::kTeeth          ? options_.teeth_rgb
                                : part == Part::kGumsAndTongue ? options_.gums_rgb
                                                               : options_.socket_rgb;

@@ -292,6 +292,48 @@ TEST_F(SyntheticHeadTest, WiderMouthOpeningShowsMoreLitInteriorAndLessLipShadow)
   EXPECT_LT(to_lit[1] / to_shadow[1], 0.5 * to_lit[0] / to_shadow[0]);
 }
 
+TEST_F(SyntheticHeadTest, RecessOcclusionTurnsTheInteriorDeepBehindTheLipsTowardsTheLipShadow) {
+  const cv::Mat source = Render(a_);
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  const WarpOptions defaults;
+  EXPECT_EQ(defaults.mouth_recess_occlusion, 0.f);  // Off by default.
+  const FaceWarper occluded = FaceWarper::Create(Model(), {.mouth_recess_occlusion = 2.f});
+  const FaceWarper open = FaceWarper::Create(Model(), defaults);
+  // Without the lips' allowance every point behind the lips is occluded.
+  const FaceWarper no_allowance =
+      FaceWarper::Create(Model(), {.mouth_recess_occlusion = 2.f, .mouth_recess_free_cm = 0.f});
+  const FaceWarper unlit = FaceWarper::Create(Model(), {.render_mouth_interior = false});
+  const double jaw[2] = {0.2, 0.7};
+  double occluded_share[2];
+  for (int i = 0; i < 2; ++i) {
+    FaceParams b = a_;
+    b.expression[Model().ExpressionIndex("jawOpen")] = jaw[i];
+    WarpDebug debug;
+    const cv::Mat out = occluded.Warp(view, a_, b, camera_, &debug);
+    const auto colours = ColoursInCropMask(out, debug.mouth_mask, debug, camera_);
+    ASSERT_GT(colours.size(), 20u) << "jawOpen " << jaw[i];
+    const auto in_mask = [&](const cv::Mat& image, float gain = 1.f) {
+      return ColoursInCropMask(image, debug.mouth_mask, debug, camera_, gain);
+    };
+    const auto shadow = in_mask(unlit.Warp(view, a_, b, camera_), defaults.lip_shadow);
+    const auto lit = in_mask(open.Warp(view, a_, b, camera_));
+    const double to_shadow = MeanAbsDiff(colours, shadow);
+    const double lit_to_shadow = MeanAbsDiff(lit, shadow);
+    const double strict_to_shadow = MeanAbsDiff(in_mask(no_allowance.Warp(view, a_, b, camera_)), shadow);
+    ASSERT_GT(lit_to_shadow, 1.0) << "jawOpen " << jaw[i];
+    occluded_share[i] = 1.0 - to_shadow / lit_to_shadow;
+    std::printf("jawOpen %.2f: MAE to the lip shadow: no occlusion %.1f, occlusion 2 %.1f, no lip allowance %.1f\n",
+                jaw[i], lit_to_shadow, to_shadow, strict_to_shadow);
+    EXPECT_LE(to_shadow, lit_to_shadow + 1e-6) << "jawOpen " << jaw[i];
+    EXPECT_LE(strict_to_shadow, to_shadow + 1e-6) << "jawOpen " << jaw[i];
+  }
+  // The wide opening shows the socket and throat far behind the lips: mostly
+  // occluded. The narrow parting shows the teeth just behind them: nearly
+  // unchanged (the lips' allowance).
+  EXPECT_GT(occluded_share[1], 0.3);
+  EXPECT_LT(occluded_share[0], 0.5 * occluded_share[1]);
+}
+
 // The closed-lip seam of `params` (landmark 60, the midpoints of the inner-lip
 // pairs 61/67, 62/66, 63/65, landmark 64), projected.
 std::vector<cv::Point2d> ProjectedSeam(const FaceParams& params, const Camera& camera) {
@@ -475,6 +517,8 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_aperture_cm = 0.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_shadow = 1.5f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_cm = -0.1f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_occlusion = -1.f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_free_cm = -0.1f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_fade_cm = 0.f}), std::invalid_argument);
   const FaceWarper warper = FaceWarper::Create(Model(), {});
   const cv::Mat image(64, 64, CV_8UC3, cv::Scalar::all(0));
