@@ -26,8 +26,8 @@ void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint
       klass, prop_region,
       g_param_spec_string("neural-region", "Neural region",
                           "generator=neural: where the network may change the warp: mouth (around the target's "
-                          "lips only; eyes, skin and identity stay the classical warp's) or face (the whole face "
-                          "crop)",
+                          "lips only, and only while they part wider than the portrait's; eyes, skin and identity "
+                          "stay the classical warp's) or face (the whole face crop)",
                           "mouth", flags));
 }
 

@@ -18,8 +18,8 @@ void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
       ->capture_default_str();
   cmd->add_option("--neural-region", args.region,
                   "--generator neural: where the network may change the warp. mouth: around the target's lips "
-                  "only (the rest is the classical warp, so eyes, skin and identity are the warp's); face: the "
-                  "whole face crop")
+                  "only, fading in as they part wider than the source's (--neural-open-ramp; the rest is the "
+                  "classical warp, so eyes, skin and identity are the warp's); face: the whole face crop")
       ->check(CLI::IsMember({"mouth", "face"}))
       ->capture_default_str();
   cmd->add_option("--neural-open-ramp", args.open_ramp,
