@@ -89,18 +89,12 @@ Batch JitterColours(const Batch& batch, double strength, uint64_t seed, int64_t 
     for (int k = 0; k < 9; ++k) m[i * 9 + k] = (k % 4 == 0 ? 1.0f : 0.0f) + static_cast<float>(strength) * normal(rng);
   }
   const torch::Tensor matrix = torch::tensor(m).view({n, 3, 3}).to(batch.source.device());
-  auto apply = [&](const torch::Tensor& image) {  // [N,3,H,W] in [-1, 1]
-    const torch::Tensor x = (image + 1) * 0.5;
-    const torch::Tensor y = torch::einsum("nij,njhw->nihw", {matrix, x}).clamp(0, 1);
-    return y * 2 - 1;
-  };
-  Batch out = batch;
-  out.source = apply(batch.source);
-  out.warp = apply(batch.warp);
-  out.prior_s = apply(batch.prior_s);
-  out.prior_t = apply(batch.prior_t);
-  out.target = apply(batch.target);
-  return out;
+  // Every RGB field ([N,3,H,W] in [-1, 1]); the masks as they are.
+  return Map(batch, [&](const torch::Tensor& t, int64_t channels) {
+    if (channels != 3) return t;
+    const torch::Tensor x = (t + 1) * 0.5;
+    return torch::einsum("nij,njhw->nihw", {matrix, x}).clamp(0, 1) * 2 - 1;
+  });
 }
 
 Batch ToNetwork(const Batch& stored) {
