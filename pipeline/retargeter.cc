@@ -117,10 +117,10 @@ struct NeuralStage {
   // Refines `warp` (the full classical frame, RGB) in place around the faces.
   void Apply(const cv::Mat& source_rgb, const FaceObservation& source, const face3d::FaceParams& target,
              cv::Mat& warp) const {
-    const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
     const face3d::Landmarks68 target_landmarks = landmarks.Project(target, source.camera);
     const double opening = mouth_only ? OpeningWeight(target_landmarks) : 1.0;
-    if (opening <= 0) return;  // The warp alone: the network would not be pasted.
+    if (opening <= 0) return;  // The warp alone: neither the prior nor the network is needed.
+    const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
     const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target_landmarks), margin);
     const int size = net->image_size();
     gen::GeneratorInputs in;
