@@ -206,8 +206,13 @@ TEST_F(SyntheticHeadTest, MouthOpeningShadesTheInteriorInsteadOfSmearingTheLips)
   FaceParams b = a_;
   b.expression[Model().ExpressionIndex("jawOpen")] = 0.7;
   const cv::Mat source = Render(a_);
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  // The interior's own colours, without the recess occlusion (which turns
+  // the deep interior towards the lip shadow; tested below).
   WarpDebug debug;
-  const cv::Mat out = FaceWarper::Create(Model(), {}).Warp(ViewOf(source, PixelFormat::kRgb), a_, b, camera_, &debug);
+  const cv::Mat out = FaceWarper::Create(Model(), {.mouth_recess_occlusion = 0.f}).Warp(view, a_, b, camera_, &debug);
+  WarpDebug default_debug;
+  const cv::Mat by_default = FaceWarper::Create(Model(), {}).Warp(view, a_, b, camera_, &default_debug);
   WarpDebug plain_debug;
   const cv::Mat smeared = FaceWarper::Create(Model(), {.render_mouth_interior = false})
                               .Warp(ViewOf(source, PixelFormat::kRgb), a_, b, camera_, &plain_debug);
@@ -220,6 +225,7 @@ TEST_F(SyntheticHeadTest, MouthOpeningShadesTheInteriorInsteadOfSmearingTheLips)
   cv::erode(debug.mouth_mask, inner, cv::Mat::ones(3, 3, CV_8U));
   ASSERT_GT(cv::countNonZero(inner), 20);
   int reddish = 0, count = 0, skin_like = 0;
+  double default_sum = 0, smeared_sum = 0;
   const double scale = debug.crop_camera.focal / camera_.focal;
   for (int y = 0; y < inner.rows; ++y) {
     for (int x = 0; x < inner.cols; ++x) {
@@ -230,11 +236,19 @@ TEST_F(SyntheticHeadTest, MouthOpeningShadesTheInteriorInsteadOfSmearingTheLips)
       const cv::Vec3b s = smeared.at<cv::Vec3b>(fy, fx);
       reddish += c[0] >= c[1] && c[0] + 5 >= c[2];
       skin_like += s[0] < s[1] || s[0] < s[2];
+      default_sum += cv::sum(by_default.at<cv::Vec3b>(fy, fx))[0];
+      smeared_sum += cv::sum(s)[0];
       ++count;
     }
   }
   EXPECT_GT(reddish, 0.9 * count);
   EXPECT_GT(skin_like, 0.9 * count);  // Without the interior, skin smears in.
+  // By default (recess occlusion on) the same region is shaded too: the
+  // interior seen through the lips is much darker than the smeared skin.
+  EXPECT_EQ(cv::countNonZero(default_debug.mouth_mask != debug.mouth_mask), 0);
+  std::printf("interior brightness: %.1f by default, %.1f smeared\n", default_sum / (3 * count),
+              smeared_sum / (3 * count));
+  EXPECT_LT(default_sum, 0.7 * smeared_sum);
 }
 
 // RGB of `image` at the full-resolution pixels nearest the centres of the
@@ -262,11 +276,13 @@ double MeanAbsDiff(const std::vector<cv::Vec3f>& a, const std::vector<cv::Vec3f>
 
 TEST_F(SyntheticHeadTest, WiderMouthOpeningShowsMoreLitInteriorAndLessLipShadow) {
   const cv::Mat source = Render(a_);
-  const WarpOptions defaults;
+  // The aperture term alone (the recess occlusion, tested below, darkens
+  // the deep interior of a wide opening too).
+  const WarpOptions defaults{.mouth_recess_occlusion = 0.f};
   const FaceWarper warper = FaceWarper::Create(Model(), defaults);
   // References: the interior fully shaded whatever the opening, and the
   // neighbouring lips and skin filled in and darkened by the lip shadow.
-  const FaceWarper lit = FaceWarper::Create(Model(), {.mouth_aperture_cm = 1e-4f});
+  const FaceWarper lit = FaceWarper::Create(Model(), {.mouth_aperture_cm = 1e-4f, .mouth_recess_occlusion = 0.f});
   const FaceWarper unlit = FaceWarper::Create(Model(), {.render_mouth_interior = false});
   const double jaw[2] = {0.2, 0.7};
   double to_lit[2], to_shadow[2];
@@ -296,9 +312,9 @@ TEST_F(SyntheticHeadTest, RecessOcclusionTurnsTheInteriorDeepBehindTheLipsToward
   const cv::Mat source = Render(a_);
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
   const WarpOptions defaults;
-  EXPECT_EQ(defaults.mouth_recess_occlusion, 0.f);  // Off by default.
-  const FaceWarper occluded = FaceWarper::Create(Model(), {.mouth_recess_occlusion = 2.f});
-  const FaceWarper open = FaceWarper::Create(Model(), defaults);
+  EXPECT_EQ(defaults.mouth_recess_occlusion, 2.f);  // On by default.
+  const FaceWarper occluded = FaceWarper::Create(Model(), defaults);
+  const FaceWarper open = FaceWarper::Create(Model(), {.mouth_recess_occlusion = 0.f});
   // Without the lips' allowance every point behind the lips is occluded.
   const FaceWarper no_allowance =
       FaceWarper::Create(Model(), {.mouth_recess_occlusion = 2.f, .mouth_recess_free_cm = 0.f});
