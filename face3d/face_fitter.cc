@@ -51,8 +51,7 @@ Eigen::Vector3d MeanVertex(const MorphableModel& model, int v) {
 Eigen::Vector2d ProjectPoint(const Eigen::Vector3d& model_point, const Eigen::Matrix3d& r, const Eigen::Vector3d& t,
                              const Camera& camera) {
   const Eigen::Vector3d p = r * model_point + t;
-  const double z = std::max(p.z(), 1e-3);
-  return {camera.focal * p.x() / z + camera.cx, camera.focal * p.y() / z + camera.cy};
+  return camera.Project({p.x(), p.y(), std::max(p.z(), 1e-3)});
 }
 
 ceres::Solver::Options SolverOptions(int max_iterations, ceres::LinearSolverType solver) {

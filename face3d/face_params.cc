@@ -65,8 +65,7 @@ Eigen::Matrix<double, Eigen::Dynamic, 2> Project(const Vertices& model_points, c
       out.row(i).setConstant(std::numeric_limits<double>::quiet_NaN());
       continue;
     }
-    out(i, 0) = camera.focal * p.x() / p.z() + camera.cx;
-    out(i, 1) = camera.focal * p.y() / p.z() + camera.cy;
+    out.row(i) = camera.Project(p).transpose();
   }
   return out;
 }

@@ -39,6 +39,13 @@ struct Camera {
   // max(width, height) (about 53° across the long side, between a webcam and
   // a portrait lens), principal point at the image centre.
   static Camera ForImage(int width, int height);
+
+  // Pixel position of a camera-space point p (centimetres, in front of the
+  // camera: p.z() > 0; the caller checks) in OpenCV image coordinates (x
+  // right, y down, pixel centres at integers): focal * (x, y) / z + (cx, cy).
+  Eigen::Vector2d Project(const Eigen::Vector3d& p) const {
+    return {focal * p.x() / p.z() + cx, focal * p.y() / p.z() + cy};
+  }
 };
 
 // Rigid head pose: model space -> camera space (see the file comment).

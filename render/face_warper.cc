@@ -53,10 +53,9 @@ struct Crop {
 bool AddProjectedBox(const Positions& cam, int count, const face3d::Camera& camera, double box[4]) {
   bool any = false;
   for (Eigen::Index i = 0; i < count; ++i) {
-    const double z = cam(i, 2);
-    if (z < 1.0) continue;
-    const double x = camera.focal * cam(i, 0) / z + camera.cx;
-    const double y = camera.focal * cam(i, 1) / z + camera.cy;
+    if (cam(i, 2) < 1.0) continue;
+    const Eigen::Vector2d px = camera.Project(cam.row(i).transpose().cast<double>());
+    const double x = px.x(), y = px.y();
     box[0] = std::min(box[0], x);
     box[1] = std::min(box[1], y);
     box[2] = std::max(box[2], x);
@@ -290,8 +289,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       const Eigen::Vector3f t = source.pose.translation.cast<float>();
       for (int k = 0; k < 5; ++k) {
         const Eigen::Vector3f c = r * seam[k] + t;
-        ws.seam_px[k] = cv::Point2f(static_cast<float>(camera.focal * c.x() / c.z() + camera.cx),
-                                    static_cast<float>(camera.focal * c.y() / c.z() + camera.cy));
+        const Eigen::Vector2d px = camera.Project(c.cast<double>());
+        ws.seam_px[k] = cv::Point2f(static_cast<float>(px.x()), static_cast<float>(px.y()));
         if (k == 2) ws.seam_depth_cm = c.z();
       }
       ws.lips_closed = ws.seam_depth_cm > 1.f;

@@ -23,9 +23,8 @@ struct Projected {
 };
 
 Projected ProjectPoint(const Positions& cam, int i, const face3d::Camera& camera) {
-  const float z = cam(i, 2);
-  return {static_cast<float>(camera.focal * cam(i, 0) / z + camera.cx),
-          static_cast<float>(camera.focal * cam(i, 1) / z + camera.cy), z};
+  const Eigen::Vector2d px = camera.Project(cam.row(i).transpose().cast<double>());
+  return {static_cast<float>(px.x()), static_cast<float>(px.y()), cam(i, 2)};
 }
 
 // True when the point is in the image and within `tol` of the z-buffer.

@@ -141,8 +141,7 @@ int main(int argc, char** argv) {
         const Eigen::Vector3d x =
             fitter.landmark_model().RowPosition(rows[k], fit.params.identity, fit.params.expression);
         const Eigen::Vector3d p = r * x + fit.params.pose.translation;
-        const Eigen::Vector2d projected(s.camera.focal * p.x() / p.z() + s.camera.cx,
-                                        s.camera.focal * p.y() / p.z() + s.camera.cy);
+        const Eigen::Vector2d projected = s.camera.Project(p);
         const Eigen::Vector2d d = (s.landmarks[k] - projected) * p.z() / s.camera.focal;  // cm, camera plane.
         sum[k] += r.transpose() * Eigen::Vector3d(d.x(), d.y(), 0.0);
       }
