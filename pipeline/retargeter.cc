@@ -92,6 +92,8 @@ struct NeuralStage {
   double mouth_grow;    // RetargeterOptions::neural_mouth_grow.
   double open_ramp;     // RetargeterOptions::neural_open_ramp.
   double source_lip_gap = 0;  // The source fit's model inner-lip gap, pixels.
+  double self_check_error = 0;  // SelfCheckError() on the source (0: not measured).
+  double trust = 1;           // The network's weight from neural_trust_error, [0, 1].
 
   // The "mouth" region's weight for `target_landmarks` (model landmarks):
   // RetargeterOptions::neural_open_ramp.
@@ -114,11 +116,46 @@ struct NeuralStage {
     return Eigen::AlignedBox2d(centre - half, centre + half);
   }
 
+  // The network's error on the portrait at its own state, where the portrait
+  // is the right answer (RetargeterOptions::neural_trust_error): the mean
+  // over the "mouth" region's gate of (1 - A) |C - source|, averaged over
+  // the channels, in grey levels (the gate's weights: a weighted mean).
+  double SelfCheckError(const cv::Mat& source_rgb, const FaceObservation& source) const {
+    const face3d::Landmarks68 lm = landmarks.Project(source.params, source.camera);
+    const render::SparsePrior prior_t = priors.RenderTarget(source_samples, source.params, source.camera);
+    const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, lm), margin);
+    const cv::Rect inside = rect & cv::Rect(0, 0, source_rgb.cols, source_rgb.rows);
+    if (inside.area() == 0) return 0;
+    const int size = net->image_size();
+    gen::GeneratorInputs in;
+    in.source = gen::CropResize(source_rgb, rect, size);
+    in.warp = in.source;  // The warp at the source's own state is the source.
+    in.prior_s = gen::CropResize(source_samples.prior.image, rect, size);
+    in.mask_s = gen::CropResize(source_samples.prior.mask, rect, size);
+    in.prior_t = gen::CropResize(prior_t.image, rect, size);
+    in.mask_t = gen::CropResize(prior_t.mask, rect, size);
+    const gen::GeneratorResult out = net->Generate(in);
+    cv::Mat color, attention;
+    cv::resize(out.color, color, rect.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(out.attention, attention, rect.size(), 0, 0, cv::INTER_LINEAR);
+    const cv::Rect local = inside - rect.tl();
+    const cv::Mat gate = MouthGate(lm, rect, mouth_grow)(local);
+    const double total = cv::sum(gate)[0];
+    if (total <= 0) return 0;
+    cv::Mat s_f, c_f, diff;
+    source_rgb(inside).convertTo(s_f, CV_32FC3);
+    color(local).convertTo(c_f, CV_32FC3);
+    cv::absdiff(c_f, s_f, diff);
+    cv::transform(diff, diff, cv::Matx13f(1.f / 3, 1.f / 3, 1.f / 3));
+    const cv::Mat weight = gate.mul(1.0 - attention(local));
+    return cv::sum(weight.mul(diff))[0] / total;
+  }
+
   // Refines `warp` (the full classical frame, RGB) in place around the faces.
   void Apply(const cv::Mat& source_rgb, const FaceObservation& source, const face3d::FaceParams& target,
              cv::Mat& warp) const {
     const face3d::Landmarks68 target_landmarks = landmarks.Project(target, source.camera);
-    const double opening = mouth_only ? OpeningWeight(target_landmarks) : 1.0;
+    const double opening = mouth_only ? trust * OpeningWeight(target_landmarks) : 1.0;
     if (opening <= 0) return;  // The warp alone: neither the prior nor the network is needed.
     const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
     const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target_landmarks), margin);
@@ -227,6 +264,9 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
   if (!(options.neural_open_ramp >= 0 && options.neural_open_ramp <= 1)) {
     throw std::invalid_argument("RetargeterOptions: neural_open_ramp must be in [0, 1]");
   }
+  if (!(options.neural_trust_error >= 0 && std::isfinite(options.neural_trust_error))) {
+    throw std::invalid_argument("RetargeterOptions: neural_trust_error must be finite and >= 0");
+  }
   // The generator first: a corrupt model file fails before the slow source fit.
   std::unique_ptr<gen::NeuralGenerator> net;
   std::vector<std::string> warnings;
@@ -283,6 +323,10 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
     const face3d::Landmarks68 source_landmarks = stage->landmarks.Project(impl->source.params, impl->source.camera);
     stage->source_landmark_box = LandmarkBox(source_landmarks);
     stage->source_lip_gap = face3d::InnerLipGap(source_landmarks);
+    if (stage->mouth_only && options.neural_trust_error > 0) {
+      stage->self_check_error = stage->SelfCheckError(impl->source_rgb, impl->source);
+      stage->trust = std::clamp(2.0 - stage->self_check_error / options.neural_trust_error, 0.0, 1.0);
+    }
     impl->neural = std::move(stage);
     impl->generator = "neural";
   }
@@ -322,6 +366,8 @@ cv::Mat Retargeter::Render(const face3d::FaceParams& target, StageTimes* times) 
 }
 
 const std::string& Retargeter::generator() const { return impl_->generator; }
+double Retargeter::neural_self_check_error() const { return impl_->neural ? impl_->neural->self_check_error : 0.0; }
+double Retargeter::neural_trust() const { return impl_->neural ? impl_->neural->trust : 1.0; }
 const std::vector<std::string>& Retargeter::warnings() const { return impl_->warnings; }
 
 const FaceObservation& Retargeter::source() const { return impl_->source; }

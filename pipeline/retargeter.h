@@ -93,6 +93,21 @@ struct RetargeterOptions {
   // to 1 at neural_open_ramp x the target's mouth width more. In [0, 1]
   // (default 0.1); 0: always 1 (the network's attention decides alone).
   double neural_open_ramp = 0.1;
+  // "mouth" region: the network's self-check on the portrait. At Create()
+  // the network renders the portrait at its own state, where the portrait
+  // itself is the right answer, and its error there is measured: the mean
+  // over the mouth region of (1 - A) |C - source| (grey levels, 0-255;
+  // neural_self_check_error()). The network's weight is scaled by
+  // clamp(2 - error / neural_trust_error, 0, 1): full while the error is at
+  // most neural_trust_error, none (the classical warp alone) from twice it.
+  // A face the network cannot reproduce unchanged is one it does not know,
+  // and there it draws the mouth of the identities it was trained on. The
+  // committed model's error: median 0.92, 81% of sources <= 1.15, on frame 0
+  // of its training speaker's 196 usable GRID s1 clips; 2.3-3.2 on the five
+  // unseen GRID speakers; 2.6-7.0 on the held-out London photos
+  // (assets/pgfg/README.md). >= 0 (default 1.15; 0: off, the network's
+  // weight is never scaled).
+  double neural_trust_error = 1.15;
   // Receives each warning of Create() (e.g. the neural model is missing and
   // the classical warp is used). Null (default): written to stderr as
   // "faceanime: warning: ...". Either way Retargeter::warnings() keeps them.
@@ -151,6 +166,12 @@ class Retargeter {
   // The generator in use: "classical" or "neural" (classical after a
   // fallback from a missing neural model).
   const std::string& generator() const;
+  // The neural generator's self-check on the portrait
+  // (RetargeterOptions::neural_trust_error) and the weight it gives the
+  // network, in [0, 1]; 0 and 1 without the neural generator or with the
+  // trust gate off.
+  double neural_self_check_error() const;
+  double neural_trust() const;
   // Warnings from Create() (e.g. the missing neural model and the fallback),
   // for the caller to show (stderr, GST_ELEMENT_WARNING). Empty when none.
   const std::vector<std::string>& warnings() const;

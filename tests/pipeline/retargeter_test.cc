@@ -16,12 +16,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "face3d/data_paths.h"
 #include "face3d/face_fitter.h"
 #include "gen/generator_crop.h"
 #include "gen/pgfg/networks.h"
+#include "pipeline/frame_source.h"
 #include "tests/test_support.h"
 
 namespace faceanime::pipeline {
@@ -109,6 +111,7 @@ TEST(RetargeterGeneratorTest, MouthRegionChangesOnlyAroundTheTargetLips) {
   auto classical = Retargeter::Create(Options("classical"));
   RetargeterOptions o = Options("neural", WriteTinyModel());
   ASSERT_EQ(o.neural_region, "mouth");  // The default.
+  o.neural_trust_error = 0;  // The random network fails the self-check (see below).
   auto neural = Retargeter::Create(o);
   face3d::FaceParams open = neural->source().params;
   open.expression[26] = 0.6;  // jawOpen.
@@ -149,6 +152,7 @@ TEST(RetargeterGeneratorTest, MouthRegionLeavesTheWarpWhileTheLipsPartNoMoreThan
   auto classical = Retargeter::Create(Options("classical"));
   RetargeterOptions o = Options("neural", WriteTinyModel());
   ASSERT_GT(o.neural_open_ramp, 0.0);  // The default gates.
+  o.neural_trust_error = 0;  // The random network fails the self-check (see below).
   auto gated = Retargeter::Create(o);
   o.neural_open_ramp = 0;
   auto ungated = Retargeter::Create(o);
@@ -161,6 +165,52 @@ TEST(RetargeterGeneratorTest, MouthRegionLeavesTheWarpWhileTheLipsPartNoMoreThan
   EXPECT_EQ(cv::norm(gated->Render(open), ungated->Render(open), cv::NORM_INF), 0.0);
   EXPECT_GT(cv::norm(gated->Render(open), classical->Render(open), cv::NORM_INF), 0.0);
   o.neural_open_ramp = 1.5;
+  EXPECT_THROW(Retargeter::Create(o), std::invalid_argument);
+}
+
+// neural_trust_error: the network renders the portrait at its own state
+// once at Create(); the tiny random network changes it by tens of grey
+// levels, so a small trust error turns it off (the warp exactly), a large one
+// leaves it at full weight (as with the gate off), and one in between halves
+// its share of every pasted pixel.
+TEST(RetargeterGeneratorTest, TrustGateScalesTheNetworkByItsErrorOnThePortraitUnchanged) {
+  auto classical = Retargeter::Create(Options("classical"));
+  RetargeterOptions o = Options("neural", WriteTinyModel());
+  ASSERT_GT(o.neural_trust_error, 0.0);  // The default gates.
+  o.neural_trust_error = 0;
+  auto off = Retargeter::Create(o);
+  EXPECT_EQ(off->neural_self_check_error(), 0.0);  // Not measured with the gate off.
+  EXPECT_EQ(off->neural_trust(), 1.0);
+  o.neural_trust_error = 1.0;
+  auto distrusted = Retargeter::Create(o);
+  const double error = distrusted->neural_self_check_error();
+  EXPECT_GT(error, 2.0);
+  EXPECT_EQ(distrusted->neural_trust(), 0.0);
+  o.neural_trust_error = error;  // Exactly at the error: full weight.
+  auto trusted = Retargeter::Create(o);
+  EXPECT_DOUBLE_EQ(trusted->neural_self_check_error(), error);  // Deterministic.
+  EXPECT_EQ(trusted->neural_trust(), 1.0);
+  o.neural_trust_error = error / 1.5;  // 2 - 1.5: half weight.
+  auto half = Retargeter::Create(o);
+  EXPECT_NEAR(half->neural_trust(), 0.5, 1e-9);
+
+  face3d::FaceParams open = off->source().params;
+  open.expression[26] = 0.6;  // jawOpen: far beyond the open ramp.
+  const cv::Mat warp = classical->Render(open);
+  const cv::Mat full = off->Render(open);
+  ASSERT_GT(cv::norm(full, warp, cv::NORM_INF), 10.0);
+  EXPECT_EQ(cv::norm(distrusted->Render(open), warp, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(trusted->Render(open), full, cv::NORM_INF), 0.0);
+  // Half weight: each pixel moves half as far from the warp (rounding: 1 level).
+  cv::Mat w16, f16, h16;
+  warp.convertTo(w16, CV_16SC3);
+  full.convertTo(f16, CV_16SC3);
+  half->Render(open).convertTo(h16, CV_16SC3);
+  const cv::Mat expected = w16 + (f16 - w16) * 0.5;
+  EXPECT_LE(cv::norm(h16, expected, cv::NORM_INF), 1.0);
+  EXPECT_GT(cv::norm(h16, w16, cv::NORM_INF), 4.0);
+
+  o.neural_trust_error = -1;
   EXPECT_THROW(Retargeter::Create(o), std::invalid_argument);
 }
 
@@ -268,6 +318,40 @@ TEST(RetargeterGeneratorTest, CommittedNeuralModelLoadsAndKeepsAnUnchangedFace) 
   // The random network above changes this crop by up to 40 grey levels;
   // the committed model by 3.2 (2026-11-21), mostly at the eyes and mouth.
   EXPECT_LT(mean_abs, 4.0);
+}
+
+// The default trust gate with the committed model (trained on GRID speaker
+// s1): a held-out clip of s1 passes the self-check (error 1.03, full
+// weight); an unseen GRID speaker does not (2.79: the classical warp alone,
+// exactly), which keeps identity on faces it never saw (assets/pgfg/README.md).
+TEST(RetargeterGeneratorTest, CommittedModelTrustsItsTrainingSpeakerButNotAnUnseenOne) {
+  const fs::path shared = testing::SharedDir();
+  if (shared.empty()) GTEST_SKIP() << "../shared is absent: GRID clips unavailable";
+  const fs::path model = fs::path(FACEANIME_TEST_ASSETS) / "pgfg" / "pgfg_128.pt";
+  const auto first_frame = [](const fs::path& clip) {
+    auto frame = FrameSource::Open(clip)->Next();
+    EXPECT_TRUE(frame.has_value()) << clip;
+    cv::Mat rgb;
+    if (frame) cv::cvtColor(frame->bgr, rgb, cv::COLOR_BGR2RGB);
+    return rgb;
+  };
+  RetargeterOptions o = Options("neural", model);
+  o.source_rgb = first_frame(shared / "data/grid/s1/bbaf2n.mpg");  // Held out from training.
+  auto known = Retargeter::Create(o);
+  EXPECT_GT(known->neural_self_check_error(), 0.0);
+  EXPECT_LE(known->neural_self_check_error(), o.neural_trust_error);
+  EXPECT_EQ(known->neural_trust(), 1.0);
+
+  o.source_rgb = first_frame(shared / "data/grid/speakers/lwbsza.mpg");
+  auto unseen = Retargeter::Create(o);
+  EXPECT_GE(unseen->neural_self_check_error(), 2 * o.neural_trust_error);
+  EXPECT_EQ(unseen->neural_trust(), 0.0);
+  RetargeterOptions c = o;
+  c.generator = "classical";
+  auto classical = Retargeter::Create(c);
+  face3d::FaceParams open = unseen->source().params;
+  open.expression[26] = 0.6;  // jawOpen.
+  EXPECT_EQ(cv::norm(unseen->Render(open), classical->Render(open), cv::NORM_INF), 0.0);
 }
 
 }  // namespace

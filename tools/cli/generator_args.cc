@@ -28,6 +28,13 @@ void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
                   "mouth width more; 0: always 1")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  cmd->add_option("--neural-trust-error", args.trust_error,
+                  "--generator neural, region mouth: the network first renders the portrait unchanged and its "
+                  "error there (grey levels, mean over the mouth region) is measured; its weight is full up to "
+                  "this error and falls to 0 (the classical warp alone) at twice it: a face it cannot "
+                  "reproduce unchanged is one it does not know; 0: off")
+      ->check(CLI::Range(0.0, 255.0))
+      ->capture_default_str();
 }
 
 void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::RetargeterOptions& options) {
@@ -37,6 +44,7 @@ void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::Retarg
   options.neural_threads = threads;
   options.neural_region = args.region;
   options.neural_open_ramp = args.open_ramp;
+  options.neural_trust_error = args.trust_error;
 }
 
 }  // namespace faceanime::cli

@@ -18,9 +18,11 @@ struct GeneratorArgs {
   std::string device = "cpu";           // cpu | cuda.
   std::string region = "mouth";         // mouth | face (RetargeterOptions::neural_region).
   double open_ramp = 0.1;               // RetargeterOptions::neural_open_ramp.
+  double trust_error = 1.15;            // RetargeterOptions::neural_trust_error.
 };
 
-// Adds --generator, --model, --device and --neural-region to `cmd`.
+// Adds --generator, --model, --device, --neural-region, --neural-open-ramp and
+// --neural-trust-error to `cmd`.
 void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args);
 
 // Copies the choice into `options` (the generator's LibTorch threads: `threads`).
