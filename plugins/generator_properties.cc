@@ -1,9 +1,11 @@
 #include "plugins/generator_properties.h"
 
+#include "pipeline/retargeter.h"
+
 namespace faceanime::plugins {
 
 void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint prop_model, guint prop_device,
-                                guint prop_region, GParamFlags flags) {
+                                guint prop_region, guint prop_trust_error, GParamFlags flags) {
   g_object_class_install_property(
       klass, prop_generator,
       g_param_spec_string("generator", "Generator",
@@ -29,6 +31,14 @@ void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint
                           "lips only, and only while they part wider than the portrait's; eyes, skin and identity "
                           "stay the classical warp's) or face (the whole face crop)",
                           "mouth", flags));
+  g_object_class_install_property(
+      klass, prop_trust_error,
+      g_param_spec_double("neural-trust-error", "Neural trust error",
+                          "generator=neural, neural-region=mouth: the network first renders the portrait unchanged "
+                          "and its error there (grey levels, mean over the mouth region) is measured; its weight is "
+                          "full up to this error and falls to 0 (the classical warp alone) at twice it: a face it "
+                          "cannot reproduce unchanged is one it does not know; 0: off",
+                          0.0, 255.0, pipeline::RetargeterOptions{}.neural_trust_error, flags));
 }
 
 }  // namespace faceanime::plugins

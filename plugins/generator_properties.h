@@ -1,4 +1,5 @@
-// The neural-generator properties (generator, model, device, neural-region) shared by the
+// The neural-generator properties (generator, model, device, neural-region,
+// neural-trust-error) shared by the
 // elements that own a pipeline::Retargeter (faceretarget, faceanimesrc):
 // one definition of their names, defaults and gst-inspect documentation.
 #ifndef FACEANIME_PLUGINS_GENERATOR_PROPERTIES_H_
@@ -8,10 +9,11 @@
 
 namespace faceanime::plugins {
 
-// Installs the four string properties on `klass` with the given ids and
-// flags (the elements use READWRITE | MUTABLE_READY: read once in start()).
+// Installs the four string properties and the double neural-trust-error on
+// `klass` with the given ids and flags (the elements use READWRITE |
+// MUTABLE_READY: read once in start()).
 void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint prop_model, guint prop_device,
-                                guint prop_region, GParamFlags flags);
+                                guint prop_region, guint prop_trust_error, GParamFlags flags);
 
 }  // namespace faceanime::plugins
 

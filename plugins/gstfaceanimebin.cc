@@ -19,7 +19,8 @@ namespace {
 const char* const kFitProperties[] = {"detector", "tiny-landmarks", "min-confidence"};
 const char* const kRetargetProperties[] = {"source",          "motion",    "transfer-pose", "transfer-expression",
                                            "transfer-gaze",   "expression-gain", "crop-size", "threads", "au", "expression",
-                                           "expression-strength", "expression-mode", "generator", "model", "device", "neural-region"};
+                                           "expression-strength", "expression-mode", "generator", "model", "device", "neural-region",
+                                           "neural-trust-error"};
 constexpr guint kNumFit = G_N_ELEMENTS(kFitProperties);
 constexpr guint kNumRetarget = G_N_ELEMENTS(kRetargetProperties);
 

@@ -44,6 +44,7 @@ enum {
   PROP_MODEL,
   PROP_DEVICE,
   PROP_NEURAL_REGION,
+  PROP_NEURAL_TRUST_ERROR,
 };
 
 constexpr int kDefaultFps = 25;  // The predictor's training rate (GRID).
@@ -70,6 +71,7 @@ struct Settings {
   std::string model;
   std::string device = "cpu";
   std::string neural_region = "mouth";
+  double neural_trust_error = faceanime::pipeline::RetargeterOptions{}.neural_trust_error;
 };
 
 }  // namespace
@@ -130,6 +132,7 @@ static void gst_faceanime_src_set_property(GObject* object, guint prop_id, const
     case PROP_MODEL: s.model = StringOf(value); break;
     case PROP_DEVICE: s.device = StringOf(value); break;
     case PROP_NEURAL_REGION: s.neural_region = StringOf(value); break;
+    case PROP_NEURAL_TRUST_ERROR: s.neural_trust_error = g_value_get_double(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -156,6 +159,7 @@ static void gst_faceanime_src_get_property(GObject* object, guint prop_id, GValu
     case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
     case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
     case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
+    case PROP_NEURAL_TRUST_ERROR: g_value_set_double(value, s.neural_trust_error); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -179,6 +183,7 @@ static gboolean gst_faceanime_src_start(GstBaseSrc* src) {
   options.retargeter.neural_model = s.model;
   options.retargeter.neural_device = s.device;
   options.retargeter.neural_region = s.neural_region;
+  options.retargeter.neural_trust_error = s.neural_trust_error;
   options.retargeter.neural_threads = s.threads;
   std::vector<std::string> warnings;
   options.retargeter.on_warning = [&warnings](const std::string& w) { warnings.push_back(w); };
@@ -415,7 +420,7 @@ static void gst_faceanime_src_class_init(GstFaceanimeSrcClass* klass) {
                        "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1,
                        ready));
   faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE,
-                                                 PROP_NEURAL_REGION, ready);
+                                                 PROP_NEURAL_REGION, PROP_NEURAL_TRUST_ERROR, ready);
 
   gst_element_class_set_static_metadata(
       element_class, "Face animation source", "Source/Video",

@@ -44,6 +44,7 @@ enum {
   PROP_MODEL,
   PROP_DEVICE,
   PROP_NEURAL_REGION,
+  PROP_NEURAL_TRUST_ERROR,
 };
 
 struct Settings {
@@ -61,6 +62,7 @@ struct Settings {
   std::string model;
   std::string device = "cpu";
   std::string neural_region = "mouth";
+  double neural_trust_error = faceanime::pipeline::RetargeterOptions{}.neural_trust_error;
 };
 
 // The edit described by the settings (std::nullopt: none). Throws
@@ -155,6 +157,7 @@ static void gst_face_retarget_set_property(GObject* object, guint prop_id, const
     case PROP_MODEL: s.model = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     case PROP_DEVICE: s.device = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     case PROP_NEURAL_REGION: s.neural_region = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
+    case PROP_NEURAL_TRUST_ERROR: s.neural_trust_error = g_value_get_double(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -181,6 +184,7 @@ static void gst_face_retarget_get_property(GObject* object, guint prop_id, GValu
     case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
     case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
     case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
+    case PROP_NEURAL_TRUST_ERROR: g_value_set_double(value, s.neural_trust_error); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -205,6 +209,7 @@ static gboolean gst_face_retarget_start(GstBaseTransform* trans) {
   options.neural_model = settings.model;
   options.neural_device = settings.device;
   options.neural_region = settings.neural_region;
+  options.neural_trust_error = settings.neural_trust_error;
   options.neural_threads = settings.threads;
   options.on_warning = [](const std::string&) {};  // Posted below as element warnings.
   try {
@@ -434,7 +439,7 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                         gst_face_retarget_expression_mode_get_type(),
                         static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));
   faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE,
-                                                 PROP_NEURAL_REGION, ready);
+                                                 PROP_NEURAL_REGION, PROP_NEURAL_TRUST_ERROR, ready);
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait and the neural generator (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));

@@ -232,6 +232,23 @@ TEST_F(FaceRetargetTest, MissingSourceImageIsAnErrorNamingTheFile) {
   EXPECT_THAT(unset, HasSubstr("source"));
 }
 
+// neural-trust-error (RetargeterOptions::neural_trust_error): the elements
+// that own a Retargeter, and the bin, expose it with the options' default.
+TEST_F(FaceRetargetTest, NeuralTrustErrorPropertyHasTheRetargeterDefaultOnEveryElement) {
+  for (const char* name : {"faceretarget", "faceanime", "faceanimesrc"}) {
+    GstElement* e = gst_element_factory_make(name, nullptr);
+    ASSERT_NE(e, nullptr) << name;
+    ASSERT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "neural-trust-error"), nullptr) << name;
+    double value = -1;
+    g_object_get(e, "neural-trust-error", &value, nullptr);
+    EXPECT_DOUBLE_EQ(value, 1.15) << name;  // RetargeterOptions::neural_trust_error.
+    g_object_set(e, "neural-trust-error", 0.5, nullptr);
+    g_object_get(e, "neural-trust-error", &value, nullptr);
+    EXPECT_DOUBLE_EQ(value, 0.5) << name;
+    gst_object_unref(e);
+  }
+}
+
 TEST_F(FaceRetargetTest, InvalidGeneratorIsAnErrorListingTheValidOnes) {
   const std::string error = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
                                     "facefit ! faceretarget source=\"" + kPortrait + "\" generator=gan ! fakesink");
