@@ -311,7 +311,6 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
                       "': use a portrait with one clearly visible, roughly frontal face");
   }
   auto impl = std::make_unique<Impl>(options, std::move(analyzer), std::move(rgb), std::move(*source));
-  impl->warnings = std::move(warnings);
   if (net) {
     const face3d::MorphableModel& model = impl->analyzer->model();
     auto stage = std::unique_ptr<NeuralStage>(new NeuralStage{
@@ -326,10 +325,28 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
     if (stage->mouth_only && options.neural_trust_error > 0) {
       stage->self_check_error = stage->SelfCheckError(impl->source_rgb, impl->source);
       stage->trust = std::clamp(2.0 - stage->self_check_error / options.neural_trust_error, 0.0, 1.0);
+      if (stage->trust < 1.0) {
+        char verdict[64] = "the classical warp is used";
+        if (stage->trust > 0) std::snprintf(verdict, sizeof(verdict), "its weight is lowered to %.2f", stage->trust);
+        char text[512];
+        std::snprintf(text, sizeof(text),
+                      "neural generator: its self-check error on this portrait is %.2f grey levels (full weight up "
+                      "to %.2f, none from %.2f): it does not know this face, so %s (neural_trust_error / "
+                      "--neural-trust-error / neural-trust-error=0 turns the check off)",
+                      stage->self_check_error, options.neural_trust_error, 2 * options.neural_trust_error, verdict);
+        const std::string warning = text;
+        warnings.push_back(warning);
+        if (options.on_warning) {
+          options.on_warning(warning);
+        } else {
+          std::fprintf(stderr, "faceanime: warning: %s\n", warning.c_str());
+        }
+      }
     }
     impl->neural = std::move(stage);
     impl->generator = "neural";
   }
+  impl->warnings = std::move(warnings);
   return std::unique_ptr<Retargeter>(new Retargeter(std::move(impl)));
 }
 

@@ -193,6 +193,9 @@ TEST(RetargeterGeneratorTest, TrustGateScalesTheNetworkByItsErrorOnThePortraitUn
   o.neural_trust_error = error / 1.5;  // 2 - 1.5: half weight.
   auto half = Retargeter::Create(o);
   EXPECT_NEAR(half->neural_trust(), 0.5, 1e-9);
+  EXPECT_TRUE(trusted->warnings().empty());
+  ASSERT_EQ(half->warnings().size(), 1u);
+  EXPECT_NE(half->warnings()[0].find("its weight is lowered to 0.50"), std::string::npos) << half->warnings()[0];
 
   face3d::FaceParams open = off->source().params;
   open.expression[26] = 0.6;  // jawOpen: far beyond the open ramp.
@@ -341,11 +344,17 @@ TEST(RetargeterGeneratorTest, CommittedModelTrustsItsTrainingSpeakerButNotAnUnse
   EXPECT_GT(known->neural_self_check_error(), 0.0);
   EXPECT_LE(known->neural_self_check_error(), o.neural_trust_error);
   EXPECT_EQ(known->neural_trust(), 1.0);
+  EXPECT_TRUE(known->warnings().empty());
 
   o.source_rgb = first_frame(shared / "data/grid/speakers/lwbsza.mpg");
   auto unseen = Retargeter::Create(o);
   EXPECT_GE(unseen->neural_self_check_error(), 2 * o.neural_trust_error);
   EXPECT_EQ(unseen->neural_trust(), 0.0);
+  // The user is told why the network is not used, and how to override it.
+  ASSERT_EQ(unseen->warnings().size(), 1u);
+  EXPECT_NE(unseen->warnings()[0].find("does not know this face, so the classical warp is used"), std::string::npos)
+      << unseen->warnings()[0];
+  EXPECT_NE(unseen->warnings()[0].find("--neural-trust-error"), std::string::npos);
   RetargeterOptions c = o;
   c.generator = "classical";
   auto classical = Retargeter::Create(c);
