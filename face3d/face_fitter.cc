@@ -328,6 +328,9 @@ FaceFitter FaceFitter::Create(const MorphableModel& model, const FitOptions& opt
   if (!(options.identity_prior_weight >= 0)) fail("identity_prior_weight must be >= 0");
   if (!(options.expression_l1_weight >= 0)) fail("expression_l1_weight must be >= 0");
   if (options.max_rounds < 1) fail("max_rounds must be >= 1");
+  for (double t : options.soft_contour_px) {
+    if (!(t > 0) || !std::isfinite(t)) fail("soft_contour_px entries must be finite and > 0");
+  }
   if (options.max_iterations < 1) fail("max_iterations must be >= 1");
   if (!(options.confidence_scale > 0)) fail("confidence_scale must be > 0");
   if (!(options.silhouette_consistency_weight >= 0)) fail("silhouette_consistency_weight must be >= 0");
@@ -520,6 +523,22 @@ FitResult FaceFitter::Fit(const Landmarks68& landmarks, const Camera& camera, co
       }
     }
   };
+  // Soft silhouette (FitOptions::soft_contour_px): pose, identity and
+  // expression against the smooth maximum of each contour landmark's strip,
+  // before any silhouette vertex is chosen.
+  if (!hold_identity && !options_.soft_contour_px.empty()) {
+    internal::LandmarkFitProblem soft = problem;
+    for (int k = 0; k < kNumLandmarks; ++k) soft.rows[k] = k;  // Contour rows unused.
+    soft.contour_tangential_weight = coarse;
+    soft.estimate_identity = true;
+    for (double temperature : options_.soft_contour_px) {
+      internal::FromSolverState(state, &params);
+      params.identity = identity;
+      soft.normals = landmarks_.ContourNormals(params, camera);
+      soft.soft_contour_px = temperature;
+      result.iterations += internal::SolveLandmarkFit(soft, settings, &state, &identity).iterations;
+    }
+  }
   const State start = state;
   const std::array<double, kNumIdentityShapes> start_identity = identity;
   contour_rounds(LandmarkModel::kSilhouetteToleranceCm, &state, &identity, &rows);

@@ -185,6 +185,19 @@ struct FitOptions {
   // synthetic faces to 2 of 56 beyond 1 deg (BM_FitSingleImageExactLandmarks:
   // 76 ms CPU per fit with both options against 59 ms with neither).
   double silhouette_consistency_weight = 0.0;
+  // Soft-silhouette schedule (pixels, each finite and > 0; empty, the
+  // default, is off) for fits that estimate the identity: before the
+  // jaw-contour rounds (after the inner-landmark fit, if any), one solve per
+  // entry in which each contour landmark is not one chosen strip vertex but
+  // the smooth maximum of its whole strip along the silhouette normal, with
+  // the entry as temperature (internal::LandmarkFitProblem::soft_contour_px).
+  // The rounds' discrete choice then starts from a pose and identity fitted to
+  // the outline itself: a vertex chosen from the inner-landmark fit's shrunk
+  // identity, then held by the silhouette hinges, is what left noise-free fits
+  // in wrong jaw-contour correspondences. Off by default (not measured at
+  // landmark_sigma_px 1). With the exact-landmark configuration (see
+  // restart_rmse_sigma), {1, 0.3, 0.1}: figures in fit_sweep_test.cc.
+  std::vector<double> soft_contour_px;
   // Restarts of a fit stuck in a wrong jaw-contour correspondence (>= 0; 0,
   // the default, is off): when the fit's RMSE exceeds this times
   // landmark_sigma_px, the contour rounds are run again from the same start
@@ -198,12 +211,12 @@ struct FitOptions {
   // correspondence even 4 deg off in pose). Noise-free fits that end in a
   // wrong correspondence keep a residual several times that of fits that do
   // not (started from the truth: at most 0.38 landmark_sigma_px over 56
-  // synthetic faces). With inner_landmarks_first,
-  // silhouette_consistency_weight 1 and landmark_sigma_px 0.1, 0.5 brings the
-  // noise-free synthetic faces from 15 of 224 beyond 1 deg rotation error or
-  // 0.3 px to 1 of 224, and 4 of 224 on fresh seeds (fit_sweep_test.cc), at
-  // 744 ms CPU for BM_FitSingleImageExactLandmarks' 8 faces (4 restarted)
-  // against 144 with the three tolerance restarts alone.
+  // synthetic faces). Exact-landmark configuration (landmark_sigma_px 0.1,
+  // inner_landmarks_first, silhouette_consistency_weight 1, soft_contour_px
+  // {1, 0.3, 0.1}; 0.25 here, as a first soft phase left stuck fits at 0.49
+  // sigma): noise-free synthetic faces beyond 1 deg or 0.3 px: 0 of 224 (0
+  // without restarts too) and 0 of 224 fresh (fit_sweep_test.cc); before the
+  // soft silhouette, at 0.5: 1 and 4 (15 of 224 without restarts).
   double restart_rmse_sigma = 0.0;
   // One restart (restart_rmse_sigma): silhouette tie tolerance (cm,
   // projected; 0.05 is kSilhouetteToleranceCm), start pose turned by yaw_deg /

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include <Eigen/Cholesky>
@@ -150,6 +151,11 @@ class Evaluator {
     for (int k = 0; k < kNumLandmarks; ++k) {
       const double s = scale_[k];
       if (s == 0.0) continue;
+      if (p_.soft_contour_px > 0 && IsContourLandmark(k) && p_.normals[k].squaredNorm() > 0.0) {
+        EvaluateSoft(k, rot, left, t, ex, estimate_identity_ ? x + kSolverStateSize : held_identity_.data(), residuals,
+                     jacobian);
+        continue;
+      }
       const int row = p_.rows[k];
       const ExpressionRowsMap ex_rows(model.expression_rows().data() + 3 * row * kNumExpressionShapes);
       const IdentityRowsMap id_rows(model.identity_rows().data() + 3 * row * kNumIdentityShapes);
@@ -168,6 +174,69 @@ class Evaluator {
       auto j = jacobian->middleRows<2>(2 * k);
       ChainToParameters<2>(PixelJacobian(c, s * camera.focal / c.z), c, rot, left, ex_rows, id_rows, j);
       if (has_metric_[k]) j = (metric_[k] * j).eval();
+    }
+  }
+
+  // Contour landmark k as the smooth maximum of its strip
+  // (LandmarkFitProblem::soft_contour_px): residual rows 2k (normal) and
+  // 2k + 1 (tangential, times the contour tangential weight).
+  template <typename Ex>
+  void EvaluateSoft(int k, const Eigen::Matrix3d& rot, const Eigen::Matrix3d& left, const Eigen::Vector3d& t,
+                    const Ex& ex, const double* identity, Eigen::VectorXd* residuals, RowMajorMatrix* jacobian) const {
+    const Eigen::Map<const Eigen::Matrix<double, kNumIdentityShapes, 1>> id(identity);
+    const Camera& camera = *p_.camera;
+    const LandmarkModel& model = *p_.model;
+    const double s = scale_[k];
+    const double tau = p_.soft_contour_px;
+    const double c_t = p_.contour_tangential_weight;
+    const Eigen::Vector2d u = p_.normals[k].normalized();
+    const Eigen::Vector2d tv(-u.y(), u.x());
+    const std::span<const int> strip = model.ContourRows(k);
+    const int n = static_cast<int>(strip.size());
+    std::vector<CameraPoint> cams(n);
+    std::vector<Eigen::Vector2d> q(n);
+    std::vector<double> w(n);
+    double m = -kInfinity;
+    for (int i = 0; i < n; ++i) {
+      const int row = strip[i];
+      const ExpressionRowsMap ex_rows(model.expression_rows().data() + 3 * row * kNumExpressionShapes);
+      const IdentityRowsMap id_rows(model.identity_rows().data() + 3 * row * kNumIdentityShapes);
+      cams[i] = ToCamera(model.basis().mean.segment<3>(3 * row) + id_rows * id + ex_rows * ex, rot, t);
+      q[i] = Eigen::Vector2d(camera.focal * cams[i].p.x() / cams[i].z + camera.cx,
+                             camera.focal * cams[i].p.y() / cams[i].z + camera.cy);
+      w[i] = u.dot(q[i]);
+      m = std::max(m, w[i]);
+    }
+    double sum = 0.0;
+    for (int i = 0; i < n; ++i) {
+      w[i] = std::exp((w[i] - m) / tau);
+      sum += w[i];
+    }
+    Eigen::Vector2d mean = Eigen::Vector2d::Zero();
+    for (int i = 0; i < n; ++i) {
+      w[i] /= sum;
+      mean += w[i] * q[i];
+    }
+    const Eigen::Vector2d& observed = (*p_.landmarks)[k];
+    (*residuals)[2 * k] = s * (m + tau * std::log(sum) - u.dot(observed));
+    (*residuals)[2 * k + 1] = s * c_t * tv.dot(mean - observed);
+    if (jacobian == nullptr) return;
+    // d normal = sum_i w_i n . dq_i; d (t . mean) = sum_i w_i (t + a_i n) . dq_i
+    // with a_i = t . (q_i - mean) / tau (the weights' own derivatives).
+    auto j = jacobian->middleRows<2>(2 * k);
+    Eigen::Matrix<double, 2, Eigen::Dynamic> one(2, num_params());
+    for (int i = 0; i < n; ++i) {
+      if (w[i] < 1e-9) continue;
+      const int row = strip[i];
+      const ExpressionRowsMap ex_rows(model.expression_rows().data() + 3 * row * kNumExpressionShapes);
+      const IdentityRowsMap id_rows(model.identity_rows().data() + 3 * row * kNumIdentityShapes);
+      one.setZero();
+      const Eigen::Vector2d tangent_row = c_t * (tv + (tv.dot(q[i] - mean) / tau) * u);
+      Eigen::Matrix<double, 2, 2> metric;
+      metric << u.x(), u.y(), tangent_row.x(), tangent_row.y();
+      const Eigen::Matrix<double, 2, 3> d_cam = metric * PixelJacobian(cams[i], s * camera.focal / cams[i].z);
+      ChainToParameters<2>(d_cam, cams[i], rot, left, ex_rows, id_rows, one);
+      j += w[i] * one;
     }
   }
 

@@ -23,6 +23,8 @@
 // silhouette normal n_k (t_k its perpendicular, c the contour tangential
 // weight) and the identity otherwise, and l1_j the per-shape L1 weights.
 //   + 0.5 * sum_(k, j) h_kj^2   (silhouette hinges, see silhouette_weight)
+// (with soft_contour_px, a jaw-contour landmark's r_k is instead the smooth
+// maximum of its strip, see there)
 //   + 0.5 * temporal.weight * sum_i cauchy(((x_i - predicted_i) / scale_i)^2)
 // with huber_a(s) = s for s <= a^2, 2 a sqrt(s) - a^2 beyond (Ceres' HuberLoss)
 // and cauchy(s) = log(1 + s) (Ceres' CauchyLoss(1)).
@@ -99,6 +101,13 @@ struct LandmarkFitProblem {
   // normal or weight 0.
   double silhouette_weight = 0.0;
   std::vector<std::pair<int, int>> silhouette_pairs;
+  // Soft silhouette (> 0; 0, the default, is off): each jaw-contour landmark
+  // with a normal is not its row but the smooth maximum of its strip
+  // (LandmarkModel::ContourRows) along the normal, temperature
+  // soft_contour_px pixels: normal coordinate soft_contour_px *
+  // log(sum_i exp(n . q_i / soft_contour_px)), tangential coordinate that of
+  // the softmax-weighted mean of the projections q_i.
+  double soft_contour_px = 0.0;
   const TemporalPrior* temporal = nullptr;
 };
 

@@ -127,6 +127,9 @@ TEST(FaceFitterTest, RejectsInvalidOptions) {
   bad = {};
   bad.landmark_offsets_cm[48] = Eigen::Vector3d(0, 3.0, 0);
   EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
+  bad = {};
+  bad.soft_contour_px = {1.0, 0.0};
+  EXPECT_THROW(FaceFitter::Create(TestModel(), bad), std::invalid_argument);
 }
 
 // A landmark offset moves that landmark's model point by the offset (inner
@@ -237,6 +240,71 @@ TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
   internal::RowMajorMatrix jacobian;
   internal::LandmarkResiduals(problem, state, identity, &r, &jacobian);
   ASSERT_EQ(jacobian.rows(), internal::kNumLandmarkResiduals);
+  ASSERT_EQ(jacobian.cols(), internal::kSolverFullSize);
+  ForEachNumericColumn(internal::LandmarkResiduals, problem, state, identity,
+                       [&](int c, const Eigen::VectorXd& numeric) {
+                         EXPECT_LT((numeric - jacobian.col(c)).cwiseAbs().maxCoeff(),
+                                   1e-4 * (1.0 + numeric.cwiseAbs().maxCoeff()))
+                             << "column " << c;
+                       });
+}
+
+// The soft silhouette (LandmarkFitProblem::soft_contour_px): a contour
+// landmark's normal residual is the smooth maximum of its strip, never below
+// the outermost candidate's and tending to it as the temperature falls; its
+// tangential residual tends to the outermost candidate's; the inner
+// landmarks keep their residuals.
+TEST(LandmarkSolverTest, SoftSilhouetteTendsToTheOutermostCandidate) {
+  std::mt19937 rng(9);
+  const Camera camera = SyntheticCamera();
+  const FaceParams truth = RandomFace(TestModel(), rng);
+  const LandmarkModel& lm = Fitter().landmark_model();
+  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 2.0, rng);
+  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
+  problem.rows = lm.SelectRows(truth, camera);  // Outermost candidates.
+  problem.normals = lm.ContourNormals(truth, camera);
+  problem.contour_tangential_weight = 0.5;
+  const internal::SolverState state = internal::ToSolverState(truth);
+  Eigen::VectorXd hard, cold, warm;
+  internal::LandmarkResiduals(problem, state, truth.identity, &hard, nullptr);
+  problem.soft_contour_px = 0.001;
+  internal::LandmarkResiduals(problem, state, truth.identity, &cold, nullptr);
+  problem.soft_contour_px = 2.0;
+  internal::LandmarkResiduals(problem, state, truth.identity, &warm, nullptr);
+  double warm_excess = 0.0;
+  for (int k = 0; k < kNumLandmarks; ++k) {
+    if (!IsContourLandmark(k)) {
+      EXPECT_EQ(hard.segment<2>(2 * k), cold.segment<2>(2 * k)) << "landmark " << k;
+      EXPECT_EQ(hard.segment<2>(2 * k), warm.segment<2>(2 * k)) << "landmark " << k;
+      continue;
+    }
+    EXPECT_NEAR(cold[2 * k], hard[2 * k], 1e-3) << "landmark " << k;
+    EXPECT_NEAR(cold[2 * k + 1], hard[2 * k + 1], 1e-3) << "landmark " << k;
+    EXPECT_GE(warm[2 * k], hard[2 * k] - 1e-9) << "landmark " << k;
+    warm_excess = std::max(warm_excess, warm[2 * k] - hard[2 * k]);
+  }
+  EXPECT_GT(warm_excess, 0.1);  // Near-tied candidates lift the smooth maximum.
+}
+
+// The soft silhouette's analytic Jacobian (normal and tangential rows, the
+// softmax weights' own derivatives included) matches central differences.
+TEST(LandmarkSolverTest, SoftSilhouetteJacobianMatchesFiniteDifferences) {
+  std::mt19937 rng(5);
+  const Camera camera = SyntheticCamera();
+  const FaceParams truth = RandomFace(TestModel(), rng);
+  const LandmarkModel& lm = Fitter().landmark_model();
+  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 2.0, rng);
+  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
+  for (int k = 0; k < kNumLandmarks; ++k) problem.rows[k] = k;
+  problem.normals = lm.ContourNormals(truth, camera);
+  problem.contour_tangential_weight = 0.3;
+  problem.soft_contour_px = 0.7;
+  problem.estimate_identity = true;
+  const internal::SolverState state = internal::ToSolverState(truth);
+  internal::IdentityWeights identity = truth.identity;
+  Eigen::VectorXd r;
+  internal::RowMajorMatrix jacobian;
+  internal::LandmarkResiduals(problem, state, identity, &r, &jacobian);
   ASSERT_EQ(jacobian.cols(), internal::kSolverFullSize);
   ForEachNumericColumn(internal::LandmarkResiduals, problem, state, identity,
                        [&](int c, const Eigen::VectorXd& numeric) {
@@ -389,11 +457,12 @@ TEST(FaceFitterTest, FitsNoiseFreeLandmarksToSubPixelWithEstimatedIdentityWhenTo
 // inner landmarks first, silhouette consistency and restarts of fits whose
 // residual says they ended in a wrong jaw-contour correspondence
 // (FitOptions).
-FaceFitter ExactLandmarkFitter(double restart_rmse_sigma = 0.5) {
+FaceFitter ExactLandmarkFitter(double restart_rmse_sigma = 0.25, bool soft_silhouette = true) {
   FitOptions options = SyntheticOptions();
   options.landmark_sigma_px = 0.1;
   options.inner_landmarks_first = true;
   options.silhouette_consistency_weight = 1.0;
+  if (soft_silhouette) options.soft_contour_px = {1.0, 0.3, 0.1};
   options.restart_rmse_sigma = restart_rmse_sigma;
   return FaceFitter::Create(TestModel(), options);
 }
@@ -466,6 +535,26 @@ FaceFitter ExactLandmarkFitter(double restart_rmse_sigma = 0.5) {
 // from the converged fit with nearest-candidate correspondences, without the
 // inner-landmark schedule or with the identity reset to the mean (the 2
 // faces beyond 1 deg stayed).
+// The remaining failures (seed 157 face 3; fresh seeds 271 face 5, 277 face
+// 5, 281 face 0, 331 face 2) all end at a higher cost than a fit forced onto
+// the true contour rows, from the fit or from its start (e.g. 277 face 5:
+// 30.6 against 26.8): a search failure, not an ambiguity. Not better: the
+// contour rounds run again from the start pose with the fitted identity (1 of
+// 5 fixed), a greedy search over single contour rows (+-2 strip candidates,
+// each forced and polished: 2 of 5), restarts whose first round(s) drop the
+// silhouette hinges (26 restarts: 0 of 224 and 2 of 224 fresh, and subsets
+// chosen on the 224 do not carry over to the fresh seeds), hinge weight 0.3
+// or 0.1 (10 and more of 448). What fixed them: a smooth silhouette before
+// the rounds (FitOptions::soft_contour_px {1, 0.3, 0.1} px): 0 of 224
+// beyond with or without restarts, and 0 of 224 fresh with the restarts at
+// 0.25 sigma (fit_sweep_test.cc). A first version whose tangential Jacobian
+// left out the softmax weights' derivatives fixed all 5 without any restart
+// but left 5 of 224 and 6 fresh without restarts, 3 of the 448 with restarts
+// at 0.5 sigma (two stuck at 0.049-0.050 px, under that threshold) and 1 at
+// 0.25 (seed 127 face 1, 1.09 deg; cost 128 against 44 on the true rows);
+// with it, schedules {2, 1, 0.5, 0.25, 0.1} and {1, 0.3, 0.1, 0.03} left 4
+// and 3 of 448 (0.5 sigma), a soft-phase tangential weight 1 instead of 0.1
+// 5 of the first 57 faces.
 TEST(FaceFitterTest, RecoversRotationWithinOneDegreeWithEstimatedIdentityWhenConfiguredForExactLandmarks) {
   const FaceFitter fitter = ExactLandmarkFitter();
   double expr_sum = 0;
@@ -486,12 +575,12 @@ TEST(FaceFitterTest, RecoversRotationWithinOneDegreeWithEstimatedIdentityWhenCon
   EXPECT_LE(expr_sum / n, 0.15);
 }
 
-// The restarts only replace a fit by one of lower cost: without them the
-// same 24 faces end with 1 beyond 1 deg (seed 37 face 4) and seed 23 face 1
-// at 0.32 px, so the test above depends on them.
+// The restarts only replace a fit by one of lower cost. Shown without the
+// soft silhouette, where seed 23 face 1 ends at 0.32 px without them (with
+// it, no fit of seed 23 is stuck: fit_sweep_test.cc has the figures).
 TEST(FaceFitterTest, RestartsLowerTheCostOfFitsStuckInAWrongContourCorrespondence) {
-  const FaceFitter plain = ExactLandmarkFitter(0.0);
-  const FaceFitter restarted = ExactLandmarkFitter();
+  const FaceFitter plain = ExactLandmarkFitter(0.0, /*soft_silhouette=*/false);
+  const FaceFitter restarted = ExactLandmarkFitter(0.25, /*soft_silhouette=*/false);
   const Camera camera = SyntheticCamera();
   std::mt19937 rng(23);
   int improved = 0;
@@ -501,7 +590,7 @@ TEST(FaceFitterTest, RestartsLowerTheCostOfFitsStuckInAWrongContourCorrespondenc
     const FitResult a = plain.Fit(observed, camera);
     const FitResult b = restarted.Fit(observed, camera);
     EXPECT_LE(b.rmse_px, a.rmse_px + 1e-3) << "face " << t;
-    if (a.rmse_px <= 0.05) {
+    if (a.rmse_px <= 0.025) {
       EXPECT_EQ(a.iterations, b.iterations) << "face " << t << ": no restart below the threshold";
     }
     improved += b.rmse_px < a.rmse_px - 0.05;

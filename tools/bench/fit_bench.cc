@@ -41,14 +41,15 @@ BENCHMARK(BM_FitSingleImageWithIdentity)->Unit(benchmark::kMillisecond);
 // Single-image fit of noise-free synthetic landmarks (no landmark offsets),
 // identity estimated, landmark_sigma_px 0.1: arg 0 plain, arg 1 configured
 // for exact landmarks (inner_landmarks_first, silhouette_consistency_weight 1),
-// arg 2 that and restart_rmse_sigma 0.5.
+// arg 2 that, soft_contour_px {1, 0.3, 0.1} and restart_rmse_sigma 0.25.
 void BM_FitSingleImageExactLandmarks(benchmark::State& state) {
   FitOptions options;
   options.landmark_offsets_cm = ZeroLandmarkOffsets();
   options.landmark_sigma_px = 0.1;
   options.inner_landmarks_first = state.range(0) >= 1;
   options.silhouette_consistency_weight = state.range(0) >= 1 ? 1.0 : 0.0;
-  options.restart_rmse_sigma = state.range(0) == 2 ? 0.5 : 0.0;
+  options.restart_rmse_sigma = state.range(0) == 2 ? 0.25 : 0.0;
+  if (state.range(0) == 2) options.soft_contour_px = {1.0, 0.3, 0.1};
   const FaceFitter fitter = FaceFitter::Create(Model(), options);
   std::mt19937 rng(11);
   std::vector<Landmarks68> inputs;
