@@ -165,29 +165,45 @@ TEST(FaceFitterTest, ExpressionL1WeightsApplyPerShapeScales) {
   EXPECT_DOUBLE_EQ(l1[smile], 0.5);
 }
 
+// The solver tests' case (MakeCase): a random synthetic face from a seed,
+// its 68 landmarks projected with Gaussian noise (sigma in pixels; 0: exact),
+// and the fit problem the fitter poses for them, which points at observed_
+// and camera_.
+class LandmarkSolverTest : public ::testing::Test {
+ protected:
+  void MakeCase(int seed, double noise_px) {
+    std::mt19937 rng(seed);
+    truth_ = RandomFace(TestModel(), rng);
+    observed_ = lm_.Project(truth_, camera_);
+    if (noise_px > 0) observed_ = AddNoise(observed_, noise_px, rng);
+    problem_ = internal::FitProblemFor(Fitter(), observed_, camera_, std::nullopt);
+  }
+
+  const Camera camera_ = SyntheticCamera();
+  const LandmarkModel& lm_ = Fitter().landmark_model();
+  FaceParams truth_;
+  Landmarks68 observed_;
+  internal::LandmarkFitProblem problem_;
+};
+
 // A contour landmark's residual is split into the silhouette normal and the
 // (down-weighted) tangent: r' = [n^T; c t^T] r; inner landmarks keep theirs.
-TEST(LandmarkSolverTest, ContourResidualCountsTheTangentWithItsWeight) {
-  std::mt19937 rng(3);
-  const Camera camera = SyntheticCamera();
-  const FaceParams truth = RandomFace(TestModel(), rng);
-  const LandmarkModel& lm = Fitter().landmark_model();
-  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 3.0, rng);
-  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
-  problem.rows = lm.SelectRows(truth, camera, &observed);
-  const internal::SolverState state = internal::ToSolverState(truth);
+TEST_F(LandmarkSolverTest, ContourResidualCountsTheTangentWithItsWeight) {
+  MakeCase(3, 3.0);
+  problem_.rows = lm_.SelectRows(truth_, camera_, &observed_);
+  const internal::SolverState state = internal::ToSolverState(truth_);
   Eigen::VectorXd plain, split;
-  internal::LandmarkResiduals(problem, state, truth.identity, &plain, nullptr);
-  problem.normals = lm.ContourNormals(truth, camera);
-  problem.contour_tangential_weight = 0.25;
-  internal::LandmarkResiduals(problem, state, truth.identity, &split, nullptr);
+  internal::LandmarkResiduals(problem_, state, truth_.identity, &plain, nullptr);
+  problem_.normals = lm_.ContourNormals(truth_, camera_);
+  problem_.contour_tangential_weight = 0.25;
+  internal::LandmarkResiduals(problem_, state, truth_.identity, &split, nullptr);
   for (int k = 0; k < kNumLandmarks; ++k) {
     const Eigen::Vector2d r = plain.segment<2>(2 * k), r2 = split.segment<2>(2 * k);
     if (!IsContourLandmark(k)) {
       EXPECT_EQ(r, r2) << "landmark " << k;
       continue;
     }
-    const Eigen::Vector2d n = problem.normals[k];
+    const Eigen::Vector2d n = problem_.normals[k];
     ASSERT_NEAR(n.norm(), 1.0, 1e-9) << "landmark " << k;
     const Eigen::Vector2d t(-n.y(), n.x());
     EXPECT_NEAR(r2.x(), n.dot(r), 1e-9) << "landmark " << k;
@@ -218,30 +234,25 @@ void ForEachNumericColumn(Residuals residuals, const internal::LandmarkFitProble
 // The analytic Jacobian of the dense solver matches central differences
 // (estimated identity: all 159 columns; contour residuals split into normal
 // and tangent).
-TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
-  std::mt19937 rng(5);
-  const Camera camera = SyntheticCamera();
-  const FaceParams truth = RandomFace(TestModel(), rng);
-  const LandmarkModel& lm = Fitter().landmark_model();
-  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 2.0, rng);
-  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
-  problem.rows = lm.SelectRows(truth, camera, &observed);
-  problem.normals = lm.ContourNormals(truth, camera);  // With the contour metric.
-  problem.contour_tangential_weight = 0.3;
-  problem.estimate_identity = true;
+TEST_F(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
+  MakeCase(5, 2.0);
+  problem_.rows = lm_.SelectRows(truth_, camera_, &observed_);
+  problem_.normals = lm_.ContourNormals(truth_, camera_);  // With the contour metric.
+  problem_.contour_tangential_weight = 0.3;
+  problem_.estimate_identity = true;
   internal::SolverState state{};
   for (int i = 0; i < 3; ++i) {
-    state[i] = truth.pose.rotation[i];
-    state[3 + i] = truth.pose.translation[i];
+    state[i] = truth_.pose.rotation[i];
+    state[3 + i] = truth_.pose.translation[i];
   }
-  std::copy(truth.expression.begin(), truth.expression.end(), state.begin() + internal::kSolverPoseSize);
-  internal::IdentityWeights identity = truth.identity;
+  std::copy(truth_.expression.begin(), truth_.expression.end(), state.begin() + internal::kSolverPoseSize);
+  internal::IdentityWeights identity = truth_.identity;
   Eigen::VectorXd r;
   internal::RowMajorMatrix jacobian;
-  internal::LandmarkResiduals(problem, state, identity, &r, &jacobian);
+  internal::LandmarkResiduals(problem_, state, identity, &r, &jacobian);
   ASSERT_EQ(jacobian.rows(), internal::kNumLandmarkResiduals);
   ASSERT_EQ(jacobian.cols(), internal::kSolverFullSize);
-  ForEachNumericColumn(internal::LandmarkResiduals, problem, state, identity,
+  ForEachNumericColumn(internal::LandmarkResiduals, problem_, state, identity,
                        [&](int c, const Eigen::VectorXd& numeric) {
                          EXPECT_LT((numeric - jacobian.col(c)).cwiseAbs().maxCoeff(),
                                    1e-4 * (1.0 + numeric.cwiseAbs().maxCoeff()))
@@ -254,23 +265,18 @@ TEST(LandmarkSolverTest, JacobianMatchesFiniteDifferences) {
 // the outermost candidate's and tending to it as the temperature falls; its
 // tangential residual tends to the outermost candidate's; the inner
 // landmarks keep their residuals.
-TEST(LandmarkSolverTest, SoftSilhouetteTendsToTheOutermostCandidate) {
-  std::mt19937 rng(9);
-  const Camera camera = SyntheticCamera();
-  const FaceParams truth = RandomFace(TestModel(), rng);
-  const LandmarkModel& lm = Fitter().landmark_model();
-  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 2.0, rng);
-  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
-  problem.rows = lm.SelectRows(truth, camera);  // Outermost candidates.
-  problem.normals = lm.ContourNormals(truth, camera);
-  problem.contour_tangential_weight = 0.5;
-  const internal::SolverState state = internal::ToSolverState(truth);
+TEST_F(LandmarkSolverTest, SoftSilhouetteTendsToTheOutermostCandidate) {
+  MakeCase(9, 2.0);
+  problem_.rows = lm_.SelectRows(truth_, camera_);  // Outermost candidates.
+  problem_.normals = lm_.ContourNormals(truth_, camera_);
+  problem_.contour_tangential_weight = 0.5;
+  const internal::SolverState state = internal::ToSolverState(truth_);
   Eigen::VectorXd hard, cold, warm;
-  internal::LandmarkResiduals(problem, state, truth.identity, &hard, nullptr);
-  problem.soft_contour_px = 0.001;
-  internal::LandmarkResiduals(problem, state, truth.identity, &cold, nullptr);
-  problem.soft_contour_px = 2.0;
-  internal::LandmarkResiduals(problem, state, truth.identity, &warm, nullptr);
+  internal::LandmarkResiduals(problem_, state, truth_.identity, &hard, nullptr);
+  problem_.soft_contour_px = 0.001;
+  internal::LandmarkResiduals(problem_, state, truth_.identity, &cold, nullptr);
+  problem_.soft_contour_px = 2.0;
+  internal::LandmarkResiduals(problem_, state, truth_.identity, &warm, nullptr);
   double warm_excess = 0.0;
   for (int k = 0; k < kNumLandmarks; ++k) {
     if (!IsContourLandmark(k)) {
@@ -288,25 +294,20 @@ TEST(LandmarkSolverTest, SoftSilhouetteTendsToTheOutermostCandidate) {
 
 // The soft silhouette's analytic Jacobian (normal and tangential rows, the
 // softmax weights' own derivatives included) matches central differences.
-TEST(LandmarkSolverTest, SoftSilhouetteJacobianMatchesFiniteDifferences) {
-  std::mt19937 rng(5);
-  const Camera camera = SyntheticCamera();
-  const FaceParams truth = RandomFace(TestModel(), rng);
-  const LandmarkModel& lm = Fitter().landmark_model();
-  const Landmarks68 observed = AddNoise(lm.Project(truth, camera), 2.0, rng);
-  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
-  for (int k = 0; k < kNumLandmarks; ++k) problem.rows[k] = k;
-  problem.normals = lm.ContourNormals(truth, camera);
-  problem.contour_tangential_weight = 0.3;
-  problem.soft_contour_px = 0.7;
-  problem.estimate_identity = true;
-  const internal::SolverState state = internal::ToSolverState(truth);
-  internal::IdentityWeights identity = truth.identity;
+TEST_F(LandmarkSolverTest, SoftSilhouetteJacobianMatchesFiniteDifferences) {
+  MakeCase(5, 2.0);
+  for (int k = 0; k < kNumLandmarks; ++k) problem_.rows[k] = k;
+  problem_.normals = lm_.ContourNormals(truth_, camera_);
+  problem_.contour_tangential_weight = 0.3;
+  problem_.soft_contour_px = 0.7;
+  problem_.estimate_identity = true;
+  const internal::SolverState state = internal::ToSolverState(truth_);
+  internal::IdentityWeights identity = truth_.identity;
   Eigen::VectorXd r;
   internal::RowMajorMatrix jacobian;
-  internal::LandmarkResiduals(problem, state, identity, &r, &jacobian);
+  internal::LandmarkResiduals(problem_, state, identity, &r, &jacobian);
   ASSERT_EQ(jacobian.cols(), internal::kSolverFullSize);
-  ForEachNumericColumn(internal::LandmarkResiduals, problem, state, identity,
+  ForEachNumericColumn(internal::LandmarkResiduals, problem_, state, identity,
                        [&](int c, const Eigen::VectorXd& numeric) {
                          EXPECT_LT((numeric - jacobian.col(c)).cwiseAbs().maxCoeff(),
                                    1e-4 * (1.0 + numeric.cwiseAbs().maxCoeff()))
@@ -318,38 +319,33 @@ TEST(LandmarkSolverTest, SoftSilhouetteJacobianMatchesFiniteDifferences) {
 // competitor projects further out), positive when a contour landmark is given
 // a candidate inside the outline, and their analytic Jacobian matches central
 // differences there.
-TEST(LandmarkSolverTest, SilhouetteHingesPenaliseOnlyCandidatesBeyondTheChosenVertex) {
-  std::mt19937 rng(7);
-  const Camera camera = SyntheticCamera();
-  const FaceParams truth = RandomFace(TestModel(), rng);
-  const LandmarkModel& lm = Fitter().landmark_model();
-  const Landmarks68 observed = lm.Project(truth, camera);
-  internal::LandmarkFitProblem problem = internal::FitProblemFor(Fitter(), observed, camera, std::nullopt);
-  problem.rows = lm.SelectRows(truth, camera);
-  problem.normals = lm.ContourNormals(truth, camera);
-  problem.silhouette_weight = 1.0;
-  problem.silhouette_pairs = lm.SilhouetteCompetitors(truth, camera, problem.rows, problem.normals);
-  ASSERT_FALSE(problem.silhouette_pairs.empty());
-  problem.estimate_identity = true;
-  const internal::SolverState state = internal::ToSolverState(truth);
+TEST_F(LandmarkSolverTest, SilhouetteHingesPenaliseOnlyCandidatesBeyondTheChosenVertex) {
+  MakeCase(7, 0.0);
+  problem_.rows = lm_.SelectRows(truth_, camera_);
+  problem_.normals = lm_.ContourNormals(truth_, camera_);
+  problem_.silhouette_weight = 1.0;
+  problem_.silhouette_pairs = lm_.SilhouetteCompetitors(truth_, camera_, problem_.rows, problem_.normals);
+  ASSERT_FALSE(problem_.silhouette_pairs.empty());
+  problem_.estimate_identity = true;
+  const internal::SolverState state = internal::ToSolverState(truth_);
   Eigen::VectorXd r;
-  internal::SilhouetteResiduals(problem, state, truth.identity, &r, nullptr);
-  ASSERT_EQ(r.size(), static_cast<int>(problem.silhouette_pairs.size()));
+  internal::SilhouetteResiduals(problem_, state, truth_.identity, &r, nullptr);
+  ASSERT_EQ(r.size(), static_cast<int>(problem_.silhouette_pairs.size()));
   EXPECT_EQ(r.cwiseAbs().maxCoeff(), 0.0);
 
   // Landmark 3 on the strip's first (front-most, inside the outline)
   // candidate: the candidates further out now compete and are penalised.
-  problem.rows[3] = lm.ContourRows(3).front();
-  problem.silhouette_pairs.clear();
-  for (int row : lm.ContourRows(3)) {
-    if (row != problem.rows[3]) problem.silhouette_pairs.emplace_back(3, row);
+  problem_.rows[3] = lm_.ContourRows(3).front();
+  problem_.silhouette_pairs.clear();
+  for (int row : lm_.ContourRows(3)) {
+    if (row != problem_.rows[3]) problem_.silhouette_pairs.emplace_back(3, row);
   }
   internal::RowMajorMatrix jacobian;
-  internal::IdentityWeights identity = truth.identity;
+  internal::IdentityWeights identity = truth_.identity;
   internal::SolverState x = state;
-  internal::SilhouetteResiduals(problem, x, identity, &r, &jacobian);
+  internal::SilhouetteResiduals(problem_, x, identity, &r, &jacobian);
   EXPECT_GT(r.maxCoeff(), 1.0);  // More than a pixel (sigma 1) further out.
-  ForEachNumericColumn(internal::SilhouetteResiduals, problem, x, identity,
+  ForEachNumericColumn(internal::SilhouetteResiduals, problem_, x, identity,
                        [&](int c, const Eigen::VectorXd& numeric) {
                          for (int i = 0; i < r.size(); ++i) {
                            if (r[i] < 1e-3) continue;  // At or near the hinge's kink.
@@ -361,7 +357,7 @@ TEST(LandmarkSolverTest, SilhouetteHingesPenaliseOnlyCandidatesBeyondTheChosenVe
 
 // The bounded quadratic solver meets the KKT conditions: free entries have a
 // zero gradient, entries at a bound a gradient pointing out of the box.
-TEST(LandmarkSolverTest, BoxQpMeetsKktConditions) {
+TEST_F(LandmarkSolverTest, BoxQpMeetsKktConditions) {
   std::mt19937 rng(13);
   std::normal_distribution<double> normal(0.0, 1.0);
   constexpr int n = 30;
