@@ -116,28 +116,38 @@ struct NeuralStage {
     return Eigen::AlignedBox2d(centre - half, centre + half);
   }
 
+  // Runs the network on the crop `rect` (full-image pixels) for `target`:
+  // inputs the source, the classical frame `warp` (W) and the priors of the
+  // source and of `target`, each resized to the network's size; outputs its
+  // colour map C (RGB) and attention A resized to rect's size.
+  void RunOnCrop(const cv::Mat& source_rgb, const FaceObservation& source, const face3d::FaceParams& target,
+                 const cv::Mat& warp, const cv::Rect& rect, cv::Mat* color, cv::Mat* attention) const {
+    const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
+    const int size = net->image_size();
+    gen::GeneratorInputs in;
+    in.source = gen::CropResize(source_rgb, rect, size);
+    in.warp = gen::CropResize(warp, rect, size);
+    in.prior_s = gen::CropResize(source_samples.prior.image, rect, size);
+    in.mask_s = gen::CropResize(source_samples.prior.mask, rect, size);
+    in.prior_t = gen::CropResize(prior_t.image, rect, size);
+    in.mask_t = gen::CropResize(prior_t.mask, rect, size);
+    const gen::GeneratorResult out = net->Generate(in);
+    cv::resize(out.color, *color, rect.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(out.attention, *attention, rect.size(), 0, 0, cv::INTER_LINEAR);
+  }
+
   // The network's error on the portrait at its own state, where the portrait
   // is the right answer (RetargeterOptions::neural_trust_error): the mean
   // over the "mouth" region's gate of (1 - A) |C - source|, averaged over
   // the channels, in grey levels (the gate's weights: a weighted mean).
   double SelfCheckError(const cv::Mat& source_rgb, const FaceObservation& source) const {
     const face3d::Landmarks68 lm = landmarks.Project(source.params, source.camera);
-    const render::SparsePrior prior_t = priors.RenderTarget(source_samples, source.params, source.camera);
     const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, lm), margin);
     const cv::Rect inside = rect & cv::Rect(0, 0, source_rgb.cols, source_rgb.rows);
     if (inside.area() == 0) return 0;
-    const int size = net->image_size();
-    gen::GeneratorInputs in;
-    in.source = gen::CropResize(source_rgb, rect, size);
-    in.warp = in.source;  // The warp at the source's own state is the source.
-    in.prior_s = gen::CropResize(source_samples.prior.image, rect, size);
-    in.mask_s = gen::CropResize(source_samples.prior.mask, rect, size);
-    in.prior_t = gen::CropResize(prior_t.image, rect, size);
-    in.mask_t = gen::CropResize(prior_t.mask, rect, size);
-    const gen::GeneratorResult out = net->Generate(in);
     cv::Mat color, attention;
-    cv::resize(out.color, color, rect.size(), 0, 0, cv::INTER_LINEAR);
-    cv::resize(out.attention, attention, rect.size(), 0, 0, cv::INTER_LINEAR);
+    // The warp at the source's own state is the source.
+    RunOnCrop(source_rgb, source, source.params, source_rgb, rect, &color, &attention);
     const cv::Rect local = inside - rect.tl();
     const cv::Mat gate = MouthGate(lm, rect, mouth_grow)(local);
     const double total = cv::sum(gate)[0];
@@ -157,26 +167,15 @@ struct NeuralStage {
     const face3d::Landmarks68 target_landmarks = landmarks.Project(target, source.camera);
     const double opening = mouth_only ? trust * OpeningWeight(target_landmarks) : 1.0;
     if (opening <= 0) return;  // The warp alone: neither the prior nor the network is needed.
-    const render::SparsePrior prior_t = priors.RenderTarget(source_samples, target, source.camera);
     const cv::Rect rect = gen::GeneratorCropRect(source.box, TargetBox(source, target_landmarks), margin);
-    const int size = net->image_size();
-    gen::GeneratorInputs in;
-    in.source = gen::CropResize(source_rgb, rect, size);
-    in.warp = gen::CropResize(warp, rect, size);
-    in.prior_s = gen::CropResize(source_samples.prior.image, rect, size);
-    in.mask_s = gen::CropResize(source_samples.prior.mask, rect, size);
-    in.prior_t = gen::CropResize(prior_t.image, rect, size);
-    in.mask_t = gen::CropResize(prior_t.mask, rect, size);
-    const gen::GeneratorResult out = net->Generate(in);
+    const cv::Rect inside = rect & cv::Rect(0, 0, warp.cols, warp.rows);
+    if (inside.area() == 0) return;
+    cv::Mat color, attention;
+    RunOnCrop(source_rgb, source, target, warp, rect, &color, &attention);
 
     // Paste at full resolution: A and C upsampled, W kept sharp.
     // result = W + feather * (1 - A) * (C - W), i.e. A*W + (1-A)*C inside,
     // the warp at the crop's edge and outside it.
-    const cv::Rect inside = rect & cv::Rect(0, 0, warp.cols, warp.rows);
-    if (inside.area() == 0) return;
-    cv::Mat color, attention;
-    cv::resize(out.color, color, rect.size(), 0, 0, cv::INTER_LINEAR);
-    cv::resize(out.attention, attention, rect.size(), 0, 0, cv::INTER_LINEAR);
     cv::Mat weight = FeatherMask(rect.width, std::max(2.0, kFeatherFraction * rect.width));
     weight = weight.mul(1.0 - attention);
     if (mouth_only) weight = weight.mul(MouthGate(target_landmarks, rect, mouth_grow), opening);
