@@ -511,18 +511,18 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         const float o = 1.f - std::exp(-height_cm / options_.mouth_aperture_cm);
         // Recess behind the lips (WarpOptions::mouth_recess_occlusion): the
         // depth of the lips bounding the run (mean of the rows just above and
-        // below it that the face or head covers).
+        // below it that the face or head covers); looked up only when on.
         float lip_depth = 0.f;
         int lip_rows = 0;
         for (const int r : {begin - 1, y}) {
-          if (r < 0 || r >= n) continue;
+          if (!(options_.mouth_recess_occlusion > 0.f) || r < 0 || r >= n) continue;
           const int32_t t = tgt_buf.triangle.at<int32_t>(r, x);
           if (t < 0 || IsMouthInterior(mesh_.triangle_parts()[t])) continue;
           lip_depth += tgt_buf.depth.at<float>(r, x);
           ++lip_rows;
         }
-        const bool occlude = options_.mouth_recess_occlusion > 0.f && lip_rows > 0;
-        lip_depth = lip_rows > 0 ? lip_depth / lip_rows : 0.f;
+        const bool occlude = lip_rows > 0;
+        if (occlude) lip_depth /= lip_rows;
         for (int r = begin; r < y; ++r) {
           float visible = 1.f;
           if (occlude) {
