@@ -193,9 +193,13 @@ class Evaluator {
     const Eigen::Vector2d tv(-u.y(), u.x());
     const std::span<const int> strip = model.ContourRows(k);
     const int n = static_cast<int>(strip.size());
-    std::vector<CameraPoint> cams(n);
-    std::vector<Eigen::Vector2d> q(n);
-    std::vector<double> w(n);
+    SoftScratch& sc = soft_scratch_;
+    sc.cams.resize(n);
+    sc.q.resize(n);
+    sc.w.resize(n);
+    std::vector<CameraPoint>& cams = sc.cams;
+    std::vector<Eigen::Vector2d>& q = sc.q;
+    std::vector<double>& w = sc.w;
     double m = -kInfinity;
     for (int i = 0; i < n; ++i) {
       const int row = strip[i];
@@ -224,7 +228,8 @@ class Evaluator {
     // d normal = sum_i w_i n . dq_i; d (t . mean) = sum_i w_i (t + a_i n) . dq_i
     // with a_i = t . (q_i - mean) / tau (the weights' own derivatives).
     auto j = jacobian->middleRows<2>(2 * k);
-    Eigen::Matrix<double, 2, Eigen::Dynamic> one(2, num_params());
+    Eigen::Matrix<double, 2, Eigen::Dynamic>& one = sc.one;
+    one.resize(2, num_params());
     for (int i = 0; i < n; ++i) {
       if (w[i] < 1e-9) continue;
       const int row = strip[i];
@@ -334,6 +339,15 @@ class Evaluator {
   std::vector<std::pair<int, int>> hinges_;  // Active silhouette pairs (landmark, competing row).
   IdentityWeights held_identity_{};
   Eigen::Matrix<double, 3, kNumLandmarks> base_ = Eigen::Matrix<double, 3, kNumLandmarks>::Zero();
+  // EvaluateSoft's per-strip buffers, kept across calls so that evaluations
+  // do not allocate (an Evaluator serves one solve on one thread).
+  struct SoftScratch {
+    std::vector<CameraPoint> cams;
+    std::vector<Eigen::Vector2d> q;
+    std::vector<double> w;
+    Eigen::Matrix<double, 2, Eigen::Dynamic> one;
+  };
+  mutable SoftScratch soft_scratch_;
 };
 
 // Solves the damped bounded model min 0.5 d^T a d + g^T d on the packed
