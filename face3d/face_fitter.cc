@@ -317,6 +317,16 @@ std::map<std::string, double> DefaultExpressionL1Scale() {
   return {};
 }
 
+FitOptions ExactLandmarkFitOptions() {
+  FitOptions options;
+  options.landmark_sigma_px = 0.1;
+  options.inner_landmarks_first = true;
+  options.silhouette_consistency_weight = 1.0;
+  options.soft_contour_px = {1.0, 0.3, 0.1};
+  options.restart_rmse_sigma = 0.25;
+  return options;
+}
+
 FaceFitter::FaceFitter(LandmarkModel landmarks, const FitOptions& options,
                        const std::array<double, kNumExpressionShapes>& l1)
     : landmarks_(std::move(landmarks)), options_(options), expression_l1_(l1) {}

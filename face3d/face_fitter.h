@@ -195,8 +195,8 @@ struct FitOptions {
   // the outline itself: a vertex chosen from the inner-landmark fit's shrunk
   // identity, then held by the silhouette hinges, is what left noise-free fits
   // in wrong jaw-contour correspondences. Off by default (not measured at
-  // landmark_sigma_px 1). With the exact-landmark configuration (see
-  // restart_rmse_sigma), {1, 0.3, 0.1}: figures in fit_sweep_test.cc.
+  // landmark_sigma_px 1). ExactLandmarkFitOptions() uses {1, 0.3, 0.1}:
+  // figures in fit_sweep_test.cc.
   std::vector<double> soft_contour_px;
   // Restarts of a fit stuck in a wrong jaw-contour correspondence (>= 0; 0,
   // the default, is off): when the fit's RMSE exceeds this times
@@ -211,12 +211,11 @@ struct FitOptions {
   // correspondence even 4 deg off in pose). Noise-free fits that end in a
   // wrong correspondence keep a residual several times that of fits that do
   // not (started from the truth: at most 0.38 landmark_sigma_px over 56
-  // synthetic faces). Exact-landmark configuration (landmark_sigma_px 0.1,
-  // inner_landmarks_first, silhouette_consistency_weight 1, soft_contour_px
-  // {1, 0.3, 0.1}; 0.25 here, as a first soft phase left stuck fits at 0.49
-  // sigma): noise-free synthetic faces beyond 1 deg or 0.3 px: 0 of 224 (0
-  // without restarts too) and 0 of 224 fresh (fit_sweep_test.cc); before the
-  // soft silhouette, at 0.5: 1 and 4 (15 of 224 without restarts).
+  // synthetic faces). ExactLandmarkFitOptions() uses 0.25 (a first soft
+  // phase left stuck fits at 0.49 sigma): noise-free synthetic faces beyond
+  // 1 deg or 0.3 px: 0 of 224 (0 without restarts too) and 0 of 224 fresh
+  // (fit_sweep_test.cc); before the soft silhouette, at 0.5: 1 and 4 (15 of
+  // 224 without restarts).
   double restart_rmse_sigma = 0.0;
   // One restart (restart_rmse_sigma): silhouette tie tolerance (cm,
   // projected; 0.05 is kSilhouetteToleranceCm), start pose turned by yaw_deg /
@@ -244,6 +243,19 @@ struct FitOptions {
   // with iod the observed inter-ocular distance. > 0.
   double confidence_scale = 0.04;
 };
+
+// Options for landmarks that lie exactly on the model: noise-free synthetic
+// faces, or a mesh's own projected landmarks (FaceFitter::landmark_model()
+// with the same landmark_offsets_cm). The defaults, with landmark_sigma_px
+// 0.1, inner_landmarks_first, silhouette_consistency_weight 1,
+// soft_contour_px {1, 0.3, 0.1} and restart_rmse_sigma 0.25 (each option's
+// comment says what it adds). On noise-free synthetic faces with the identity
+// estimated: 0 of 224 faces, and 0 of 224 fresh ones, beyond 1 deg rotation
+// error or 0.3 px RMSE (fit_sweep_test.cc); ~0.6-0.7 s CPU per fit
+// (BM_FitSingleImageExactLandmarks/2) against ~30 ms for the defaults. Not
+// for real detectors: their ~1 px landmark noise is what the defaults
+// (landmark_sigma_px 1) are tuned for.
+FitOptions ExactLandmarkFitOptions();
 
 // What to fit for one image (all optional).
 struct FitRequest {

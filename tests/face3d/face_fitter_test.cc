@@ -453,12 +453,12 @@ TEST(FaceFitterTest, FitsNoiseFreeLandmarksToSubPixelWithEstimatedIdentityWhenTo
 // inner landmarks first, silhouette consistency and restarts of fits whose
 // residual says they ended in a wrong jaw-contour correspondence
 // (FitOptions).
+// ExactLandmarkFitOptions() on the synthetic faces (no landmark offsets);
+// the restarts' threshold and the soft silhouette can be changed.
 FaceFitter ExactLandmarkFitter(double restart_rmse_sigma = 0.25, bool soft_silhouette = true) {
-  FitOptions options = SyntheticOptions();
-  options.landmark_sigma_px = 0.1;
-  options.inner_landmarks_first = true;
-  options.silhouette_consistency_weight = 1.0;
-  if (soft_silhouette) options.soft_contour_px = {1.0, 0.3, 0.1};
+  FitOptions options = ExactLandmarkFitOptions();
+  options.landmark_offsets_cm = ZeroLandmarkOffsets();
+  if (!soft_silhouette) options.soft_contour_px.clear();
   options.restart_rmse_sigma = restart_rmse_sigma;
   return FaceFitter::Create(TestModel(), options);
 }

@@ -1,4 +1,4 @@
-// The exact-landmark single-image fit (identity estimated, noise-free
+// The exact-landmark single-image fit (ExactLandmarkFitOptions(): identity estimated, noise-free
 // synthetic landmarks) over 224 faces, and over 224 faces of fresh seeds that
 // no option was chosen on: how many local minima of the jaw-contour
 // correspondence FitOptions::soft_contour_px and restart_rmse_sigma leave.
@@ -33,12 +33,8 @@ const std::vector<int> kFreshSeeds = {181, 191, 193, 197, 199, 211, 223, 227, 22
 // Faces whose fit ends beyond 1 deg rotation error or 0.3 px RMSE, over 8
 // faces each of `seeds`.
 int FacesBeyondBounds(double restart_rmse_sigma, const std::vector<int>& seeds) {
-  FitOptions options;
+  FitOptions options = ExactLandmarkFitOptions();
   options.landmark_offsets_cm = ZeroLandmarkOffsets();
-  options.landmark_sigma_px = 0.1;
-  options.inner_landmarks_first = true;
-  options.silhouette_consistency_weight = 1.0;
-  options.soft_contour_px = {1.0, 0.3, 0.1};
   options.restart_rmse_sigma = restart_rmse_sigma;
   const FaceFitter fitter = FaceFitter::Create(TestModel(), options);
   const Camera camera = SyntheticCamera();

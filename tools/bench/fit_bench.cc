@@ -39,17 +39,21 @@ void BM_FitSingleImageWithIdentity(benchmark::State& state) {
 BENCHMARK(BM_FitSingleImageWithIdentity)->Unit(benchmark::kMillisecond);
 
 // Single-image fit of noise-free synthetic landmarks (no landmark offsets),
-// identity estimated, landmark_sigma_px 0.1: arg 0 plain, arg 1 configured
-// for exact landmarks (inner_landmarks_first, silhouette_consistency_weight 1),
-// arg 2 that, soft_contour_px {1, 0.3, 0.1} and restart_rmse_sigma 0.25.
+// identity estimated: arg 2 ExactLandmarkFitOptions(); arg 1 that without
+// the soft silhouette and the restarts (landmark_sigma_px 0.1,
+// inner_landmarks_first, silhouette_consistency_weight 1); arg 0 only
+// landmark_sigma_px 0.1.
 void BM_FitSingleImageExactLandmarks(benchmark::State& state) {
-  FitOptions options;
+  FitOptions options = ExactLandmarkFitOptions();
   options.landmark_offsets_cm = ZeroLandmarkOffsets();
-  options.landmark_sigma_px = 0.1;
-  options.inner_landmarks_first = state.range(0) >= 1;
-  options.silhouette_consistency_weight = state.range(0) >= 1 ? 1.0 : 0.0;
-  options.restart_rmse_sigma = state.range(0) == 2 ? 0.25 : 0.0;
-  if (state.range(0) == 2) options.soft_contour_px = {1.0, 0.3, 0.1};
+  if (state.range(0) <= 1) {
+    options.soft_contour_px.clear();
+    options.restart_rmse_sigma = 0.0;
+  }
+  if (state.range(0) == 0) {
+    options.inner_landmarks_first = false;
+    options.silhouette_consistency_weight = 0.0;
+  }
   const FaceFitter fitter = FaceFitter::Create(Model(), options);
   std::mt19937 rng(11);
   std::vector<Landmarks68> inputs;
