@@ -14,6 +14,7 @@
 #include <opencv2/calib3d.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "face3d/face_fitter.h"
 #include "pipeline/frame_source.h"
 #include "pipeline/metrics.h"
 #include "pipeline/motion_transfer.h"
@@ -287,6 +288,7 @@ std::string SuiteResultToJson(const SuiteResult& result) {
         m["mouth_dx_px"] = numbers(frames, [](const FrameMetrics& f) { return f.mouth_dx_px; });
         m["mouth_dy_px"] = numbers(frames, [](const FrameMetrics& f) { return f.mouth_dy_px; });
         m["lip_gap_error_px"] = numbers(frames, [](const FrameMetrics& f) { return f.lip_gap_error_px; });
+        m["model_lip_gap_px"] = numbers(frames, [](const FrameMetrics& f) { return f.model_lip_gap_px; });
         m["identity_distance"] = numbers(frames, [](const FrameMetrics& f) { return f.identity_distance; });
         pf[name] = std::move(m);
       }
@@ -530,6 +532,14 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
   Mean gt_identity;  // The ground-truth frames' own distance to the source.
   const std::vector<cv::Point2f> source_points = Points(source_landmarks);
 
+  // The model's 68 landmarks as the analyzer places them (per-frame
+  // model_lip_gap_px).
+  std::optional<face3d::LandmarkModel> lip_model;
+  if (o.per_frame) {
+    lip_model = face3d::LandmarkModel::Create(retargeter->analyzer().model(),
+                                              retargeter->analyzer().options().still_fit.landmark_offsets_cm);
+  }
+
   // Still drivers (pairs): the driver's reference is the source's own fit.
   std::optional<MotionTransfer> still_motion;
   if (still) {
@@ -578,15 +588,17 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
 
     for (auto& m : methods) {
       cv::Mat out;
+      std::optional<face3d::FaceParams> rendered;  // faceanime: the state it rendered.
       const auto t0 = std::chrono::steady_clock::now();
       if (m.name == kMethodFaceanime) {
         if (still) {
           const auto d = retargeter->analyzer().AnalyzeStill(ViewOf(frame, PixelFormat::kRgb));
-          const face3d::FaceParams target =
-              still_motion->Update(d ? std::optional(d->params) : std::nullopt, ts);
-          out = retargeter->Render(target);
+          rendered = still_motion->Update(d ? std::optional(d->params) : std::nullopt, ts);
+          out = retargeter->Render(*rendered);
         } else {
-          out = retargeter->Process(ViewOf(frame, PixelFormat::kRgb), ts).rgb;
+          RetargetFrame f = retargeter->Process(ViewOf(frame, PixelFormat::kRgb), ts);
+          out = std::move(f.rgb);
+          rendered = f.target;
         }
       } else if (m.name == kMethodSource) {
         out = ToSize(source_rgb, frame.size()).clone();
@@ -598,10 +610,13 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
         cv::warpAffine(source_rgb, out, similarity, frame.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
       }
       m.seconds += Seconds(t0);
+      FrameMetrics fm;
+      if (lip_model && rendered && ro.output_crop == 0 && out.size() == frame.size()) {
+        fm.model_lip_gap_px = face3d::InnerLipGap(lip_model->Project(*rendered, retargeter->source().camera));
+      }
       out = ToSize(out, frame.size());
       if (t == sheet_frame && o.contact_sheets) m.sheet_frame = out;
 
-      FrameMetrics fm;
       if (ref && has_gt) {
         const double v[6] = {metrics::L1(out, frame, face_region),   metrics::Psnr(out, frame, face_region),
                              metrics::Ssim(out, frame, face_region),  metrics::L1(out, frame, mouth_region),

@@ -171,6 +171,12 @@ struct FrameMetrics {
   double mouth_dy_px = std::numeric_limits<double>::quiet_NaN();
   // The output's inner-lip gap (face3d::InnerLipGap) minus the ground truth's, pixels.
   double lip_gap_error_px = std::numeric_limits<double>::quiet_NaN();
+  // faceanime only (NaN for the baselines, and with an output crop): the
+  // inner-lip gap of the state it rendered, from the model's own 68 landmarks
+  // projected into the output (pixels). Against ground_truth_lip_gap_px it
+  // shows what the motion transfer asked for; against the measured output
+  // gap (ground truth + lip_gap_error_px), what the rendered image shows of it.
+  double model_lip_gap_px = std::numeric_limits<double>::quiet_NaN();
   // Face-api descriptor distance, output vs the source portrait (as the
   // case's identity_distance, one frame).
   double identity_distance = std::numeric_limits<double>::quiet_NaN();
@@ -229,7 +235,8 @@ bool MouthSsimBeatsBaselines(const CaseResult& result);
 //               "per_frame" (only with EvaluationOptions::per_frame):
 //                 {"ground_truth_lip_gap_px": [...],
 //                  method: {"ssim_mouth", "l1_mouth", "ssim_face", "akd_px",
-//                           "mouth_dx_px", "mouth_dy_px", "lip_gap_error_px":
+//                           "mouth_dx_px", "mouth_dy_px", "lip_gap_error_px",
+//                           "model_lip_gap_px", "identity_distance":
 //                           [one number|null per driver frame]}}}],
 //    "skipped": [{"name", "reason"}],
 //    "aggregate": {method: {metric: number|null}},

@@ -282,6 +282,12 @@ TEST_F(EvaluatorClipTest, PerFrameValuesMatchTheMeansAndLocateTheMouth) {
   EXPECT_NEAR(src[0].lip_gap_error_px, 0.0, 1e-9);
   EXPECT_DOUBLE_EQ(src[0].ssim_mouth, 1.0);
   EXPECT_NEAR(src[0].identity_distance, 0.0, 1e-6);
+  // The rendered state's model lip gap: faceanime only. On frame 0 (the
+  // source itself) it is the source fit's, which follows the measured lips.
+  EXPECT_TRUE(std::isnan(src[0].model_lip_gap_px));
+  const auto& fa = r.per_frame.at("faceanime");
+  ASSERT_FALSE(std::isnan(fa[0].model_lip_gap_px));
+  EXPECT_NEAR(fa[0].model_lip_gap_px, r.ground_truth_lip_gap_px[0], 1.0);
   EXPECT_NEAR(src[2].mouth_dx_px, -12.0, 1.0);
   EXPECT_NEAR(src[2].mouth_dy_px, -6.0, 1.0);
   EXPECT_LT(src[2].ssim_mouth, 0.9);
@@ -298,6 +304,8 @@ TEST_F(EvaluatorClipTest, PerFrameValuesMatchTheMeansAndLocateTheMouth) {
   EXPECT_EQ(pf.at("ground_truth_lip_gap_px").size(), 3u);
   EXPECT_EQ(pf.at("source").at("mouth_dx_px").size(), 3u);
   EXPECT_NEAR(pf["source"]["mouth_dx_px"][2].get<double>(), src[2].mouth_dx_px, 1e-9);
+  EXPECT_NEAR(pf["faceanime"]["model_lip_gap_px"][0].get<double>(), fa[0].model_lip_gap_px, 1e-9);
+  EXPECT_TRUE(pf["similarity"]["model_lip_gap_px"][0].is_null());
   EXPECT_EQ(pf.at("faceanime").at("ssim_mouth").size(), 3u);
   // Without the option the JSON has no per-frame block.
   suite.cases[0].per_frame.clear();

@@ -110,7 +110,8 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
                 "(default OUT: faceanime-eval)");
   cmd->add_flag("--per-frame", args.per_frame,
                 "Also write every frame's values to the JSON (per case and method: mouth/face SSIM, mouth L1, "
-                "AKD, the measured mouth's shift and inner-lip-gap error vs the ground truth, ID dist)");
+                "AKD, the measured mouth's shift and inner-lip-gap error vs the ground truth, ID dist; for faceanime "
+                "also the rendered state's model inner-lip gap)");
   cmd->add_option("--threads", args.threads, "Worker threads for the networks")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
