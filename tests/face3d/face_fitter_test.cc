@@ -449,12 +449,9 @@ TEST(FaceFitterTest, FitsNoiseFreeLandmarksToSubPixelWithEstimatedIdentityWhenTo
   }
 }
 
-// The fitter configured for exact landmarks: landmark_sigma_px 0.1, the
-// inner landmarks first, silhouette consistency and restarts of fits whose
-// residual says they ended in a wrong jaw-contour correspondence
-// (FitOptions).
-// ExactLandmarkFitOptions() on the synthetic faces (no landmark offsets);
-// the restarts' threshold and the soft silhouette can be changed.
+// The fitter configured for exact landmarks: ExactLandmarkFitOptions() on
+// the synthetic faces (no landmark offsets), with the restarts' threshold
+// and the soft silhouette open to change.
 FaceFitter ExactLandmarkFitter(double restart_rmse_sigma = 0.25, bool soft_silhouette = true) {
   FitOptions options = ExactLandmarkFitOptions();
   options.landmark_offsets_cm = ZeroLandmarkOffsets();

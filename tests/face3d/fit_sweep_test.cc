@@ -1,7 +1,8 @@
-// The exact-landmark single-image fit (ExactLandmarkFitOptions(): identity estimated, noise-free
-// synthetic landmarks) over 224 faces, and over 224 faces of fresh seeds that
-// no option was chosen on: how many local minima of the jaw-contour
-// correspondence FitOptions::soft_contour_px and restart_rmse_sigma leave.
+// The exact-landmark single-image fit (ExactLandmarkFitOptions(); identity
+// estimated, noise-free synthetic landmarks) over 224 faces, and over 224
+// faces of fresh seeds that no option was chosen on: how many local minima of
+// the jaw-contour correspondence FitOptions::soft_contour_px and
+// restart_rmse_sigma leave.
 #include <cstdio>
 #include <random>
 #include <vector>
