@@ -1,6 +1,7 @@
 #include "pipeline/face_analyzer.h"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct FaceAnalyzer::Impl {
   face3d::FaceTracker tracker;
   face3d::FaceFitter still_fitter;
   face3d::VideoFitter video_fitter;
+  face3d::EyelidMeter eyelid_meter;
+  // Expression indices of eyeBlink_R and eyeBlink_L; -1 when the model
+  // lacks them.
+  std::array<int, face3d::EyelidMeter::kNumEyes> blink_index{-1, -1};
 
   Impl(const FaceAnalyzerOptions& o, face3d::MorphableModel m, face3d::FaceDetector d,
        std::unique_ptr<face3d::Landmarker> l)
@@ -44,13 +49,25 @@ struct FaceAnalyzer::Impl {
         source(*landmarker),
         tracker(face3d::FaceTracker::Create(o.tracker, detector, source)),
         still_fitter(face3d::FaceFitter::Create(model, o.still_fit)),
-        video_fitter(face3d::VideoFitter::Create(model, o.video_fit)) {}
+        video_fitter(face3d::VideoFitter::Create(model, o.video_fit)),
+        eyelid_meter(face3d::EyelidMeter::Create(o.eyelids)) {
+    const auto& names = model.expression_names();
+    for (int j = 0; j < static_cast<int>(names.size()); ++j) {
+      if (names[j] == "eyeBlink_R") blink_index[0] = j;
+      if (names[j] == "eyeBlink_L") blink_index[1] = j;
+    }
+  }
 };
 
 std::unique_ptr<FaceAnalyzer> FaceAnalyzer::Create(const FaceAnalyzerOptions& options) {
   if (options.num_threads < 1) throw std::invalid_argument("FaceAnalyzerOptions: num_threads must be >= 1");
   if (options.min_fit_confidence < 0 || options.min_fit_confidence > 1) {
     throw std::invalid_argument("FaceAnalyzerOptions: min_fit_confidence must be in [0, 1]");
+  }
+  if (!(options.eyelid_open_closure >= 0 && options.eyelid_open_closure < options.eyelid_shut_closure &&
+        options.eyelid_shut_closure <= 1)) {
+    throw std::invalid_argument(
+        "FaceAnalyzerOptions: need 0 <= eyelid_open_closure < eyelid_shut_closure <= 1");
   }
   FaceAnalyzerOptions o = options;
   if (o.model_path.empty()) o.model_path = face3d::MorphableModel::DefaultPath();
@@ -135,12 +152,26 @@ std::optional<FaceObservation> FaceAnalyzer::AnalyzeFrame(const ImageView& image
   obs.params = fit.params;
   obs.confidence = std::min(fit.confidence, tracked->confidence);
   obs.rmse_px = fit.rmse_px;
+  if (impl_->options.eyelids_from_pixels) {
+    ScopedStageTimer timer(times ? &times->fit_ms : nullptr);
+    const auto readings = impl_->eyelid_meter.Measure(image, tracked->landmarks);
+    if (readings[0] && readings[1]) {
+      const FaceAnalyzerOptions& o = impl_->options;
+      const double closure = std::min(readings[0]->closure, readings[1]->closure);
+      const double blink =
+          std::clamp((closure - o.eyelid_open_closure) / (o.eyelid_shut_closure - o.eyelid_open_closure), 0.0, 1.0);
+      for (int index : impl_->blink_index) {
+        if (index >= 0) obs.params.expression[index] = blink;
+      }
+    }
+  }
   return obs;
 }
 
 void FaceAnalyzer::Reset() {
   impl_->tracker.Reset();
   impl_->video_fitter.Reset();
+  impl_->eyelid_meter.Reset();
 }
 
 const face3d::MorphableModel& FaceAnalyzer::model() const { return impl_->model; }

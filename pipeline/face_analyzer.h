@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "face3d/eyelid_meter.h"
 #include "face3d/face_detector.h"
 #include "face3d/face_fitter.h"
 #include "face3d/face_tracker.h"
@@ -53,6 +54,32 @@ struct FaceAnalyzerOptions {
   face3d::FaceTrackerOptions tracker = AnalyzerTrackerOptions();  // Re-detection, landmark filter.
   face3d::FitOptions still_fit;           // Single-image fit.
   face3d::VideoFitOptions video_fit;      // Tracking fit.
+  // Tracking (AnalyzeFrame): eyeBlink_L and eyeBlink_R from the eye pixels
+  // (face3d::EyelidMeter: each eye's lid closure against the stream's own
+  // open-eye appearance, by analysis by synthesis) instead of the landmark
+  // fit, which never sees a lid close (face-api's eyelid points barely move:
+  // GRID srbb6p frame 40, both eyes shut, tracked eyeBlink <= 0.04). Both
+  // weights take the smaller of the two eyes' closures, mapped linearly from
+  // eyelid_open_closure (and below: 0) to eyelid_shut_closure (and above: 1):
+  // a blink closes both eyes, while one eye's reading alone is what a
+  // downward glance or a bad reading gives (GRID bbaf2n frames 54-58, looking
+  // down: one eye reads 0.94-1.0, the other 0.20-0.29), so winks are not
+  // transferred. On real GRID blinks (checked by eye on srbb6p, bbaf2n,
+  // pwbk1s, bgin3a, srbu6n) the smaller closure of a shut pair is 0.51-1.0,
+  // of open frames (talking, glancing down) at most 0.29-0.31 outside
+  // the blinks' opening and closing frames; on renders of our own blinks the
+  // meter reads the rendered closure (docs/benchmarks.md, "Blinks from
+  // pixels"). A frame without a reading of both eyes (the open-eye reference
+  // is still being collected over the stream's first 13 frames with a face,
+  // an eye too small, out of the image or occluded) keeps the fitted
+  // weights. Default true; adds 0.25-0.29 ms CPU per frame on a 640x480
+  // frame (BM_EyelidMeter; the tracking fit: 1.5 ms, BM_FitTrackFrame). Still
+  // images (AnalyzeStill) are not affected.
+  bool eyelids_from_pixels = true;
+  face3d::EyelidMeterOptions eyelids;
+  // 0 <= eyelid_open_closure < eyelid_shut_closure <= 1 (defaults 0.3, 0.6).
+  double eyelid_open_closure = 0.3;
+  double eyelid_shut_closure = 0.6;
   // Worker threads for the networks (OpenCV DNN and LibTorch), >= 1.
   // Default 1: on a 2-core machine shared with decoding, encoding or another
   // process, LibTorch's OpenMP threads at 2 made the landmark net take ~0.7 s

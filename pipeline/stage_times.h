@@ -20,7 +20,7 @@ struct StageTimes {
   // plus the box logic and One-Euro filter, well under 0.1 ms).
   double detect_ms = 0.0;
   double landmarks_ms = 0.0;  // The 68-landmark network (every call this frame).
-  double fit_ms = 0.0;        // 3DMM fit (single-image or tracking).
+  double fit_ms = 0.0;        // 3DMM fit (single-image or tracking; with the eyelid meter when tracking).
   double motion_ms = 0.0;     // Motion transfer (Retargeter only).
   double render_ms = 0.0;     // 3D-guided warp + paste-back + output crop (Retargeter only; includes generator_ms).
   // The neural generator (Retargeter with generator "neural"): priors, crop,

@@ -115,6 +115,12 @@ CLI::App* AddEvalCommand(CLI::App& app, EvalArgs& args) {
   cmd->add_option("--threads", args.threads, "Worker threads for the networks")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--eyelids", args.eyelids,
+                  "pixels: tracked eyeBlink from the eye pixels (FaceAnalyzerOptions::eyelids_from_pixels); "
+                  "landmarks: from the landmark fit alone (as before 2026-11-22). For the system and the "
+                  "measurement alike")
+      ->check(CLI::IsMember({"pixels", "landmarks"}))
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", args.quiet, "No progress on stderr");
   cmd->add_flag("--heldout", args.heldout,
                 "Only the cases held out from training (sorted index 0, 10, 20, ...: gen-data's and "
@@ -149,6 +155,7 @@ int RunEval(const EvalArgs& args) {
   options.retarget.analysis.num_threads = args.threads;
   ApplyGeneratorArgs(args.generator, args.threads, options.retarget);
   options.measure.num_threads = args.threads;
+  options.retarget.analysis.eyelids_from_pixels = options.measure.eyelids_from_pixels = args.eyelids == "pixels";
   options.recognizer.num_threads = args.threads;
   options.contact_sheets = args.sheets;
   options.per_frame = args.per_frame;

@@ -30,6 +30,7 @@ struct EvalArgs {
   // Network threads. Default 1: the evaluator runs several analyzers one
   // after another, and OpenMP teams spin badly on a busy 2-core machine.
   int threads = 1;
+  std::string eyelids = "pixels";  // --eyelids pixels|landmarks.
   bool quiet = false;
   GeneratorArgs generator;  // The generator under evaluation.
   // Only the cases held out from training (HeldOutCases): the evaluation a
