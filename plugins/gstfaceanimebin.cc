@@ -16,7 +16,7 @@ G_DEFINE_TYPE(GstFaceanimeBin, gst_faceanime_bin, GST_TYPE_BIN)
 namespace {
 
 // Property ids: the child's properties in this order (fit first).
-const char* const kFitProperties[] = {"detector", "tiny-landmarks", "min-confidence"};
+const char* const kFitProperties[] = {"detector", "tiny-landmarks", "min-confidence", "eyelids-from-pixels"};
 const char* const kRetargetProperties[] = {"source",          "motion",    "transfer-pose", "transfer-expression",
                                            "transfer-gaze",   "expression-gain", "crop-size", "threads", "au", "expression",
                                            "expression-strength", "expression-mode", "generator", "model", "device", "neural-region",

@@ -28,6 +28,7 @@ enum {
   PROP_THREADS,
   PROP_MIN_CONFIDENCE,
   PROP_POST_MESSAGES,
+  PROP_EYELIDS_FROM_PIXELS,
 };
 
 constexpr int kDefaultThreads = 1;  // See FaceAnalyzerOptions::num_threads.
@@ -39,6 +40,7 @@ struct Settings {
   gint threads = kDefaultThreads;
   gdouble min_confidence = kDefaultMinConfidence;
   gboolean post_messages = FALSE;
+  gboolean eyelids_from_pixels = faceanime::pipeline::FaceAnalyzerOptions{}.eyelids_from_pixels;
 };
 
 }  // namespace
@@ -80,6 +82,7 @@ static void gst_face_fit_set_property(GObject* object, guint prop_id, const GVal
     case PROP_THREADS: self->settings.threads = g_value_get_int(value); break;
     case PROP_MIN_CONFIDENCE: self->settings.min_confidence = g_value_get_double(value); break;
     case PROP_POST_MESSAGES: self->settings.post_messages = g_value_get_boolean(value); break;
+    case PROP_EYELIDS_FROM_PIXELS: self->settings.eyelids_from_pixels = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -94,6 +97,7 @@ static void gst_face_fit_get_property(GObject* object, guint prop_id, GValue* va
     case PROP_THREADS: g_value_set_int(value, self->settings.threads); break;
     case PROP_MIN_CONFIDENCE: g_value_set_double(value, self->settings.min_confidence); break;
     case PROP_POST_MESSAGES: g_value_set_boolean(value, self->settings.post_messages); break;
+    case PROP_EYELIDS_FROM_PIXELS: g_value_set_boolean(value, self->settings.eyelids_from_pixels); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -109,6 +113,7 @@ static gboolean gst_face_fit_start(GstBaseTransform* trans) {
   options.landmarks.tiny = settings.tiny_landmarks;
   options.num_threads = settings.threads;
   options.min_fit_confidence = settings.min_confidence;
+  options.eyelids_from_pixels = settings.eyelids_from_pixels;
   try {
     self->analyzer = faceanime::pipeline::FaceAnalyzer::Create(options);
   } catch (const std::exception& e) {
@@ -250,6 +255,17 @@ static void gst_face_fit_class_init(GstFaceFitClass* klass) {
                            "Post a 'facefit' element message per frame (box, pose, expression by name)", FALSE,
                            static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                     GST_PARAM_MUTABLE_PLAYING)));
+
+  g_object_class_install_property(
+      gobject_class, PROP_EYELIDS_FROM_PIXELS,
+      g_param_spec_boolean("eyelids-from-pixels", "Eyelids from pixels",
+                           "Take the tracked eyeBlink weights from the eye pixels (each eye's lid closure against "
+                           "the stream's own open eyes, from its first ~13 frames with a face; both weights follow "
+                           "the less closed eye, so winks are not transferred) instead of the landmark fit, which "
+                           "does not see a lid close",
+                           faceanime::pipeline::FaceAnalyzerOptions{}.eyelids_from_pixels,
+                           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                    GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_set_static_metadata(
       element_class, "Face fit", "Filter/Analyzer/Video",

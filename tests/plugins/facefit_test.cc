@@ -5,15 +5,20 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "face3d/morphable_model.h"
+#include "pipeline/frame_source.h"
 #include "plugins/elements.h"
 #include "plugins/face_meta.h"
 #include "tests/plugins/harness_util.h"
@@ -141,6 +146,51 @@ TEST_F(FaceFitTest, TracksAcrossFramesAndSurvivesFlushAndEos) {
   gst_buffer_unref(out);
   EXPECT_TRUE(faceanime::testing::PushEosAndSeeItDownstream(h));
   gst_harness_teardown(h);
+}
+
+// GRID srbb6p frame 40 has both eyes shut (looked at); frame 20 is open,
+// talking. The landmark fit alone does not see the lids close.
+TEST_F(FaceFitTest, EyelidsFromPixelsPropertyCarriesARealBlinkIntoTheMeta) {
+  const std::filesystem::path shared = faceanime::testing::SharedDir();
+  if (shared.empty()) GTEST_SKIP() << "../shared is absent: no GRID clip";
+  const auto model = faceanime::face3d::MorphableModel::Load(faceanime::face3d::MorphableModel::DefaultPath());
+  const auto& names = model.expression_names();
+  const size_t blink_r = std::find(names.begin(), names.end(), "eyeBlink_R") - names.begin();
+  const size_t blink_l = std::find(names.begin(), names.end(), "eyeBlink_L") - names.begin();
+  ASSERT_LT(std::max(blink_r, blink_l), names.size());
+  std::vector<cv::Mat> frames;
+  auto source = faceanime::pipeline::FrameSource::Open(shared / "data/grid/s1/srbb6p.mpg");
+  while (frames.size() <= 40) {
+    auto f = source->Next();
+    ASSERT_TRUE(f.has_value());
+    frames.push_back(f->bgr);
+  }
+  for (const gboolean pixels : {gboolean{TRUE}, gboolean{FALSE}}) {
+    // As in gst-launch: the property is read when the element starts.
+    GstHarness* h = gst_harness_new_parse(pixels ? "facefit eyelids-from-pixels=true" : "facefit eyelids-from-pixels=false");
+    gst_harness_set_src_caps_str(h, Caps("BGR", frames[0].cols, frames[0].rows).c_str());
+    for (size_t i = 0; i < frames.size(); ++i) {
+      GstBuffer* out = gst_harness_push_and_pull(h, FrameBuffer(frames[i], GST_VIDEO_FORMAT_BGR, i * 40 * GST_MSECOND));
+      ASSERT_NE(out, nullptr);
+      const GstFaceMeta* meta = gst_buffer_get_primary_face_meta(out);
+      ASSERT_TRUE(meta != nullptr && meta->has_face) << "frame " << i;
+      if (i == 20) {
+        EXPECT_LT(meta->expression[blink_r], 0.1) << "open frame, pixels " << pixels;
+        EXPECT_LT(meta->expression[blink_l], 0.1) << "open frame, pixels " << pixels;
+      }
+      if (i == 40) {
+        if (pixels) {
+          EXPECT_GT(meta->expression[blink_r], 0.6);
+          EXPECT_GT(meta->expression[blink_l], 0.6);
+        } else {
+          EXPECT_LT(meta->expression[blink_r], 0.1);
+          EXPECT_LT(meta->expression[blink_l], 0.1);
+        }
+      }
+      gst_buffer_unref(out);
+    }
+    gst_harness_teardown(h);
+  }
 }
 
 TEST_F(FaceFitTest, PostsElementMessagesWithPoseAndNamedExpression) {
