@@ -38,7 +38,7 @@ struct FaceAnalyzer::Impl {
   face3d::EyelidMeter eyelid_meter;
   // Expression indices of eyeBlink_R and eyeBlink_L; -1 when the model
   // lacks them.
-  std::array<int, face3d::EyelidMeter::kNumEyes> blink_index{-1, -1};
+  std::array<int, face3d::EyelidMeter::kNumEyes> blink_index;
 
   Impl(const FaceAnalyzerOptions& o, face3d::MorphableModel m, face3d::FaceDetector d,
        std::unique_ptr<face3d::Landmarker> l)
@@ -50,13 +50,8 @@ struct FaceAnalyzer::Impl {
         tracker(face3d::FaceTracker::Create(o.tracker, detector, source)),
         still_fitter(face3d::FaceFitter::Create(model, o.still_fit)),
         video_fitter(face3d::VideoFitter::Create(model, o.video_fit)),
-        eyelid_meter(face3d::EyelidMeter::Create(o.eyelids)) {
-    const auto& names = model.expression_names();
-    for (int j = 0; j < static_cast<int>(names.size()); ++j) {
-      if (names[j] == "eyeBlink_R") blink_index[0] = j;
-      if (names[j] == "eyeBlink_L") blink_index[1] = j;
-    }
-  }
+        eyelid_meter(face3d::EyelidMeter::Create(o.eyelids)),
+        blink_index{model.ExpressionIndex("eyeBlink_R"), model.ExpressionIndex("eyeBlink_L")} {}
 };
 
 std::unique_ptr<FaceAnalyzer> FaceAnalyzer::Create(const FaceAnalyzerOptions& options) {

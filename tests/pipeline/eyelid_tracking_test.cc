@@ -22,17 +22,12 @@ namespace {
 namespace fs = std::filesystem;
 constexpr int64_t kFrameNs = 40'000'000;  // 25 fps.
 
-int ShapeIndex(const face3d::MorphableModel& model, const std::string& name) {
-  const auto& names = model.expression_names();
-  return static_cast<int>(std::find(names.begin(), names.end(), name) - names.begin());
-}
-
 struct Blinks {
   double right = 0, left = 0;  // eyeBlink_R (landmarks 36-41), eyeBlink_L.
 };
 
 Blinks BlinksOf(const face3d::MorphableModel& model, const face3d::FaceParams& p) {
-  return {p.expression[ShapeIndex(model, "eyeBlink_R")], p.expression[ShapeIndex(model, "eyeBlink_L")]};
+  return {p.expression[model.ExpressionIndex("eyeBlink_R")], p.expression[model.ExpressionIndex("eyeBlink_L")]};
 }
 
 // Tracks `frames` (RGB) with a fresh analyzer; the eyeBlink weights per frame

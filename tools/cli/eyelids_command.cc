@@ -1,6 +1,5 @@
 #include "tools/cli/eyelids_command.h"
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <memory>
@@ -42,10 +41,9 @@ int RunEyelids(const EyelidsArgs& args) {
   options.eyelids_from_pixels = false;  // The fit's own eyeBlink, for comparison.
   auto analyzer = pipeline::FaceAnalyzer::Create(options);
   auto meter = face3d::EyelidMeter::Create(options.eyelids);
-  const auto& names = analyzer->model().expression_names();
-  const int blink_r = static_cast<int>(std::find(names.begin(), names.end(), "eyeBlink_R") - names.begin());
-  const int blink_l = static_cast<int>(std::find(names.begin(), names.end(), "eyeBlink_L") - names.begin());
-  if (blink_r >= static_cast<int>(names.size()) || blink_l >= static_cast<int>(names.size())) {
+  const int blink_r = analyzer->model().ExpressionIndex("eyeBlink_R");
+  const int blink_l = analyzer->model().ExpressionIndex("eyeBlink_L");
+  if (blink_r < 0 || blink_l < 0) {
     throw std::runtime_error("the model has no eyeBlink_L / eyeBlink_R shapes");
   }
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, &std::fclose);

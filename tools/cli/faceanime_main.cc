@@ -119,8 +119,8 @@ int RefineIdentity(const MorphableModel& model, const faceanime::face3d::VideoFi
   // The eyelids were measured from the pixels in the first pass (not from
   // the landmarks this pass re-fits): keep them.
   std::vector<int> blinks;
-  for (size_t j = 0; j < model.expression_names().size(); ++j) {
-    if (model.expression_names()[j].rfind("eyeBlink_", 0) == 0) blinks.push_back(static_cast<int>(j));
+  for (const char* name : {"eyeBlink_L", "eyeBlink_R"}) {
+    if (const int j = model.ExpressionIndex(name); j >= 0) blinks.push_back(j);
   }
   for (auto& record : *records) {
     if (!record.face.has_value()) continue;
