@@ -154,18 +154,25 @@ void MotionTransfer::RebaseReference(const std::array<double, face3d::kNumIdenti
   const Eigen::Map<const Eigen::VectorXd> a_old(ref.identity.data(), face3d::kNumIdentityShapes);
   const Eigen::Map<const Eigen::VectorXd> a_new(identity.data(), face3d::kNumIdentityShapes);
   // The reference shape in the new identity, linearised: find the expression
-  // change d (box-constrained) and small rigid motion (w, tau) with
-  //   p0 + E d + w x p0 + tau = old,   p0 = N + I a_new + E e_ref.
+  // change d (box-constrained) and a small similarity (w, tau, sigma) with
+  //   (1 + sigma) (p0 + w x p0) + tau + E d = old,   p0 = N + I a_new + E e_ref.
+  // The scale matters: a tracker that swaps in a larger (smaller) identity
+  // moves the head away from (towards) the camera to keep its image size, so
+  // a reference re-expressed with a rigid motion alone keeps the old depth,
+  // and the output then shrinks (grows) although the driver did not move
+  // (GRID srbb6p: +1.5 cm at 54 cm, the output 2.7 % smaller from frame 21).
   const Eigen::VectorXd p0 = lb.neutral + lb.identity * a_new + lb.expression * e_ref;
   const Eigen::VectorXd target = lb.identity * (a_old - a_new);  // old - p0.
-  Eigen::MatrixXd a(rows, kE + 6);
+  constexpr int kRigid = 7;  // w (3), tau (3), sigma.
+  Eigen::MatrixXd a(rows, kE + kRigid);
   a.leftCols(kE) = lb.expression;
-  a.rightCols(6).setZero();
+  a.rightCols(kRigid).setZero();
   for (int k = 0; 3 * k < rows; ++k) {
     const Eigen::Vector3d p = p0.segment<3>(3 * k);
     // w x p = -[p]x w.
     a.block<3, 3>(3 * k, kE) << 0, p.z(), -p.y(), -p.z(), 0, p.x(), p.y(), -p.x(), 0;
     a.block<3, 3>(3 * k, kE + 3).setIdentity();
+    a.block<3, 1>(3 * k, kE + 6) = p;
   }
   Eigen::MatrixXd m = a.transpose() * a;
   // A weak pull towards no change keeps the weights the landmarks do not
@@ -173,10 +180,10 @@ void MotionTransfer::RebaseReference(const std::array<double, face3d::kNumIdenti
   constexpr double kDamping = 1e-3;
   m.diagonal().head(kE).array() += kDamping * m.diagonal().head(kE).mean();
   const Eigen::VectorXd g = a.transpose() * target;
-  // Projected Gauss-Seidel: weights stay in [0, 1], the rigid part is free.
-  Eigen::VectorXd x = Eigen::VectorXd::Zero(kE + 6);
+  // Projected Gauss-Seidel: weights stay in [0, 1], the similarity is free.
+  Eigen::VectorXd x = Eigen::VectorXd::Zero(kE + kRigid);
   for (int sweep = 0; sweep < 300; ++sweep) {
-    for (int i = 0; i < kE + 6; ++i) {
+    for (int i = 0; i < kE + kRigid; ++i) {
       if (m(i, i) <= 0) continue;
       double xi = x(i) + (g(i) - m.row(i).dot(x)) / m(i, i);
       if (i < kE) xi = std::clamp(xi, -e_ref(i), 1.0 - e_ref(i));
@@ -184,15 +191,18 @@ void MotionTransfer::RebaseReference(const std::array<double, face3d::kNumIdenti
     }
   }
   for (int j = 0; j < kE; ++j) ref.expression[j] = std::clamp(ref.expression[j] + x(j), 0.0, 1.0);
-  // old ~ Q new + tau in model space, so the camera sees the new shape with
-  // R' = R F Q F and t' = t + R F tau (F = ModelToCamera()).
+  // old ~ s Q new + tau in model space, so the camera point R F old + t is
+  // s (R F Q new + (t + R F tau) / s), which projects as the new shape seen
+  // with R' = R F Q F and t' = (t + R F tau) / s (F = ModelToCamera(), its
+  // own inverse; a perspective camera does not see a common scale).
   const Eigen::Vector3d w = x.segment<3>(kE);
   const Eigen::Vector3d tau = x.segment<3>(kE + 3);
+  const double scale = 1.0 + x(kE + 6);
   const Eigen::Matrix3d q = w.norm() > 1e-12 ? Eigen::AngleAxisd(w.norm(), w.normalized()).toRotationMatrix()
                                              : Eigen::Matrix3d::Identity();
   const Eigen::Matrix3d& f = face3d::ModelToCamera();
   const Eigen::Matrix3d r = ref.pose.RotationMatrix();
-  ref.pose.translation += r * f * tau;
+  ref.pose.translation = (ref.pose.translation + r * f * tau) / scale;
   ref.pose.rotation = ToAngleAxis(Eigen::Quaterniond(r * f * q * f));
   ref.identity = identity;
 }

@@ -157,9 +157,11 @@ Eigen::Matrix3Xd LandmarkShape(const FaceParams& p) {
   return v.transpose().cast<double>();
 }
 
-// RMS distance (cm) of two shapes after the best rigid alignment.
+// RMS distance (cm) of two shapes after the best similarity alignment (what
+// a perspective camera sees of a shape does not change when shape and depth
+// scale together; the re-expressed reference takes the scale as depth).
 double AlignedRms(const Eigen::Matrix3Xd& a, const Eigen::Matrix3Xd& b) {
-  const Eigen::Matrix4d t = Eigen::umeyama(b, a, /*with_scaling=*/false);
+  const Eigen::Matrix4d t = Eigen::umeyama(b, a, /*with_scaling=*/true);
   const Eigen::Matrix3Xd moved = (t.topLeftCorner<3, 3>() * b).colwise() + t.topRightCorner<3, 1>();
   return std::sqrt((moved - a).squaredNorm() / a.cols());
 }
@@ -207,6 +209,62 @@ TEST(MotionTransferTest, DriverIdentityUpdateReExpressesTheReferenceShape) {
   still.SetSource(source);
   still.SetDriverReference(reference);
   EXPECT_NEAR(still.Update(updated, 0).expression[Shape("jawOpen")], 0.5 + 0.5 - 0.3, 1e-12);
+}
+
+// A tracker that swaps in a larger identity sees the same image with the
+// head further away (a perspective camera does not see a common scale): the
+// re-expressed reference must take that depth, or the output moves away
+// from the camera (shrinks) although the driver did not move.
+TEST(MotionTransferTest, DriverIdentityUpdateThatRescalesTheFaceLeavesTheOutputInPlace) {
+  constexpr double kScale = 1.06;
+  FaceParams reference = Face(8, 0.2, 60);
+  reference.pose.translation.head<2>() = Eigen::Vector2d(1.5, -2.0);
+  reference.expression[Shape("jawOpen")] = 0.25;
+  // The new identity: the one whose landmark shape (the reference's
+  // expression held) is closest to the old shape scaled by kScale.
+  const Eigen::Matrix3Xd old_shape = LandmarkShape(reference);
+  FaceParams zero = reference;
+  const Eigen::Matrix3Xd base = LandmarkShape(zero);
+  Eigen::MatrixXd basis(base.size(), face3d::kNumIdentityShapes);
+  for (int i = 0; i < face3d::kNumIdentityShapes; ++i) {
+    FaceParams one = zero;
+    one.identity[i] = 1.0;
+    const Eigen::Matrix3Xd d = LandmarkShape(one) - base;
+    basis.col(i) = Eigen::Map<const Eigen::VectorXd>(d.data(), d.size());
+  }
+  const Eigen::Matrix3Xd scaled_minus_base = kScale * old_shape - base;
+  const Eigen::VectorXd a_new = basis.colPivHouseholderQr().solve(
+      Eigen::Map<const Eigen::VectorXd>(scaled_minus_base.data(), scaled_minus_base.size()));
+  FaceParams updated = reference;  // Same image, refined identity.
+  for (int i = 0; i < face3d::kNumIdentityShapes; ++i) updated.identity[i] = a_new(i);
+  updated.pose.translation = kScale * reference.pose.translation;
+  // The new identity is (nearly) the old shape scaled: its scale-free
+  // shape difference is small.
+  const Eigen::Matrix3Xd new_shape = LandmarkShape(updated);
+  const double residual = std::sqrt((new_shape - kScale * old_shape).squaredNorm() / old_shape.cols());
+  std::printf("new identity vs the old landmark shape x %.2f: RMS %.3f cm\n", kScale, residual);
+  ASSERT_LT(residual, 0.1);
+
+  const FaceParams source = Face(-4, 0.1, 45);
+  for (const bool rebase : {true, false}) {
+    MotionTransferOptions o = Exact();
+    o.rebase_on_identity_change = rebase;
+    auto mt = MotionTransfer::Create(TestModel(), o);
+    mt.SetSource(source);
+    mt.Update(reference, 0);
+    const FaceParams out = mt.Update(updated, 40 * kMs);
+    const Eigen::Vector3d moved = out.pose.translation - source.pose.translation;
+    std::printf("rebase %d: the output moved (%.3f, %.3f, %.3f) cm, turned %.3f deg\n", rebase, moved.x(), moved.y(),
+                moved.z(), Yaw(out) - Yaw(source));
+    if (rebase) {
+      // Without the scale the output would move ~(kScale - 1) * 45 = 2.7 cm away.
+      EXPECT_LT(moved.norm(), 0.1);
+      EXPECT_NEAR(Yaw(out), Yaw(source), 0.2);
+      EXPECT_NEAR(out.expression[Shape("jawOpen")], source.expression[Shape("jawOpen")], 0.05);
+    } else {
+      EXPECT_GT(moved.z(), 2.0);  // The depth the identity change implies, read as motion.
+    }
+  }
 }
 
 // Landmark-vertex motion (cm, model space, 3N) of an expression change.
