@@ -199,6 +199,13 @@ struct WarpScratch {
   std::vector<int> snap_vertices;
   std::vector<float> snap_weights;
   Eigen::Vector3f snap_offset = Eigen::Vector3f::Constant(std::numeric_limits<float>::quiet_NaN());
+  // The source's skull (model space, see WarpOptions::hair_band_cm): the
+  // centre of the face's and head's bounding box, and the heights (y) of
+  // the nose's base and the chin.
+  Eigen::Vector3f skull_centre = Eigen::Vector3f::Zero();
+  float nose_base_y = 0.f, chin_y = 0.f;
+  cv::Mat off_mesh, mesh_distance, hair_weight_half, hair_offset_half, hair_offset;
+  std::vector<float> edge_weight;
   RasterBuffers tgt_buf;
   cv::Mat src_depth;
   cv::Mat disp, known, classes, generated, alpha, map, sampled, openness, strip_map;
@@ -219,6 +226,9 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   }
   if (!(options.crop_margin >= 0.1 && options.crop_margin <= 3.0)) {
     throw std::invalid_argument("WarpOptions: crop_margin must be in [0.1, 3]");
+  }
+  if (!(options.crop_raise >= 0.0 && options.crop_raise <= options.crop_margin)) {
+    throw std::invalid_argument("WarpOptions: crop_raise must be in [0, crop_margin]");
   }
   if (!(options.visibility_tolerance_cm > 0.f)) {
     throw std::invalid_argument("WarpOptions: visibility_tolerance_cm must be > 0");
@@ -247,6 +257,12 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   if (!(options.lip_line_snap_fade_cm > 0.f)) {
     throw std::invalid_argument("WarpOptions: lip_line_snap_fade_cm must be > 0");
   }
+  if (!(options.hair_band_cm >= 0.f) || !std::isfinite(options.hair_band_cm)) {
+    throw std::invalid_argument("WarpOptions: hair_band_cm must be finite and >= 0");
+  }
+  if (!(options.hair_fade_cm > 0.f) || !std::isfinite(options.hair_fade_cm)) {
+    throw std::invalid_argument("WarpOptions: hair_fade_cm must be finite and > 0");
+  }
   PartMesh mesh = PartMesh::Create(model, kWarpParts);
   std::array<int, 8> inner_lip;
   for (int k = 0; k < 8; ++k) inner_lip[k] = mesh.MeshVertex(model.landmark_vertices()[60 + k]);
@@ -258,7 +274,13 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   const int num_outer = static_cast<int>(
       std::count_if(mesh.triangle_parts().begin(), mesh.triangle_parts().end(),
                     [](Part p) { return p == Part::kFace || p == Part::kHeadAndNeck; }));
-  return FaceWarper(std::move(mesh), options, num_face, num_outer, inner_lip, next_warper_id++);
+  SkullVertices skull;
+  const int head_end = model.part(Part::kHeadAndNeck).vertices.end;
+  skull.num_outer = static_cast<int>(std::lower_bound(mesh.vertex_ids().begin(), mesh.vertex_ids().end(), head_end) -
+                                     mesh.vertex_ids().begin());
+  skull.nose_base = mesh.MeshVertex(model.landmark_vertices()[33]);
+  skull.chin = mesh.MeshVertex(model.landmark_vertices()[8]);
+  return FaceWarper(std::move(mesh), options, num_face, num_outer, inner_lip, skull, next_warper_id++);
 }
 
 cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams& source,
@@ -279,6 +301,12 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     ws.src_warper = id_;
     ws.src_params = source;
     ws.snap_offset.setConstant(std::numeric_limits<float>::quiet_NaN());
+    if (skull_.num_outer > 0 && skull_.nose_base >= 0 && skull_.chin >= 0) {
+      const auto outer = ws.src_model.topRows(skull_.num_outer);
+      ws.skull_centre = 0.5f * (outer.colwise().minCoeff() + outer.colwise().maxCoeff()).transpose();
+      ws.nose_base_y = ws.src_model(skull_.nose_base, 1);
+      ws.chin_y = ws.src_model(skull_.chin, 1);
+    }
     // The lip-line snap's seam and weights (see WarpOptions::lip_line_snap_cm).
     std::array<Eigen::Vector3f, 5> seam;
     ws.lips_closed = options_.lip_line_snap_cm > 0.f && ClosedLipSeam(ws.src_model, inner_lip_, &seam);
@@ -356,7 +384,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   Crop crop;
   crop.size = options_.crop_size;
   crop.rect = cv::Rect(static_cast<int>(std::lround(0.5 * (box[0] + box[2]) - 0.5 * (side - 1))),
-                       static_cast<int>(std::lround(0.5 * (box[1] + box[3]) - 0.5 * (side - 1))),
+                       static_cast<int>(std::lround(0.5 * (box[1] + box[3]) - options_.crop_raise * extent -
+                                                    0.5 * (side - 1))),
                        side, side);
   crop.scale = static_cast<double>(crop.size) / side;
   const face3d::Camera crop_cam = crop.CropCamera(camera);
@@ -428,6 +457,88 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       }
     }
   }
+  // Hair follows the skull (WarpOptions::hair_band_cm): off the mesh the
+  // displacement is w * rigid + the membrane of what is left, so the
+  // membrane below fills the residual d - w * rigid, and w * rigid is added
+  // back after it.
+  bool hair = options_.hair_follows_skull && skull_.num_outer > 0 && ws.nose_base_y > ws.chin_y;
+  if (hair) {
+    const Eigen::Matrix3d r_src = source.pose.RotationMatrix(), r_tgt = target.pose.RotationMatrix();
+    // Camera-space target point X_t -> source: R_s R_t^T (X_t - t_t) + t_s
+    // (the model-to-camera flip cancels).
+    const Eigen::Matrix3d m = r_src * r_tgt.transpose();
+    const Eigen::Vector3d b = source.pose.translation - m * target.pose.translation;
+    const Eigen::Vector3d centre =
+        r_tgt * face3d::ModelToCamera() * ws.skull_centre.cast<double>() + target.pose.translation;
+    const double depth = centre.z();
+    hair = depth > 1.0;
+    if (hair) {
+      // The offset w * rigid is smooth: it is computed at half the crop's
+      // resolution (pixel (u, v) there is crop point (2u + 0.5, 2v + 0.5))
+      // and upsampled; so is the distance to the rendered head.
+      const int half = (n + 1) / 2;
+      cv::resize(known, ws.off_mesh, cv::Size(half, half), 0, 0, cv::INTER_AREA);
+      cv::compare(ws.off_mesh, 128, ws.off_mesh, cv::CMP_LT);
+      cv::distanceTransform(ws.off_mesh, ws.mesh_distance, cv::DIST_L2, cv::DIST_MASK_3);
+      ws.hair_weight_half.create(half, half, CV_32F);
+      ws.hair_offset_half.create(half, half, CV_32FC2);
+      // Crop point (x, y) -> X_t = depth ((x - cx') / f', (y - cy') / f', 1)
+      // on the plane; the source camera point m X_t + b and the model height
+      // (row 1 of F R_t^T (X_t - t_t)) are then affine in (x, y).
+      const double k = depth / crop_cam.focal;
+      const Eigen::Vector3d origin(-crop_cam.cx * k, -crop_cam.cy * k, depth);
+      const Eigen::Vector3f gx = (m.col(0) * k).cast<float>();
+      const Eigen::Vector3f gy = (m.col(1) * k).cast<float>();
+      const Eigen::Vector3f g0 = (m * origin + b).cast<float>();
+      const Eigen::RowVector3d height_row = (face3d::ModelToCamera() * r_tgt.transpose()).row(1);
+      const float hx = static_cast<float>(height_row(0) * k), hy = static_cast<float>(height_row(1) * k);
+      const float h0 = static_cast<float>(height_row.dot(origin - target.pose.translation));
+      const float inv_span = 1.f / (ws.nose_base_y - ws.chin_y), chin_y = ws.chin_y;
+      const float cm_per_half_px = static_cast<float>(2.0 * k);
+      const float band = options_.hair_band_cm, inv_fade = 1.f / options_.hair_fade_cm;
+      // Smoothstep of t clamped to [0, 1].
+      auto smooth = [](float t) {
+        t = std::min(std::max(t, 0.f), 1.f);
+        return t * t * (3.f - 2.f * t);
+      };
+      // Weight by distance to the crop's border: its outer 10 %.
+      std::vector<float>& edge_weight = ws.edge_weight;
+      edge_weight.resize(half);
+      const float inv_border = 1.f / (0.1f * n);
+      for (int i = 0; i < half; ++i) {
+        const float c = 2.f * i + 0.5f;
+        edge_weight[i] = smooth(std::min(c, n - 1 - c) * inv_border);
+      }
+      const float fx = static_cast<float>(f), fcx = static_cast<float>(camera.cx), fcy = static_cast<float>(camera.cy);
+      const float x_full0 = static_cast<float>(crop.ToFullX(0)), full_step = static_cast<float>(1.0 / crop.scale);
+      const float y_full0 = static_cast<float>(crop.ToFullY(0));
+      const float* ew = edge_weight.data();
+      for (int v = 0; v < half; ++v) {
+        const float* dist = ws.mesh_distance.ptr<float>(v);
+        float* w = ws.hair_weight_half.ptr<float>(v);
+        float* off = ws.hair_offset_half.ptr<float>(v);
+        const float yf = 2.f * v + 0.5f;
+        const float full_y = y_full0 + full_step * yf;
+        const Eigen::Vector3f row0 = g0 + gy * yf;
+        const float r0x = row0.x(), r0y = row0.y(), r0z = row0.z(), gxx = gx.x(), gxy = gx.y(), gxz = gx.z();
+        const float height0 = h0 + hy * yf - chin_y, row_edge = ew[v];
+        for (int u = 0; u < half; ++u) {
+          const float xf = 2.f * u + 0.5f;
+          const float sz = r0z + gxz * xf;
+          const float weight = sz > 1.f ? row_edge * ew[u] * smooth((height0 + hx * xf) * inv_span) *
+                                              (1.f - smooth((dist[u] * cm_per_half_px - band) * inv_fade))
+                                        : 0.f;
+          const float inv_z = fx / std::max(sz, 1.f);
+          w[u] = weight;
+          off[2 * u] = weight * ((r0x + gxx * xf) * inv_z + fcx - (x_full0 + full_step * xf));
+          off[2 * u + 1] = weight * ((r0y + gxy * xf) * inv_z + fcy - full_y);
+        }
+      }
+      cv::resize(ws.hair_offset_half, ws.hair_offset, cv::Size(n, n), 0, 0, cv::INTER_LINEAR);
+      // On the mesh the membrane extends the residual d - w * rigid.
+      cv::subtract(disp, ws.hair_offset, disp, known);
+    }
+  }
   // The far background stays still: zero displacement on the crop border.
   for (int i = 0; i < n; ++i) {
     for (const cv::Point q : {cv::Point(i, 0), cv::Point(i, n - 1), cv::Point(0, i), cv::Point(n - 1, i)}) {
@@ -438,6 +549,7 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     }
   }
   FillMembrane(known, &disp, {.sweeps_per_level = options_.displacement_sweeps});
+  if (hair) disp += ws.hair_offset;
 
   // --- Generated layer (crop resolution, inside the box around the hidden
   // pixels): occluded skin filled from visible neighbours, mouth interior.
@@ -740,6 +852,11 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     debug->crop_rect = crop.rect;
     debug->displacement = disp.clone();  // The scratch is reused by the next call.
     debug->target_mask = tgt_buf.mask.clone();
+    if (hair) {
+      cv::resize(ws.hair_weight_half, debug->hair_weight, cv::Size(n, n), 0, 0, cv::INTER_LINEAR);
+    } else {
+      debug->hair_weight = cv::Mat();
+    }
     debug->hidden_mask = (classes == kFilled) | (classes == kMouth);
     debug->mouth_mask = classes == kMouth;
     debug->lip_line_shift_px = lip_shift_px;

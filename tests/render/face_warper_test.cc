@@ -419,8 +419,13 @@ TEST_F(SyntheticHeadTest, LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine) {
     }
   }
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
-  const FaceWarper snapping = FaceWarper::Create(Model(), {});  // The snap is on by default.
-  const FaceWarper plain = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.f});
+  // The snap is on by default. The crop is centred (crop_raise 0): at this
+  // scale (the crop 0.5 x the image) what rows 2-5 below the opening show
+  // depends on the crop grid's phase, and the raise moves it: with raises
+  // of 0.01-0.3 the unsnapped warp's darkest luma there swings between 43
+  // and 146, the snapped one's between 62 and 146 (2026-11-22).
+  const FaceWarper snapping = FaceWarper::Create(Model(), {.crop_raise = 0.0});
+  const FaceWarper plain = FaceWarper::Create(Model(), {.crop_raise = 0.0, .lip_line_snap_cm = 0.f});
   // Identity: the seam moves on both meshes, so the source comes back.
   WarpDebug identity;
   const cv::Mat same = snapping.Warp(view, a_, a_, camera_, &identity);
@@ -459,8 +464,9 @@ TEST_F(SyntheticHeadTest, LipLineSnapMovesTheTargetsLipsOnlyWhileTheyAreNoMoreOp
     }
   }
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
-  const FaceWarper snapping = FaceWarper::Create(Model(), {});
-  const FaceWarper plain = FaceWarper::Create(Model(), {.lip_line_snap_cm = 0.f});
+  // Centred crop: see LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine.
+  const FaceWarper snapping = FaceWarper::Create(Model(), {.crop_raise = 0.0});
+  const FaceWarper plain = FaceWarper::Create(Model(), {.crop_raise = 0.0, .lip_line_snap_cm = 0.f});
   // Wide open: the target's lips (and so the opening) stay where the params
   // put them; only the source's lips are re-split at the line.
   FaceParams wide = a_;
@@ -526,6 +532,93 @@ TEST_F(SyntheticHeadTest, SelfOccludedSkinIsFilledFromVisibleNeighbours) {
   EXPECT_LT(MaskedMae(filled, expected, hidden_full), 0.8 * MaskedMae(raw, expected, hidden_full));
 }
 
+// The displacement (full-image pixels, source minus target) at full-image
+// point p, bilinear from the debug's crop-sized field.
+cv::Point2d DisplacementAt(const WarpDebug& debug, const Camera& camera, cv::Point2d p) {
+  const double scale = debug.crop_camera.focal / camera.focal;
+  const cv::Mat& d = debug.displacement;
+  const double cx = std::clamp((p.x - debug.crop_rect.x + 0.5) * scale - 0.5, 0.0, d.cols - 1.001);
+  const double cy = std::clamp((p.y - debug.crop_rect.y + 0.5) * scale - 0.5, 0.0, d.rows - 1.001);
+  const int x0 = static_cast<int>(cx), y0 = static_cast<int>(cy);
+  const double fx = cx - x0, fy = cy - y0;
+  const cv::Vec2f v = (1 - fx) * (1 - fy) * d.at<cv::Vec2f>(y0, x0) + fx * (1 - fy) * d.at<cv::Vec2f>(y0, x0 + 1) +
+                      (1 - fx) * fy * d.at<cv::Vec2f>(y0 + 1, x0) + fx * fy * d.at<cv::Vec2f>(y0 + 1, x0 + 1);
+  return {v[0], v[1]};
+}
+
+// Hair, a bun or a hat is off the mesh (it ends at the bald scalp): it must
+// move with the skull, not be left behind by a membrane that fades towards
+// the crop border; the background far from the head stays still.
+TEST_F(SyntheticHeadTest, HairAboveTheHeadMovesWithTheSkull) {
+  cv::Mat source = Render(a_);
+  // The top of the rendered head in its middle column.
+  const Part parts[] = {Part::kFace, Part::kHeadAndNeck};
+  const PartMesh outer = PartMesh::Create(Model(), parts);
+  const Rasterizer raster = Rasterizer::Create({});
+  RasterBuffers buffers;
+  raster.Render(outer, a_, camera_, &buffers);
+  cv::Rect head = cv::boundingRect(buffers.mask);
+  ASSERT_GT(head.width, 60);
+  const int centre_x = head.x + head.width / 2;
+  int top = 0;
+  while (top < buffers.mask.rows && !buffers.mask.at<uint8_t>(top, centre_x)) ++top;
+  ASSERT_GT(top, 30);
+  // "Hair": a checkered patch above it, off the mesh.
+  const cv::Rect hair(centre_x - 24, top - 26, 48, 12);  // 2.5-4.5 cm above the scalp.
+  for (int y = hair.y; y < hair.y + hair.height; ++y) {
+    for (int x = hair.x; x < hair.x + hair.width; ++x) {
+      source.at<cv::Vec3b>(y, x) = ((x - hair.x) / 6 + (y - hair.y) / 6) % 2 ? cv::Vec3b(240, 200, 40)
+                                                                            : cv::Vec3b(30, 20, 90);
+    }
+  }
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  FaceParams b = a_;  // The head moves 2 cm right and 1 cm up.
+  b.pose.translation += Eigen::Vector3d(2.0, -1.0, 0.0);
+  const cv::Point2d scalp(centre_x, top + 4);
+  const cv::Point2d hair_centre(centre_x, hair.y + hair.height / 2.0);
+  for (const bool follow : {true, false}) {
+    const FaceWarper warper = FaceWarper::Create(Model(), {.hair_follows_skull = follow});
+    WarpDebug debug;
+    const cv::Mat out = warper.Warp(view, a_, b, camera_, &debug);
+    ASSERT_EQ(debug.hair_weight.empty(), !follow);
+    // Where the scalp point went (its target position t: t + d(t) = s).
+    const auto moved_to = [&](cv::Point2d s) {
+      cv::Point2d t = s;
+      for (int i = 0; i < 20; ++i) t = s - DisplacementAt(debug, camera_, t);
+      return t;
+    };
+    const cv::Point2d scalp_motion = moved_to(scalp) - scalp;
+    const cv::Point2d hair_motion = moved_to(hair_centre) - hair_centre;
+    // The patch drawn at the scalp's motion (rounded), against the source's.
+    const cv::Point shift(static_cast<int>(std::lround(scalp_motion.x)), static_cast<int>(std::lround(scalp_motion.y)));
+    const double patch_mae = MaskedMae(out(hair + shift), source(hair), cv::Mat(hair.size(), CV_8U, cv::Scalar(255)));
+    std::printf("hair follows the skull %d: scalp moved (%.2f, %.2f) px, hair (%.2f, %.2f); the patch at the "
+                "scalp's motion: MAE %.1f\n",
+                follow, scalp_motion.x, scalp_motion.y, hair_motion.x, hair_motion.y, patch_mae);
+    ASSERT_GT(scalp_motion.x, 8.0);  // 2 cm at 70 cm: 12 px.
+    if (follow) {
+      EXPECT_LT(cv::norm(hair_motion - scalp_motion), 0.15 * cv::norm(scalp_motion));
+      EXPECT_LT(patch_mae, 25.0);
+    } else {
+      EXPECT_LT(cv::norm(hair_motion), 0.8 * cv::norm(scalp_motion));  // Left behind.
+      EXPECT_GT(patch_mae, 50.0);
+    }
+    // Far from the head (outside the crop) nothing moves.
+    cv::Mat far(source.size(), CV_8U, cv::Scalar(255));
+    far(debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows)).setTo(0);
+    if (cv::countNonZero(far) > 0) EXPECT_EQ(MaskedMae(out, source, far), 0.0);
+    // And the displacement fades to zero at the crop's border.
+    const cv::Mat d = debug.displacement;
+    double border = 0.0;
+    for (int i = 0; i < d.rows; ++i) {
+      for (const cv::Point q : {cv::Point(i, 0), cv::Point(i, d.rows - 1), cv::Point(0, i), cv::Point(d.rows - 1, i)}) {
+        border = std::max(border, static_cast<double>(cv::norm(d.at<cv::Vec2f>(q))));
+      }
+    }
+    EXPECT_LT(border, 1e-3);
+  }
+}
+
 TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.crop_size = 8}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.crop_margin = 0.0}), std::invalid_argument);
@@ -536,6 +629,10 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_occlusion = -1.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_free_cm = -0.1f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_fade_cm = 0.f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.crop_raise = -0.1}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.crop_margin = 0.2, .crop_raise = 0.3}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.hair_band_cm = -1.f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.hair_fade_cm = 0.f}), std::invalid_argument);
   const FaceWarper warper = FaceWarper::Create(Model(), {});
   const cv::Mat image(64, 64, CV_8UC3, cv::Scalar::all(0));
   const FaceParams p;

@@ -64,7 +64,7 @@ BENCHMARK(BM_RenderRasterizeFaceHead256)->Unit(benchmark::kMillisecond)->Repetit
 // The whole classical generator on astronaut.png (512x512): shape evaluation
 // (identity cached), two renders at the 256x256 crop, displacement membrane,
 // mouth interior, occlusion fill, full-resolution remap and paste-back.
-void BM_RenderWarpCrop256(benchmark::State& state) {
+void RenderWarpCrop256(benchmark::State& state, const render::WarpOptions& options) {
   const std::filesystem::path path =
       std::filesystem::path(FACEANIME_SOURCE_DIR) / "assets" / "astronaut.png";
   cv::Mat rgb = cv::imread(path.string(), cv::IMREAD_COLOR);
@@ -75,13 +75,25 @@ void BM_RenderWarpCrop256(benchmark::State& state) {
   source.pose.translation = Eigen::Vector3d(-4.1, -15.8, 72.7);
   FaceParams target = TypicalParams(state.range(0), 0.5);
   target.pose.translation = source.pose.translation;
-  const render::FaceWarper warper = render::FaceWarper::Create(Model(), {.crop_size = 256});
+  const render::FaceWarper warper = render::FaceWarper::Create(Model(), options);
   const faceanime::ImageView view = faceanime::ViewOf(rgb, faceanime::PixelFormat::kRgb);
   for (auto _ : state) {
     cv::Mat out = warper.Warp(view, source, target, camera);
     benchmark::DoNotOptimize(out.data);
   }
 }
+void BM_RenderWarpCrop256(benchmark::State& state) { RenderWarpCrop256(state, {.crop_size = 256}); }
+// The same without the hair's rigid extension and with the crop centred (the
+// warp before 2026-11-22's hair_follows_skull), for A/B in one binary.
+void BM_RenderWarpCrop256MembraneOnly(benchmark::State& state) {
+  RenderWarpCrop256(state, {.crop_size = 256, .crop_raise = 0.0, .hair_follows_skull = false});
+}
 BENCHMARK(BM_RenderWarpCrop256)->Arg(0)->Arg(20)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_RenderWarpCrop256MembraneOnly)
+    ->Arg(0)
+    ->Arg(20)
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 
 }  // namespace
