@@ -501,13 +501,16 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         t = std::min(std::max(t, 0.f), 1.f);
         return t * t * (3.f - 2.f * t);
       };
-      // Weight by distance to the crop's border: its outer 10 %.
+      // Weight by distance to the crop's border: its outer 10 %. The
+      // outermost half-resolution samples (0.5 crop pixels in) get 0, so the
+      // upsampled offset is exactly 0 on the border, where the paste-back
+      // meets the unchanged source.
       std::vector<float>& edge_weight = ws.edge_weight;
       edge_weight.resize(half);
       const float inv_border = 1.f / (0.1f * n);
       for (int i = 0; i < half; ++i) {
         const float c = 2.f * i + 0.5f;
-        edge_weight[i] = smooth(std::min(c, n - 1 - c) * inv_border);
+        edge_weight[i] = smooth((std::min(c, n - 1 - c) - 0.5f) * inv_border);
       }
       const float fx = static_cast<float>(f), fcx = static_cast<float>(camera.cx), fcy = static_cast<float>(camera.cy);
       const float x_full0 = static_cast<float>(crop.ToFullX(0)), full_step = static_cast<float>(1.0 / crop.scale);
