@@ -35,6 +35,11 @@ void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
                   "reproduce unchanged is one it does not know; 0: off")
       ->check(CLI::Range(0.0, 255.0))
       ->capture_default_str();
+  cmd->add_flag("--no-hair-follow", args.no_hair_follow,
+                "Classical warp: off the face mesh, let the motion fade from the head's edge (the membrane "
+                "alone, with the working crop centred on the face) instead of moving hair, a bun or a hat with "
+                "the skull near the head; for a textured background close to the head, which the skull's "
+                "motion drags along");
 }
 
 void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::RetargeterOptions& options) {
@@ -45,6 +50,10 @@ void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::Retarg
   options.neural_region = args.region;
   options.neural_open_ramp = args.open_ramp;
   options.neural_trust_error = args.trust_error;
+  if (args.no_hair_follow) {
+    options.warp.hair_follows_skull = false;
+    options.warp.crop_raise = 0.0;
+  }
 }
 
 }  // namespace faceanime::cli

@@ -1,6 +1,7 @@
 // The image-generator options shared by the commands that render a portrait
 // (retarget, animate, edit, predict, eval, bench): --generator, --model,
-// --device, --neural-region, mapped onto pipeline::RetargeterOptions.
+// --device, --neural-region, --no-hair-follow, mapped onto
+// pipeline::RetargeterOptions.
 #ifndef FACEANIME_TOOLS_CLI_GENERATOR_ARGS_H_
 #define FACEANIME_TOOLS_CLI_GENERATOR_ARGS_H_
 
@@ -19,10 +20,11 @@ struct GeneratorArgs {
   std::string region = "mouth";         // mouth | face (RetargeterOptions::neural_region).
   double open_ramp = 0.1;               // RetargeterOptions::neural_open_ramp.
   double trust_error = 1.15;            // RetargeterOptions::neural_trust_error.
+  bool no_hair_follow = false;          // !WarpOptions::hair_follows_skull (and crop_raise 0).
 };
 
-// Adds --generator, --model, --device, --neural-region, --neural-open-ramp and
-// --neural-trust-error to `cmd`.
+// Adds --generator, --model, --device, --neural-region, --neural-open-ramp,
+// --neural-trust-error and --no-hair-follow to `cmd`.
 void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args);
 
 // Copies the choice into `options` (the generator's LibTorch threads: `threads`).
