@@ -5,7 +5,8 @@
 namespace faceanime::plugins {
 
 void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint prop_model, guint prop_device,
-                                guint prop_region, guint prop_trust_error, GParamFlags flags) {
+                                guint prop_region, guint prop_trust_error, guint prop_hair_follows_head,
+                                GParamFlags flags) {
   g_object_class_install_property(
       klass, prop_generator,
       g_param_spec_string("generator", "Generator",
@@ -39,6 +40,13 @@ void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint
                           "full up to this error and falls to 0 (the classical warp alone) at twice it: a face it "
                           "cannot reproduce unchanged is one it does not know; 0: off",
                           0.0, 255.0, pipeline::RetargeterOptions{}.neural_trust_error, flags));
+  g_object_class_install_property(
+      klass, prop_hair_follows_head,
+      g_param_spec_boolean("hair-follows-head", "Hair follows head",
+                           "Classical warp: hair, a bun or a hat near the head (off the face mesh) moves with the "
+                           "skull; false: the motion fades from the head's edge (the warp before 2026-11-22), for a "
+                           "textured background close to the head, which the skull's motion drags along",
+                           render::WarpOptions{}.hair_follows_skull, flags));
 }
 
 }  // namespace faceanime::plugins

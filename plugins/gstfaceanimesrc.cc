@@ -45,6 +45,7 @@ enum {
   PROP_DEVICE,
   PROP_NEURAL_REGION,
   PROP_NEURAL_TRUST_ERROR,
+  PROP_HAIR_FOLLOWS_HEAD,
 };
 
 constexpr int kDefaultFps = 25;  // The predictor's training rate (GRID).
@@ -72,6 +73,7 @@ struct Settings {
   std::string device = "cpu";
   std::string neural_region = "mouth";
   double neural_trust_error = faceanime::pipeline::RetargeterOptions{}.neural_trust_error;
+  bool hair_follows_head = faceanime::render::WarpOptions{}.hair_follows_skull;
 };
 
 }  // namespace
@@ -133,6 +135,7 @@ static void gst_faceanime_src_set_property(GObject* object, guint prop_id, const
     case PROP_DEVICE: s.device = StringOf(value); break;
     case PROP_NEURAL_REGION: s.neural_region = StringOf(value); break;
     case PROP_NEURAL_TRUST_ERROR: s.neural_trust_error = g_value_get_double(value); break;
+    case PROP_HAIR_FOLLOWS_HEAD: s.hair_follows_head = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -160,6 +163,7 @@ static void gst_faceanime_src_get_property(GObject* object, guint prop_id, GValu
     case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
     case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
     case PROP_NEURAL_TRUST_ERROR: g_value_set_double(value, s.neural_trust_error); break;
+    case PROP_HAIR_FOLLOWS_HEAD: g_value_set_boolean(value, s.hair_follows_head); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -184,6 +188,7 @@ static gboolean gst_faceanime_src_start(GstBaseSrc* src) {
   options.retargeter.neural_device = s.device;
   options.retargeter.neural_region = s.neural_region;
   options.retargeter.neural_trust_error = s.neural_trust_error;
+  if (!s.hair_follows_head) options.retargeter.warp = faceanime::render::WithoutHairFollowing(options.retargeter.warp);
   options.retargeter.neural_threads = s.threads;
   std::vector<std::string> warnings;
   options.retargeter.on_warning = [&warnings](const std::string& w) { warnings.push_back(w); };
@@ -420,7 +425,8 @@ static void gst_faceanime_src_class_init(GstFaceanimeSrcClass* klass) {
                        "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1,
                        ready));
   faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE,
-                                                 PROP_NEURAL_REGION, PROP_NEURAL_TRUST_ERROR, ready);
+                                                 PROP_NEURAL_REGION, PROP_NEURAL_TRUST_ERROR,
+                                                 PROP_HAIR_FOLLOWS_HEAD, ready);
 
   gst_element_class_set_static_metadata(
       element_class, "Face animation source", "Source/Video",

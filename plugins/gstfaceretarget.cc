@@ -45,6 +45,7 @@ enum {
   PROP_DEVICE,
   PROP_NEURAL_REGION,
   PROP_NEURAL_TRUST_ERROR,
+  PROP_HAIR_FOLLOWS_HEAD,
 };
 
 struct Settings {
@@ -63,6 +64,7 @@ struct Settings {
   std::string device = "cpu";
   std::string neural_region = "mouth";
   double neural_trust_error = faceanime::pipeline::RetargeterOptions{}.neural_trust_error;
+  bool hair_follows_head = faceanime::render::WarpOptions{}.hair_follows_skull;
 };
 
 // The edit described by the settings (std::nullopt: none). Throws
@@ -158,6 +160,7 @@ static void gst_face_retarget_set_property(GObject* object, guint prop_id, const
     case PROP_DEVICE: s.device = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     case PROP_NEURAL_REGION: s.neural_region = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     case PROP_NEURAL_TRUST_ERROR: s.neural_trust_error = g_value_get_double(value); break;
+    case PROP_HAIR_FOLLOWS_HEAD: s.hair_follows_head = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -185,6 +188,7 @@ static void gst_face_retarget_get_property(GObject* object, guint prop_id, GValu
     case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
     case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
     case PROP_NEURAL_TRUST_ERROR: g_value_set_double(value, s.neural_trust_error); break;
+    case PROP_HAIR_FOLLOWS_HEAD: g_value_set_boolean(value, s.hair_follows_head); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -210,6 +214,7 @@ static gboolean gst_face_retarget_start(GstBaseTransform* trans) {
   options.neural_device = settings.device;
   options.neural_region = settings.neural_region;
   options.neural_trust_error = settings.neural_trust_error;
+  if (!settings.hair_follows_head) options.warp = faceanime::render::WithoutHairFollowing(options.warp);
   options.neural_threads = settings.threads;
   options.on_warning = [](const std::string&) {};  // Posted below as element warnings.
   try {
@@ -439,7 +444,8 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                         gst_face_retarget_expression_mode_get_type(),
                         static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));
   faceanime::plugins::InstallGeneratorProperties(gobject_class, PROP_GENERATOR, PROP_MODEL, PROP_DEVICE,
-                                                 PROP_NEURAL_REGION, PROP_NEURAL_TRUST_ERROR, ready);
+                                                 PROP_NEURAL_REGION, PROP_NEURAL_TRUST_ERROR,
+                                                 PROP_HAIR_FOLLOWS_HEAD, ready);
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait and the neural generator (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));

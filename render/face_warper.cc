@@ -220,6 +220,12 @@ std::atomic<uint64_t> next_warper_id{1};
 
 }  // namespace
 
+WarpOptions WithoutHairFollowing(WarpOptions options) {
+  options.hair_follows_skull = false;
+  options.crop_raise = 0.0;
+  return options;
+}
+
 FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOptions& options) {
   if (options.crop_size < 32 || options.crop_size > 2048) {
     throw std::invalid_argument("WarpOptions: crop_size must be in [32, 2048]");

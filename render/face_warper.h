@@ -144,6 +144,11 @@ struct WarpOptions {
   float hair_fade_cm = 6.f;
 };
 
+// `options` with the hair extension off and the crop centred
+// (hair_follows_skull false, crop_raise 0): off the mesh the membrane alone,
+// the warp as before 2026-11-22.
+WarpOptions WithoutHairFollowing(WarpOptions options);
+
 // Intermediate results of one warp, for tests and tools. Crop-sized Mats.
 struct WarpDebug {
   face3d::Camera crop_camera;  // The crop's camera (full camera scaled/shifted).

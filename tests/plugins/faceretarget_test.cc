@@ -249,6 +249,40 @@ TEST_F(FaceRetargetTest, NeuralTrustErrorPropertyHasTheRetargeterDefaultOnEveryE
   }
 }
 
+TEST_F(FaceRetargetTest, HairFollowsHeadIsOnByDefaultOnEveryElementAndReachesTheWarp) {
+  for (const char* name : {"faceretarget", "faceanime", "faceanimesrc"}) {
+    GstElement* e = gst_element_factory_make(name, nullptr);
+    ASSERT_NE(e, nullptr) << name;
+    ASSERT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "hair-follows-head"), nullptr) << name;
+    gboolean value = FALSE;
+    g_object_get(e, "hair-follows-head", &value, nullptr);
+    EXPECT_TRUE(value) << name;  // WarpOptions::hair_follows_skull.
+    g_object_set(e, "hair-follows-head", FALSE, nullptr);
+    g_object_get(e, "hair-follows-head", &value, nullptr);
+    EXPECT_FALSE(value) << name;
+    gst_object_unref(e);
+  }
+  // The same turn renders the astronaut's hair (off the face mesh)
+  // differently with and without it; the cheeks and nose (on the mesh) alike.
+  cv::Mat turned[2];
+  for (const bool follow : {true, false}) {
+    GstHarness* h = Harness(follow ? "" : "hair-follows-head=false");
+    gst_buffer_unref(gst_harness_push_and_pull(h, DriverBuffer(0, true, 0, 0)));
+    GstBuffer* out = gst_harness_push_and_pull(h, DriverBuffer(40 * GST_MSECOND, true, 15, 0));
+    ASSERT_NE(out, nullptr);
+    turned[follow ? 0 : 1] = ToMat(out, 512, 512);
+    gst_buffer_unref(out);
+    gst_harness_teardown(h);
+  }
+  const cv::Rect hair(140, 20, 120, 60), face(170, 120, 60, 60);
+  const double hair_diff = MeanDiff(turned[0](hair), turned[1](hair));
+  const double face_diff = MeanDiff(turned[0](face), turned[1](face));
+  std::printf("hair-follows-head true vs false after a 15 deg turn: hair %.2f, face %.2f grey levels\n", hair_diff,
+              face_diff);
+  EXPECT_GT(hair_diff, 1.0);
+  EXPECT_LT(face_diff, 0.5 * hair_diff);
+}
+
 TEST_F(FaceRetargetTest, InvalidGeneratorIsAnErrorListingTheValidOnes) {
   const std::string error = ErrorOf("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
                                     "facefit ! faceretarget source=\"" + kPortrait + "\" generator=gan ! fakesink");

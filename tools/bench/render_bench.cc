@@ -86,7 +86,7 @@ void BM_RenderWarpCrop256(benchmark::State& state) { RenderWarpCrop256(state, {.
 // The same without the hair's rigid extension and with the crop centred (the
 // warp before 2026-11-22's hair_follows_skull), for A/B in one binary.
 void BM_RenderWarpCrop256MembraneOnly(benchmark::State& state) {
-  RenderWarpCrop256(state, {.crop_size = 256, .crop_raise = 0.0, .hair_follows_skull = false});
+  RenderWarpCrop256(state, render::WithoutHairFollowing({.crop_size = 256}));
 }
 BENCHMARK(BM_RenderWarpCrop256)->Arg(0)->Arg(20)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 BENCHMARK(BM_RenderWarpCrop256MembraneOnly)

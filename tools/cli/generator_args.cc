@@ -50,10 +50,7 @@ void ApplyGeneratorArgs(const GeneratorArgs& args, int threads, pipeline::Retarg
   options.neural_region = args.region;
   options.neural_open_ramp = args.open_ramp;
   options.neural_trust_error = args.trust_error;
-  if (args.no_hair_follow) {
-    options.warp.hair_follows_skull = false;
-    options.warp.crop_raise = 0.0;
-  }
+  if (args.no_hair_follow) options.warp = render::WithoutHairFollowing(options.warp);
 }
 
 }  // namespace faceanime::cli
