@@ -120,11 +120,11 @@ struct WarpOptions {
   // Hair follows the skull. The mesh ends at the bald scalp and the ears,
   // so hair, a bun or a hat is off the mesh, where the membrane alone lets
   // the motion fade from the head's edge to the crop border: hair lagged
-  // behind the face (`faceanime animate` of London 001's neutral photo,
-  // frame 136: face 8.5 px to the right, the bun 0 px, the side hair
-  // 1.5-2.3 px; a hat bent instead of turning). Off the mesh, the
-  // displacement is instead
-  // w * rigid + the membrane of the rest, where `rigid` is the head's rigid
+  // behind the head (London 001's neutral photo, head rolled 8 deg: the
+  // bun's top moved ~7 px where the skull takes it ~28 px; moved 1 cm
+  // sideways: the hair beside the face 9.6-10.3 px, the face 13.2 px; Grace
+  // Hopper's hat bent instead of turning). Off the mesh, the displacement
+  // is instead w * rigid + the membrane of the rest, where `rigid` is the head's rigid
   // motion (target to source pose) of the point where the pixel's ray meets
   // the plane through the skull's centre facing the camera, and the
   // membrane extends what the mesh moves beyond that (the jaw, the brows)
