@@ -16,6 +16,7 @@
 #include "face3d/image.h"
 #include "pipeline/face_analyzer.h"
 #include "pipeline/frame_source.h"
+#include "render/contact_sheet.h"
 
 namespace faceanime::cli {
 
@@ -52,7 +53,10 @@ int RunEyelids(const EyelidsArgs& args) {
     if (!file) throw std::runtime_error("cannot write '" + args.output + "'");
   }
   std::FILE* out = file ? file.get() : stdout;
+  // Contact sheet cells (--sheet): one per frame, 6 per row.
+  constexpr int kCellW = 240, kCellH = 110;
   std::vector<cv::Mat> sheet_cells;
+  std::vector<std::string> sheet_labels;
   std::fprintf(out, "frame\tfit_blink_R\tfit_blink_L\tclosure_R\tclosure_L\tmatch_R\tmatch_L\tgaze_down_R\tgaze_down_L\n");
   auto cell_text = [](const std::optional<double>& v) {
     char buf[32];
@@ -75,8 +79,8 @@ int RunEyelids(const EyelidsArgs& args) {
                  cell_text(match(1)).c_str(), cell_text(gaze(0)).c_str(), cell_text(gaze(1)).c_str());
     if (!args.sheet.empty()) {
       // Both eyes, 2.2 x 0.9 inter-ocular distances around their midpoint,
-      // scaled to kCellW wide; labelled with the frame and the closures.
-      constexpr int kCellW = 240, kCellH = 110;
+      // scaled to kCellW wide, below the label strip; labelled with the
+      // frame and the closures.
       cv::Mat cell(kCellH, kCellW, CV_8UC3, cv::Scalar(40, 40, 40));
       if (face) {
         const auto& l = face->landmarks;
@@ -87,22 +91,14 @@ int RunEyelids(const EyelidsArgs& args) {
         cv::Mat m = (cv::Mat_<double>(2, 3) << s, 0, kCellW / 2.0 - s * c.x(), 0, s, 0.4 * (kCellH - 16) - s * c.y() + 16);
         cv::warpAffine(frame->bgr, cell, m, cell.size(), cv::INTER_CUBIC, cv::BORDER_CONSTANT, cv::Scalar(40, 40, 40));
       }
-      cv::rectangle(cell, cv::Rect(0, 0, kCellW, 16), cv::Scalar(0, 0, 0), cv::FILLED);
-      const std::string label = std::to_string(frame->index) + "  R " + cell_text(closure(0)) + "  L " +
-                                cell_text(closure(1));
-      cv::putText(cell, label, cv::Point(3, 12), cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(255, 255, 255), 1);
       sheet_cells.push_back(cell);
+      sheet_labels.push_back(std::to_string(frame->index) + "  R " + cell_text(closure(0)) + "  L " +
+                             cell_text(closure(1)));
     }
   }
   if (!sheet_cells.empty()) {
-    constexpr int kColumns = 6;
-    const int rows = (static_cast<int>(sheet_cells.size()) + kColumns - 1) / kColumns;
-    cv::Mat sheet(rows * sheet_cells[0].rows, kColumns * sheet_cells[0].cols, CV_8UC3, cv::Scalar(0, 0, 0));
-    for (size_t k = 0; k < sheet_cells.size(); ++k) {
-      const int r = static_cast<int>(k) / kColumns, c = static_cast<int>(k) % kColumns;
-      sheet_cells[k].copyTo(sheet(cv::Rect(c * sheet_cells[k].cols, r * sheet_cells[k].rows, sheet_cells[k].cols,
-                                           sheet_cells[k].rows)));
-    }
+    const cv::Mat sheet =
+        render::MakeContactSheet(sheet_cells, sheet_labels, {.columns = 6, .cell_height = kCellH, .padding = 0});
     if (!cv::imwrite(args.sheet, sheet)) throw std::runtime_error("cannot write '" + args.sheet + "'");
   }
   if (file && std::fclose(file.release()) != 0) throw std::runtime_error("cannot write '" + args.output + "'");
