@@ -116,7 +116,9 @@ ActionUnitSet PresetActionUnits(ExpressionPreset preset, double strength) {
       aus = {{"AU1", 0.8}, {"AU2", 0.5}, {"AU4", 0.5}, {"AU5", 0.8}, {"AU7", 0.3}, {"AU20", 0.7}, {"AU27", 0.25}};
       break;
     case ExpressionPreset::kHappy:
-      aus = {{"AU6", 0.6}, {"AU12", 0.9}};
+      // AU25 (lips part) has no ICT shape: mouthUpperUp (ICT's AU11 row)
+      // and mouthLowerDown (AU16) together part the lips, at FACS B.
+      aus = {{"AU6", 0.6}, {"AU12", 0.9}, {"AU11", 0.25}, {"AU16", 0.25}};
       break;
     case ExpressionPreset::kNeutral:
       break;

@@ -80,7 +80,11 @@ PresetRequest ParsePreset(std::string_view text);
 // Action Coding System: Investigator's Guide" (1978/2002), table of
 // emotion predictions; the intensities (FACS A-E -> 0..1) are ours, chosen so
 // each expression reads clearly on the ICT shapes:
-//   happy       AU6 + AU12
+//   happy       AU6 + AU12 + AU25 (the table's open-lipped variant of
+//               6 + 12; ICT has no AU25 lips-part shape: AU11, its
+//               mouthUpperUp, + AU16 at FACS B part the lips. Without
+//               AU25 face-api's classifier rated 62% of the London
+//               renders happy, with it 88%: docs/benchmarks.md)
 //   sad         AU1 + AU4 + AU15
 //   surprised   AU1 + AU2 + AU5B + AU26 (ICT has no AU26 jaw drop: AU27 /
 //               jawOpen at a moderate weight)

@@ -114,7 +114,9 @@ TEST(ExpressionControlTest, OneSidedVariantsDriveOneSide) {
 
 TEST(ExpressionControlTest, PresetsUseTheirPrototypeShapesOnly) {
   const std::map<ExpressionPreset, std::set<std::string>> expected = {
-      {ExpressionPreset::kHappy, {"mouthSmile_L", "mouthSmile_R", "cheekSquint_L", "cheekSquint_R"}},
+      {ExpressionPreset::kHappy,
+       {"mouthSmile_L", "mouthSmile_R", "cheekSquint_L", "cheekSquint_R", "mouthUpperUp_L", "mouthUpperUp_R",
+        "mouthLowerDown_L", "mouthLowerDown_R"}},
       {ExpressionPreset::kSad,
        {"browInnerUp_L", "browInnerUp_R", "browDown_L", "browDown_R", "mouthFrown_L", "mouthFrown_R"}},
       {ExpressionPreset::kSurprised,
