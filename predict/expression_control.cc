@@ -113,7 +113,7 @@ ActionUnitSet PresetActionUnits(ExpressionPreset preset, double strength) {
       aus = {{"AU9", 0.8}, {"AU10", 0.5}, {"AU15", 0.4}, {"AU16", 0.3}};
       break;
     case ExpressionPreset::kFearful:
-      aus = {{"AU1", 0.8}, {"AU2", 0.5}, {"AU4", 0.5}, {"AU5", 0.8}, {"AU7", 0.3}, {"AU20", 0.7}, {"AU27", 0.25}};
+      aus = {{"AU1", 0.8}, {"AU2", 0.5}, {"AU4", 0.5}, {"AU5", 0.8}, {"AU7", 0.3}, {"AU20", 0.7}, {"AU27", 0.5}};
       break;
     case ExpressionPreset::kHappy:
       // AU25 (lips part) has no ICT shape: mouthUpperUp (ICT's AU11 row)
@@ -123,11 +123,11 @@ ActionUnitSet PresetActionUnits(ExpressionPreset preset, double strength) {
     case ExpressionPreset::kNeutral:
       break;
     case ExpressionPreset::kSad:
-      aus = {{"AU1", 0.8}, {"AU4", 0.5}, {"AU15", 0.8}};
+      aus = {{"AU1", 1.0}, {"AU4", 0.7}, {"AU15", 1.0}};
       break;
     case ExpressionPreset::kSurprised:
-      // AU5B: slight (FACS B ~ 0.3-0.4); AU26 via jawOpen, moderate.
-      aus = {{"AU1", 0.8}, {"AU2", 0.8}, {"AU5", 0.4}, {"AU27", 0.35}};
+      // AU5B: slight (FACS B ~ 0.3-0.4); AU26 via jawOpen.
+      aus = {{"AU1", 0.8}, {"AU2", 0.8}, {"AU5", 0.4}, {"AU27", 0.6}};
       break;
   }
   for (auto& au : aus) au.intensity *= strength;

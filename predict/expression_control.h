@@ -79,7 +79,10 @@ PresetRequest ParsePreset(std::string_view text);
 // Sources: the EMFACS prototypes as summarised by Ekman & Friesen, "Facial
 // Action Coding System: Investigator's Guide" (1978/2002), table of
 // emotion predictions; the intensities (FACS A-E -> 0..1) are ours, chosen so
-// each expression reads clearly on the ICT shapes:
+// each expression reads clearly on the ICT shapes (happy's lip parting and
+// the jaw drops of surprised and fearful, and sad's intensities, with
+// face-api's expression classifier on London portraits: `faceanime
+// eval-expression presets`, docs/benchmarks.md):
 //   happy       AU6 + AU12 + AU25 (the table's open-lipped variant of
 //               6 + 12; ICT has no AU25 lips-part shape: AU11, its
 //               mouthUpperUp, + AU16 at FACS B part the lips. Without
@@ -87,7 +90,7 @@ PresetRequest ParsePreset(std::string_view text);
 //               renders happy, with it 88%: docs/benchmarks.md)
 //   sad         AU1 + AU4 + AU15
 //   surprised   AU1 + AU2 + AU5B + AU26 (ICT has no AU26 jaw drop: AU27 /
-//               jawOpen at a moderate weight)
+//               jawOpen at 0.6)
 //   fearful     AU1 + AU2 + AU4 + AU5 + AU7 + AU20 + AU26 (AU27 as above)
 //   angry       AU4 + AU5 + AU7 + AU23 (ICT has no AU23 lip tightener: AU24
 //               lip pressor)

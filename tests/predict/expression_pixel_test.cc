@@ -194,5 +194,42 @@ TEST_F(ExpressionLondonTest, HappyPresetIsRatedHappyAndMovesLandmarksTowardsTheR
   EXPECT_LT(distance_replace, distance_before);
 }
 
+// StarGAN's check with face-api's classifier as the judge: renders of each
+// preset on neutral portraits are classified as that expression (happy and
+// neutral nearly always; sad, surprised and fearful, which this classifier
+// mostly reads from the mouth, raise their own class's probability well
+// above the portraits' own).
+TEST_F(ExpressionLondonTest, PresetRendersAreClassifiedAsTheirExpression) {
+  const auto classifier = face3d::ExpressionClassifier::Create();
+  const auto ids = FindLondonIds(dir_, 6);
+  const auto names = predict::ExpressionPresetNames();
+  std::map<std::string, int> rated_as_itself;
+  std::map<std::string, double> p_own, p_own_input;
+  for (const auto& id : ids) {
+    const PresetCase c = EvaluatePresets(dir_ / "neutral" / (id + "_03.jpg"), 1.0, *classifier);
+    ASSERT_TRUE(c.found) << id;
+    ASSERT_EQ(c.outputs.size(), names.size());
+    for (size_t k = 0; k < names.size(); ++k) {
+      const int own = ClassifierClassOf(predict::ParsePreset(names[k]).preset);
+      if (own < 0) continue;  // Contemptuous: face-api has no such class.
+      const auto& p = c.outputs[k];
+      rated_as_itself[std::string(names[k])] += std::max_element(p.begin(), p.end()) - p.begin() == own;
+      p_own[std::string(names[k])] += p[own] / ids.size();
+      p_own_input[std::string(names[k])] += c.input[own] / ids.size();
+    }
+  }
+  for (const auto& [name, p] : p_own) {
+    std::printf("%-10s rated as itself %d/%zu, mean P(%s) %.3f (portraits %.3f)\n", name.c_str(),
+                rated_as_itself[name], ids.size(), name.c_str(), p, p_own_input[name]);
+  }
+  EXPECT_GE(rated_as_itself["happy"], static_cast<int>(ids.size()) - 1);
+  EXPECT_GE(rated_as_itself["neutral"], static_cast<int>(ids.size()) - 1);
+  for (const char* name : {"sad", "surprised", "fearful"}) {
+    EXPECT_GT(p_own[name], p_own_input[name] + 0.15) << name;
+    EXPECT_GE(rated_as_itself[name], 1) << name;
+  }
+  EXPECT_EQ(ClassifierClassOf(predict::ExpressionPreset::kContemptuous), -1);
+}
+
 }  // namespace
 }  // namespace faceanime::cli

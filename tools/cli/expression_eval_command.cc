@@ -50,6 +50,11 @@ constexpr const char* kHelp =
     "      outputs and the real smiling photo (happy = argmax rate, mean happy probability), and the\n"
     "      landmark distance to the smiling photo (Umeyama similarity alignment, mean over 68 points,\n"
     "      divided by the smiling photo's outer-eye-corner distance) before (neutral) and after (output).\n"
+    "  presets --data ../shared/data/london [--strength S] [--limit N]\n"
+    "      Each of the eight presets (--mode, default replace; the first --strength, default 1) on each neutral\n"
+    "      photo, every render analysed like a photo and classified by face-api's expression classifier on its\n"
+    "      detected box: per preset, how often the argmax is the preset's own class (StarGAN's check; face-api\n"
+    "      has no contempt class) and what the renders are rated as. With --output DIR: a sheet per identity.\n"
     "  sheet --source IMG --output SHEET.jpg|png [--crop N]\n"
     "      The source, the eight presets, AU12 at 0, 0.25, 0.5, 0.75, 1 (replace mode), face crops.\n"
     "  rest --source IMG|VIDEO [--source ...]\n"
@@ -371,6 +376,103 @@ int RunLondonTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   return 0;
 }
 
+int RunPresetsTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
+  if (args.data.empty()) throw std::invalid_argument("eval-expression presets needs --data (the London folder)");
+  const auto ids = FindLondonIds(args.data, args.limit);
+  if (ids.empty()) {
+    throw std::runtime_error("no London pairs (neutral/NNN_03.jpg + smiling/NNN_08.jpg) under '" + args.data + "'");
+  }
+  const double strength = args.strengths.empty() ? 1.0 : args.strengths.front();
+  const ExpressionBlend mode = predict::ParseBlendMode(args.mode);
+  ExpressionClassifier::Options classifier_options;
+  classifier_options.num_threads = args.threads;
+  const auto classifier = ExpressionClassifier::Create(classifier_options);
+  const auto presets = predict::ExpressionPresetNames();
+  constexpr int kClasses = static_cast<int>(ExpressionClassifier::kNames.size());
+  auto argmax = [](const ExpressionClassifier::Probabilities& p) {
+    return static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+  };
+  using Counts = std::array<int, kClasses>;
+  Counts input_counts{};
+  std::vector<Counts> counts(presets.size(), Counts{});
+  std::vector<double> own_p(presets.size(), 0.0);
+  int found = 0;
+  ProgressBar progress("eval-expression presets", static_cast<int>(ids.size()), args.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  json["strength"] = strength;
+  json["mode"] = args.mode;
+  json["cases"] = nlohmann::json::array();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const PresetCase c = EvaluatePresets(fs::path(args.data) / "neutral" / (ids[i] + "_03.jpg"), strength,
+                                         *classifier, mode, args.threads);
+    progress.Update(static_cast<int>(i + 1), elapsed());
+    nlohmann::json jc = {{"id", ids[i]}, {"found", c.found}};
+    if (c.found) {
+      ++found;
+      ++input_counts[argmax(c.input)];
+      jc["input"] = c.input;
+      for (size_t k = 0; k < presets.size(); ++k) {
+        const auto& p = c.outputs[k];
+        ++counts[k][argmax(p)];
+        const int own = ClassifierClassOf(predict::ParsePreset(presets[k]).preset);
+        if (own >= 0) own_p[k] += p[own];
+        jc["outputs"][std::string(presets[k])] = {{"probabilities", p},
+                                                  {"argmax", ExpressionClassifier::kNames[argmax(p)]}};
+      }
+      if (!args.output.empty()) {
+        std::vector<cv::Mat> cells = {c.input_rgb};
+        std::vector<std::string> labels = {ids[i] + ": " + std::string(ExpressionClassifier::kNames[argmax(c.input)])};
+        for (size_t k = 0; k < presets.size(); ++k) {
+          cells.push_back(c.output_rgb[k]);
+          labels.push_back(std::string(presets[k]) + ": " + std::string(ExpressionClassifier::kNames[argmax(c.outputs[k])]));
+        }
+        render::ContactSheetOptions sheet;
+        sheet.columns = static_cast<int>(cells.size());
+        fs::create_directories(args.output);
+        WriteRgb(fs::path(args.output) / ("presets_" + ids[i] + ".png"), render::MakeContactSheet(cells, labels, sheet));
+      }
+    }
+    json["cases"].push_back(jc);
+  }
+  progress.Finish(static_cast<int>(ids.size()), elapsed());
+  if (found == 0) throw std::runtime_error("no London portrait could be analysed");
+  const double n = found;
+  std::printf("London set (DeBruine & Jones 2017, CC BY 4.0): %d of %zu neutral photos analysed; presets at strength "
+              "%.2f (%s)\n\n", found, ids.size(), strength, args.mode.c_str());
+  std::printf("| renders of | rated as the preset (argmax) | mean P(preset) |");
+  for (const auto name : ExpressionClassifier::kNames) std::printf(" %s |", std::string(name).c_str());
+  std::printf("\n|---|---:|---:|");
+  for (int k = 0; k < kClasses; ++k) std::printf("---:|");
+  std::printf("\n| (the neutral photos) | - | - |");
+  for (int v : input_counts) std::printf(" %d |", v);
+  std::printf("\n");
+  json["summary"]["found"] = found;
+  json["summary"]["input_counts"] = input_counts;
+  int rated_total = 0, rated_n = 0;
+  for (size_t k = 0; k < presets.size(); ++k) {
+    const int own = ClassifierClassOf(predict::ParsePreset(presets[k]).preset);
+    const std::string name(presets[k]);
+    if (own >= 0) {
+      std::printf("| %s | %d/%d (%.0f%%) | %.3f |", name.c_str(), counts[k][own], found, 100.0 * counts[k][own] / n,
+                  own_p[k] / n);
+      rated_total += counts[k][own];
+      rated_n += found;
+      json["summary"]["presets"][name] = {{"rated_as_itself", counts[k][own] / n}, {"mean_p_itself", own_p[k] / n},
+                                          {"counts", counts[k]}};
+    } else {
+      std::printf("| %s | - (no such class) | - |", name.c_str());
+      json["summary"]["presets"][name] = {{"counts", counts[k]}};
+    }
+    for (int v : counts[k]) std::printf(" %d |", v);
+    std::printf("\n");
+  }
+  std::printf("\nThe seven presets face-api can name: rated as themselves %d of %d renders (%.0f%%)\n", rated_total,
+              rated_n, 100.0 * rated_total / std::max(rated_n, 1));
+  json["summary"]["rated_as_itself"] = static_cast<double>(rated_total) / std::max(rated_n, 1);
+  return 0;
+}
+
 int RunRestTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   if (args.sources.empty()) {
     throw std::invalid_argument("eval-expression rest needs --source IMG|VIDEO (neutral faces)");
@@ -604,6 +706,57 @@ LondonCase EvaluateLondon(const fs::path& dir, const std::string& id, const std:
   return c;
 }
 
+int ClassifierClassOf(ExpressionPreset preset) {
+  switch (preset) {
+    case ExpressionPreset::kAngry:
+      return ExpressionClassifier::kAngry;
+    case ExpressionPreset::kContemptuous:
+      return -1;
+    case ExpressionPreset::kDisgusted:
+      return ExpressionClassifier::kDisgusted;
+    case ExpressionPreset::kFearful:
+      return ExpressionClassifier::kFearful;
+    case ExpressionPreset::kHappy:
+      return ExpressionClassifier::kHappy;
+    case ExpressionPreset::kNeutral:
+      return ExpressionClassifier::kNeutral;
+    case ExpressionPreset::kSad:
+      return ExpressionClassifier::kSad;
+    case ExpressionPreset::kSurprised:
+      return ExpressionClassifier::kSurprised;
+  }
+  return -1;
+}
+
+PresetCase EvaluatePresets(const fs::path& portrait, double strength, const ExpressionClassifier& classifier,
+                           ExpressionBlend mode, int threads) {
+  PresetCase c;
+  c.id = portrait.stem().string();
+  pipeline::RetargeterOptions options;
+  options.source_image = portrait;
+  options.analysis.num_threads = threads;
+  std::unique_ptr<pipeline::Retargeter> retargeter;
+  try {
+    retargeter = pipeline::Retargeter::Create(options);
+  } catch (const pipeline::SourceError&) {
+    return c;  // No face in the portrait: not found.
+  }
+  const FaceObservation& source = retargeter->source();
+  c.input_rgb = retargeter->source_rgb();
+  c.input = classifier.Classify(ViewOf(c.input_rgb, PixelFormat::kRgb), source.box);
+  const auto& control = retargeter->expression_control();
+  for (const auto name : predict::ExpressionPresetNames()) {
+    const ActionUnitSet aus = predict::PresetActionUnits(predict::ParsePreset(name).preset, strength);
+    cv::Mat out = retargeter->Render(control.Apply(source.params, aus, mode));
+    const auto fit = Analyze(*retargeter, out);
+    if (!fit) return c;
+    c.outputs.push_back(classifier.Classify(ViewOf(out, PixelFormat::kRgb), fit->box));
+    c.output_rgb.push_back(std::move(out));
+  }
+  c.found = true;
+  return c;
+}
+
 RestCalibration CalibrateRest(const std::vector<std::string>& sources, int threads) {
   pipeline::FaceAnalyzerOptions options;
   options.num_threads = threads;
@@ -659,26 +812,28 @@ cv::Mat ExpressionSheet(const fs::path& source, const std::vector<double>& ramp,
 CLI::App* AddExpressionEvalCommand(CLI::App& app, ExpressionEvalArgs& args) {
   auto* cmd = app.add_subcommand(
       "eval-expression",
-      "Expression-control acceptance: AU round trip on rendered pixels, happy preset on London, contact sheet");
+      "Expression-control acceptance: AU round trip on rendered pixels, happy preset on London, every preset's "
+      "classification, contact sheet");
   cmd->footer(kHelp);
-  cmd->add_option("task", args.task, "roundtrip, london, sheet or rest")
+  cmd->add_option("task", args.task, "roundtrip, london, presets, sheet or rest")
       ->required()
-      ->check(CLI::IsMember({"roundtrip", "london", "sheet", "rest"}));
+      ->check(CLI::IsMember({"roundtrip", "london", "presets", "sheet", "rest"}));
   cmd->add_option("--source", args.sources, "Portrait image (roundtrip, rest: one or more; sheet: one)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--data", args.data, "london: the London face set folder (neutral/, smiling/)")
+  cmd->add_option("--data", args.data, "london, presets: the London face set folder (neutral/, smiling/)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--strength", args.strengths, "london: happy preset strengths in [0, 1] (repeatable)")
+  cmd->add_option("--strength", args.strengths,
+                  "london: happy preset strengths in [0, 1] (repeatable); presets: the strength (the first one)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--limit", args.limit, "london: identities to use, in id order (0: all)")
+  cmd->add_option("--limit", args.limit, "london, presets: identities to use, in id order (0: all)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
-  cmd->add_option("--mode", args.mode, "london: replace or add")
+  cmd->add_option("--mode", args.mode, "london, presets: replace or add")
       ->capture_default_str()
       ->check(CLI::IsMember({"replace", "add"}));
   cmd->add_option("--output", args.output,
-                  "sheet: the sheet image (.jpg or .png); roundtrip/london: optional folder for the renders");
+                  "sheet: the sheet image (.jpg or .png); roundtrip/london/presets: optional folder for the renders");
   cmd->add_option("--landmark-gain", args.landmark_gain,
                   "roundtrip: divide the detected landmark motion by this in the differential judge (the landmark "
                   "network's gain measured on other portraits; 1: none)")
@@ -704,13 +859,15 @@ int RunExpressionEval(const ExpressionEvalArgs& args) {
     rc = RunRoundTripTask(args, json);
   } else if (args.task == "london") {
     rc = RunLondonTask(args, json);
+  } else if (args.task == "presets") {
+    rc = RunPresetsTask(args, json);
   } else if (args.task == "sheet") {
     return RunSheetTask(args);
   } else if (args.task == "rest") {
     rc = RunRestTask(args, json);
   } else {
     throw std::invalid_argument("unknown eval-expression task '" + args.task +
-                                "'; valid: roundtrip, london, sheet, rest");
+                                "'; valid: roundtrip, london, presets, sheet, rest");
   }
   if (!args.json.empty()) {
     std::ofstream f(args.json);

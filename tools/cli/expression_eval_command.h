@@ -166,6 +166,31 @@ LondonCase EvaluateLondon(const std::filesystem::path& dir, const std::string& i
                           const std::vector<double>& strengths, const face3d::ExpressionClassifier& classifier,
                           predict::ExpressionBlend mode = predict::ExpressionBlend::kReplace, int threads = 1);
 
+// One portrait with every expression preset: face-api's classifier on the
+// portrait and on each preset's render (`eval-expression presets`, StarGAN's
+// "is the generated expression classified as the requested one" check).
+struct PresetCase {
+  std::string id;
+  bool found = false;  // Faces found in the portrait and every render.
+  face3d::ExpressionClassifier::Probabilities input{};
+  // Per preset, in predict::ExpressionPresetNames() order.
+  std::vector<face3d::ExpressionClassifier::Probabilities> outputs;
+  std::vector<cv::Mat> output_rgb;
+  cv::Mat input_rgb;  // The portrait.
+};
+
+// The classifier class a preset should be rated as; -1 for contemptuous
+// (face-api has no contempt class).
+int ClassifierClassOf(predict::ExpressionPreset preset);
+
+// Fits `portrait` (pipeline::Retargeter, default options), renders each of
+// the eight presets at `strength` in `mode`, analyses each render like a
+// photo and classifies it on its detected box. `found` is false when a face
+// is missing; an unreadable portrait throws std::runtime_error.
+PresetCase EvaluatePresets(const std::filesystem::path& portrait, double strength,
+                           const face3d::ExpressionClassifier& classifier,
+                           predict::ExpressionBlend mode = predict::ExpressionBlend::kReplace, int threads = 1);
+
 // Replace mode's rest-state calibration (`eval-expression rest`): the first
 // frame of each source (an image or a video; pipeline::FrameSource) fitted
 // like a portrait (FaceAnalyzer::AnalyzeStill, default options), and the
@@ -185,12 +210,12 @@ cv::Mat ExpressionSheet(const std::filesystem::path& source, const std::vector<d
                         int columns = 7, int threads = 1);
 
 struct ExpressionEvalArgs {
-  std::string task;                  // roundtrip, london, sheet, rest.
+  std::string task;                  // roundtrip, london, presets, sheet, rest.
   std::vector<std::string> sources;  // roundtrip, sheet, rest.
-  std::string data;                  // london: the London folder.
-  std::vector<double> strengths{1.0};  // london: happy strengths.
-  int limit = 0;                     // london: identities (0: all).
-  std::string mode = "replace";      // london: replace or add.
+  std::string data;                  // london, presets: the London folder.
+  std::vector<double> strengths{1.0};  // london: happy strengths; presets: the first.
+  int limit = 0;                     // london, presets: identities (0: all).
+  std::string mode = "replace";      // london, presets: replace or add.
   std::string output;                // sheet: the image; roundtrip: optional PNG folder.
   int crop = 256;                    // sheet: cell crop.
   int columns = 7;                   // sheet: cells per row.
