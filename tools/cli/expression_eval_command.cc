@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 
 #include <Eigen/Geometry>
 #include <nlohmann/json.hpp>
@@ -51,7 +53,7 @@ constexpr const char* kHelp =
     "      landmark distance to the smiling photo (Umeyama similarity alignment, mean over 68 points,\n"
     "      divided by the smiling photo's outer-eye-corner distance) before (neutral) and after (output).\n"
     "  presets --data ../shared/data/london [--strength S] [--limit N]\n"
-    "      Each of the eight presets (--mode, default replace; the first --strength, default 1) on each neutral\n"
+    "      Each of the eight presets (--mode, default replace; one --strength, default 1) on each neutral\n"
     "      photo, every render analysed like a photo and classified by face-api's expression classifier on its\n"
     "      detected box: per preset, how often the argmax is the preset's own class (StarGAN's check; face-api\n"
     "      has no contempt class) and what the renders are rated as. With --output DIR: a sheet per identity.\n"
@@ -84,6 +86,19 @@ void WriteRgb(const fs::path& path, const cv::Mat& rgb, int jpeg_quality = 90) {
 
 std::optional<FaceObservation> Analyze(pipeline::Retargeter& retargeter, const cv::Mat& rgb) {
   return retargeter.analyzer().AnalyzeStill(ViewOf(rgb, PixelFormat::kRgb));
+}
+
+// A retargeter for `portrait` (default options), or nullptr when it cannot
+// be used (unreadable, or no face: pipeline::SourceError).
+std::unique_ptr<pipeline::Retargeter> OpenPortrait(const fs::path& portrait, int threads) {
+  pipeline::RetargeterOptions options;
+  options.source_image = portrait;
+  options.analysis.num_threads = threads;
+  try {
+    return pipeline::Retargeter::Create(options);
+  } catch (const pipeline::SourceError&) {
+    return nullptr;
+  }
 }
 
 // The round trip's request list (see kHelp).
@@ -382,6 +397,10 @@ int RunPresetsTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   if (ids.empty()) {
     throw std::runtime_error("no London pairs (neutral/NNN_03.jpg + smiling/NNN_08.jpg) under '" + args.data + "'");
   }
+  if (args.strengths.size() > 1) {
+    throw std::invalid_argument("eval-expression presets takes one --strength (" +
+                                std::to_string(args.strengths.size()) + " given)");
+  }
   const double strength = args.strengths.empty() ? 1.0 : args.strengths.front();
   const ExpressionBlend mode = predict::ParseBlendMode(args.mode);
   ExpressionClassifier::Options classifier_options;
@@ -422,15 +441,19 @@ int RunPresetsTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
       }
       if (!args.output.empty()) {
         std::vector<cv::Mat> cells = {c.input_rgb};
-        std::vector<std::string> labels = {ids[i] + ": " + std::string(ExpressionClassifier::kNames[argmax(c.input)])};
+        auto label = [&](std::string_view name, const ExpressionClassifier::Probabilities& p) {
+          return std::string(name) + ": " + std::string(ExpressionClassifier::kNames[argmax(p)]);
+        };
+        std::vector<std::string> labels = {label(ids[i], c.input)};
         for (size_t k = 0; k < presets.size(); ++k) {
           cells.push_back(c.output_rgb[k]);
-          labels.push_back(std::string(presets[k]) + ": " + std::string(ExpressionClassifier::kNames[argmax(c.outputs[k])]));
+          labels.push_back(label(presets[k], c.outputs[k]));
         }
         render::ContactSheetOptions sheet;
         sheet.columns = static_cast<int>(cells.size());
         fs::create_directories(args.output);
-        WriteRgb(fs::path(args.output) / ("presets_" + ids[i] + ".png"), render::MakeContactSheet(cells, labels, sheet));
+        WriteRgb(fs::path(args.output) / ("presets_" + ids[i] + ".png"),
+                 render::MakeContactSheet(cells, labels, sheet));
       }
     }
     json["cases"].push_back(jc);
@@ -670,15 +693,8 @@ LondonCase EvaluateLondon(const fs::path& dir, const std::string& id, const std:
                           const ExpressionClassifier& classifier, ExpressionBlend mode, int threads) {
   LondonCase c;
   c.id = id;
-  pipeline::RetargeterOptions options;
-  options.source_image = dir / "neutral" / (id + "_03.jpg");
-  options.analysis.num_threads = threads;
-  std::unique_ptr<pipeline::Retargeter> retargeter;
-  try {
-    retargeter = pipeline::Retargeter::Create(options);
-  } catch (const pipeline::SourceError&) {
-    return c;  // No face in the neutral photo: not found.
-  }
+  const auto retargeter = OpenPortrait(dir / "neutral" / (id + "_03.jpg"), threads);
+  if (!retargeter) return c;  // Unreadable, or no face in the neutral photo: not found.
   const FaceObservation& neutral = retargeter->source();
   c.neutral_rgb = retargeter->source_rgb();
   c.smiling_rgb = ReadRgb(dir / "smiling" / (id + "_08.jpg"));
@@ -732,15 +748,8 @@ PresetCase EvaluatePresets(const fs::path& portrait, double strength, const Expr
                            ExpressionBlend mode, int threads) {
   PresetCase c;
   c.id = portrait.stem().string();
-  pipeline::RetargeterOptions options;
-  options.source_image = portrait;
-  options.analysis.num_threads = threads;
-  std::unique_ptr<pipeline::Retargeter> retargeter;
-  try {
-    retargeter = pipeline::Retargeter::Create(options);
-  } catch (const pipeline::SourceError&) {
-    return c;  // No face in the portrait: not found.
-  }
+  const auto retargeter = OpenPortrait(portrait, threads);
+  if (!retargeter) return c;  // Unreadable, or no face: not found.
   const FaceObservation& source = retargeter->source();
   c.input_rgb = retargeter->source_rgb();
   c.input = classifier.Classify(ViewOf(c.input_rgb, PixelFormat::kRgb), source.box);
@@ -823,7 +832,7 @@ CLI::App* AddExpressionEvalCommand(CLI::App& app, ExpressionEvalArgs& args) {
   cmd->add_option("--data", args.data, "london, presets: the London face set folder (neutral/, smiling/)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--strength", args.strengths,
-                  "london: happy preset strengths in [0, 1] (repeatable); presets: the strength (the first one)")
+                  "london: happy preset strengths in [0, 1] (repeatable); presets: the strength (one)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--limit", args.limit, "london, presets: identities to use, in id order (0: all)")

@@ -185,8 +185,8 @@ int ClassifierClassOf(predict::ExpressionPreset preset);
 
 // Fits `portrait` (pipeline::Retargeter, default options), renders each of
 // the eight presets at `strength` in `mode`, analyses each render like a
-// photo and classifies it on its detected box. `found` is false when a face
-// is missing; an unreadable portrait throws std::runtime_error.
+// photo and classifies it on its detected box. `found` is false (the rest
+// unset) when the portrait is unreadable or a face is missing.
 PresetCase EvaluatePresets(const std::filesystem::path& portrait, double strength,
                            const face3d::ExpressionClassifier& classifier,
                            predict::ExpressionBlend mode = predict::ExpressionBlend::kReplace, int threads = 1);
@@ -213,7 +213,7 @@ struct ExpressionEvalArgs {
   std::string task;                  // roundtrip, london, presets, sheet, rest.
   std::vector<std::string> sources;  // roundtrip, sheet, rest.
   std::string data;                  // london, presets: the London folder.
-  std::vector<double> strengths{1.0};  // london: happy strengths; presets: the first.
+  std::vector<double> strengths{1.0};  // london: happy strengths; presets: one strength.
   int limit = 0;                     // london, presets: identities (0: all).
   std::string mode = "replace";      // london, presets: replace or add.
   std::string output;                // sheet: the image; roundtrip: optional PNG folder.
