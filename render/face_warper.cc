@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <stdexcept>
 #include <vector>
 
@@ -205,6 +206,13 @@ struct WarpScratch {
   Eigen::Vector3f skull_centre = Eigen::Vector3f::Zero();
   float nose_base_y = 0.f, chin_y = 0.f;
   cv::Mat off_mesh, mesh_distance, hair_weight_half, hair_offset_half, hair_offset;
+  // The closed-lid fill's per-vertex weight of that source (WarpOptions::
+  // lid_fill_band_cm: 1 near the lower rims of its eye openings, 0 at the
+  // band's edge and beyond) and eye (0, 1; -1: none); the fill's per-pixel
+  // weight.
+  std::vector<float> lid_weight;
+  std::vector<int8_t> lid_eye;
+  cv::Mat lid_fill;
   std::vector<float> edge_weight;
   RasterBuffers tgt_buf;
   cv::Mat src_depth;
@@ -218,7 +226,97 @@ struct WarpScratch {
 
 std::atomic<uint64_t> next_warper_id{1};
 
+// The closed-lid fill (WarpOptions::lid_fill_band_cm): the eyeball's share
+// of the fill fades in over closures [kLidEyeballFillFrom, 1].
+constexpr float kLidEyeballFillFrom = 0.7f;
+// The lower lid's share fades in over closures [kLidFillFrom, 1]: a
+// half-closed eye is left as the warp draws it.
+constexpr float kLidFillFrom = 0.5f;
+// The relative closing of the landmark gap that counts as shut: ICT's
+// eyeBlink 1 closes the gap between the lid landmark vertices by 81-87 %
+// (London 001).
+constexpr float kLidFullClosure = 0.8f;
+// The fill's weight is 1 within this share of the band, then falls
+// linearly to 0 at its edge.
+constexpr float kLidFillPlateau = 0.5f;
+
+// Closure of an eye in `target` relative to `source` (model positions):
+// (1 - (mean gap between its upper-lid landmark vertices 37, 38 and the
+// lower ones 41, 40) / (the same in the source)) / kLidFullClosure, clamped
+// to [0, 1]; 0 when a vertex is missing or the source's eye is (nearly)
+// shut. `lm` = mesh
+// vertices of the eye's six landmarks (36-41 or 42-47 order).
+float EyeClosure(const Positions& source, const Positions& target, const int* lm) {
+  for (int k = 0; k < 6; ++k) {
+    if (lm[k] < 0) return 0.f;
+  }
+  auto gap = [&](const Positions& p) {
+    return 0.5f * ((p.row(lm[1]) - p.row(lm[5])).norm() + (p.row(lm[2]) - p.row(lm[4])).norm());
+  };
+  const float g_src = gap(source);
+  if (!(g_src > 0.05f)) return 0.f;
+  return std::clamp((1.f - gap(target) / g_src) / kLidFullClosure, 0.f, 1.f);
+}
+
 }  // namespace
+
+FaceWarper::EyeVertices FaceWarper::FindEyeVertices(const face3d::MorphableModel& model, const PartMesh& mesh,
+                                                    int num_face_vertices) {
+  EyeVertices eyes;
+  for (int k = 0; k < 12; ++k) eyes.landmarks[k] = mesh.MeshVertex(model.landmark_vertices()[36 + k]);
+  // Boundary edges of the face part: used by one face triangle only.
+  std::map<std::pair<int, int>, int> edge_count;
+  for (int t = 0; t < mesh.num_triangles(); ++t) {
+    if (mesh.triangle_parts()[t] != Part::kFace) continue;
+    const face3d::Triangle& tri = mesh.triangles()[t];
+    for (int e = 0; e < 3; ++e) {
+      const int a = tri[e], b = tri[(e + 1) % 3];
+      ++edge_count[{std::min(a, b), std::max(a, b)}];
+    }
+  }
+  std::vector<uint8_t> boundary(num_face_vertices, 0);
+  for (const auto& [edge, count] : edge_count) {
+    if (count != 1) continue;
+    if (edge.first < num_face_vertices) boundary[edge.first] = 1;
+    if (edge.second < num_face_vertices) boundary[edge.second] = 1;
+  }
+  Positions neutral;
+  mesh.Evaluate(face3d::FaceParams{}, &neutral);
+  for (int eye = 0; eye < 2; ++eye) {
+    const int* lm = &eyes.landmarks[6 * eye];
+    if (lm[0] < 0 || lm[3] < 0) continue;
+    const Eigen::Vector3f a = neutral.row(lm[0]).transpose(), b = neutral.row(lm[3]).transpose();
+    const Eigen::Vector3f centre = 0.5f * (a + b);
+    const float radius = 0.75f * (b - a).norm();  // Corner to corner is ~3 cm.
+    for (int v = 0; v < num_face_vertices; ++v) {
+      const Eigen::Vector3f p = neutral.row(v).transpose();
+      if ((p - centre).norm() > radius) continue;
+      eyes.near[eye].push_back(v);
+      // The lower rim of the opening: on the face's boundary, between the
+      // corners, below the line through them.
+      const float t = (p - a).dot(b - a) / (b - a).squaredNorm();
+      if (boundary[v] && t > 0.f && t < 1.f && p.y() < a.y() + t * (b.y() - a.y())) {
+        eyes.lower_rim[eye].push_back(v);
+      }
+    }
+    // The eyeball nearer this eye (mean of its triangles' first corners).
+    float best = std::numeric_limits<float>::max();
+    for (const Part part : {Part::kEyeballLeft, Part::kEyeballRight}) {
+      Eigen::Vector3f sum = Eigen::Vector3f::Zero();
+      int count = 0;
+      for (int t = 0; t < mesh.num_triangles(); ++t) {
+        if (mesh.triangle_parts()[t] != part) continue;
+        sum += neutral.row(mesh.triangles()[t][0]).transpose();
+        ++count;
+      }
+      if (count > 0 && (sum / count - centre).norm() < best) {
+        best = (sum / count - centre).norm();
+        eyes.eyeball[eye] = part;
+      }
+    }
+  }
+  return eyes;
+}
 
 WarpOptions WithoutHairFollowing(WarpOptions options) {
   options.hair_follows_skull = false;
@@ -269,6 +367,9 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   if (!(options.hair_fade_cm > 0.f) || !std::isfinite(options.hair_fade_cm)) {
     throw std::invalid_argument("WarpOptions: hair_fade_cm must be finite and > 0");
   }
+  if (!(options.lid_fill_band_cm >= 0.f) || !std::isfinite(options.lid_fill_band_cm)) {
+    throw std::invalid_argument("WarpOptions: lid_fill_band_cm must be finite and >= 0");
+  }
   PartMesh mesh = PartMesh::Create(model, kWarpParts);
   std::array<int, 8> inner_lip;
   for (int k = 0; k < 8; ++k) inner_lip[k] = mesh.MeshVertex(model.landmark_vertices()[60 + k]);
@@ -286,7 +387,9 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
                                      mesh.vertex_ids().begin());
   skull.nose_base = mesh.MeshVertex(model.landmark_vertices()[33]);
   skull.chin = mesh.MeshVertex(model.landmark_vertices()[8]);
-  return FaceWarper(std::move(mesh), options, num_face, num_outer, inner_lip, skull, next_warper_id++);
+  EyeVertices eyes = FindEyeVertices(model, mesh, num_face);
+  return FaceWarper(std::move(mesh), options, num_face, num_outer, inner_lip, std::move(eyes), skull,
+                    next_warper_id++);
 }
 
 cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams& source,
@@ -336,6 +439,21 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         }
       }
     }
+    // The closed-lid fill's weights: by distance to the eye opening's lower rim.
+    ws.lid_weight.assign(mesh_.num_vertices(), 0.f);
+    ws.lid_eye.assign(mesh_.num_vertices(), -1);
+    const float band = options_.lid_fill_band_cm;
+    for (int eye = 0; eye < 2 && band > 0.f; ++eye) {
+      for (const int v : eyes_.near[eye]) {
+        const Eigen::RowVector3f p = ws.src_model.row(v);
+        float d = std::numeric_limits<float>::max();
+        for (const int m : eyes_.lower_rim[eye]) d = std::min(d, (ws.src_model.row(m) - p).norm());
+        if (d < band) {
+          ws.lid_weight[v] = std::min(1.f, (1.f - d / band) / (1.f - kLidFillPlateau));
+          ws.lid_eye[v] = static_cast<int8_t>(eye);
+        }
+      }
+    }
   }
   // The lip-line snap: an offset of the lips, model space, on both meshes.
   LipLine lip_line;
@@ -375,6 +493,20 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   }
   PartMesh::ToCamera(ws.tgt_model, target.pose, &ws.tgt_cam);
   const Positions& tgt_model = ws.tgt_model;
+  // The closed-lid fill: how much more closed each eye is than the source's.
+  std::array<float, 2> closure{};
+  if (options_.lid_fill_band_cm > 0.f) {
+    for (int eye = 0; eye < 2; ++eye) closure[eye] = EyeClosure(ws.src_model, ws.tgt_model, &eyes_.landmarks[6 * eye]);
+  }
+  // Smoothstep shares of the fill for the lower lid and the eyeball.
+  auto ramp = [](float c, float from) {
+    const float u = std::clamp((c - from) / (1.f - from), 0.f, 1.f);
+    return u * u * (3.f - 2.f * u);
+  };
+  const std::array<float, 2> lid_share = {ramp(closure[0], kLidFillFrom), ramp(closure[1], kLidFillFrom)};
+  const std::array<float, 2> eyeball_share = {ramp(closure[0], kLidEyeballFillFrom),
+                                              ramp(closure[1], kLidEyeballFillFrom)};
+  const bool lid_fill = lid_share[0] > 0.f || lid_share[1] > 0.f;
   const Positions& src_cam = ws.src_cam;
   const Positions& tgt_cam = ws.tgt_cam;
 
@@ -422,6 +554,11 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   const double f = camera.focal;
   int num_generated = 0;
   cv::Rect hidden_box;  // Bounding box of the generated pixels.
+  cv::Mat& lid_fill_map = ws.lid_fill;
+  if (lid_fill) {
+    lid_fill_map.create(n, n, CV_32F);
+    lid_fill_map.setTo(cv::Scalar::all(0));
+  }
   for (int y = 0; y < n; ++y) {
     const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
     const float* bary = tgt_buf.barycentric.ptr<float>(y);
@@ -451,6 +588,26 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         visible = far >= p.z() - tol;
       }
       cls[x] = kSampled;
+      if (lid_fill && visible) {
+        // The closed-lid fill (WarpOptions::lid_fill_band_cm).
+        const Part part = mesh_.triangle_parts()[tri[x]];
+        float fill = 0.f;
+        if (part == Part::kFace) {
+          for (int c = 0; c < 3; ++c) {
+            const int8_t eye = ws.lid_eye[t[c]];
+            const float bw = c == 0 ? w0 : c == 1 ? w1 : w2;
+            if (eye >= 0) fill += bw * lid_share[eye] * ws.lid_weight[t[c]];
+          }
+        } else {
+          for (int eye = 0; eye < 2; ++eye) {
+            if (part == eyes_.eyeball[eye]) fill = eyeball_share[eye];
+          }
+        }
+        if (fill > 0.01f) {
+          lid_fill_map.at<float>(y, x) = fill;
+          visible = false;
+        }
+      }
       if (!visible) {
         if (IsMouthInterior(mesh_.triangle_parts()[tri[x]]) && options_.render_mouth_interior) {
           cls[x] = kMouth;
@@ -663,7 +820,11 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       float* g = generated.ptr<float>(y);
       float* a = alpha.ptr<float>(y);
       for (int x = gen_box.x; x < gen_box.br().x; ++x) {
-        if (cls[x] == kFilled) a[x] = 1.f;
+        if (cls[x] == kFilled) {
+          // Partly, where the closed-lid fill put it (a weight in (0, 1]).
+          const float lid = lid_fill ? lid_fill_map.at<float>(y, x) : 0.f;
+          a[x] = lid > 0.f ? lid : 1.f;
+        }
         if (cls[x] != kMouth) continue;
         a[x] = 1.f;
         const face3d::Triangle& t = mesh_.triangles()[tri[x]];
@@ -870,6 +1031,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     debug->mouth_mask = classes == kMouth;
     debug->lip_line_shift_px = lip_shift_px;
     debug->lip_line_target_weight = target_weight;
+    debug->lid_fill = lid_fill ? lid_fill_map.clone() : cv::Mat();
+    debug->eye_closure = closure;
   }
   return out;
 }

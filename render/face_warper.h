@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include <opencv2/core/mat.hpp>
 
@@ -142,6 +143,25 @@ struct WarpOptions {
   bool hair_follows_skull = true;
   float hair_band_cm = 4.f;
   float hair_fade_cm = 6.f;
+  // Closing lids cover the whole eye. The mesh's eye opening does not
+  // match the image's exactly: on London 001 and Grace Hopper the lower
+  // sclera shows 2-4 px below the mesh's visible lower lid (and the
+  // detector's lower-lid points sit higher still, on the iris), so that
+  // strip is sampled as lower-lid skin, and ICT's eyeBlink 1 leaves a slit
+  // of eyeball. A closed eye showed a white band under the lash line. So
+  // as an eye closes more than in the source (closure c per eye: the gap
+  // between its lid landmark vertices 37/38 and 41/40 (43/44, 47/46)
+  // shrinks by c * 80 % of the source's; ICT's full blink shrinks it
+  // 81-87 %), the lower lid's pixels within lid_fill_band_cm (model space,
+  // on the source's mesh) of the lower rim of the mesh's eye opening are
+  // filled from the skin around them (weight 1 within half the band,
+  // falling to 0 at its edge), and so is the eyeball seen through the
+  // slit. The lower lid's share is smoothstep(c) over c in [0.5, 1], the
+  // eyeball's over [0.7, 1]. The upper lid and its lash line are left to
+  // the warp (our eyelid meter reads a closed eye by that line). An eye no
+  // more closed than in the source is untouched, so an identity warp stays
+  // the identity. lid_fill_band_cm >= 0, 0: off (default 0.5 cm).
+  float lid_fill_band_cm = 0.5f;
 };
 
 // `options` with the hair extension off and the crop centred
@@ -160,6 +180,9 @@ struct WarpDebug {
   cv::Mat mouth_mask;          // CV_8U: 255 where the mouth interior was shaded.
   cv::Mat hair_weight;         // CV_32F: the skull's rigid share w of the displacement
                                // (WarpOptions::hair_band_cm); empty when off.
+  cv::Mat lid_fill;            // CV_32F: the closed-lid fill's weight (WarpOptions::
+                               // lid_fill_band_cm); empty when no eye closes.
+  std::array<float, 2> eye_closure{};  // Closure c of eyes 0 and 1 relative to the source.
   float lip_line_shift_px = 0.f;  // The lip-line snap's shift, image pixels (+ down; 0: none).
   float lip_line_target_weight = 0.f;  // Share of that shift the target mesh took, [0, 1].
 };
@@ -191,13 +214,27 @@ class FaceWarper {
     int nose_base = -1;
     int chin = -1;
   };
+  // The eyes, for the closed-lid fill (WarpOptions::lid_fill_band_cm); eye
+  // 0 is landmarks 36-41 (the subject's right), eye 1 is 42-47.
+  struct EyeVertices {
+    std::array<int, 12> landmarks{};  // Mesh vertices of landmarks 36-47 (-1: none).
+    // Per eye: the face part's boundary vertices on the lower rim of its
+    // eye opening, and the face vertices near the eye (those the fill may
+    // weight).
+    std::array<std::vector<int>, 2> lower_rim, near;
+    std::array<face3d::Part, 2> eyeball{face3d::Part::kEyeballRight, face3d::Part::kEyeballLeft};  // Its eyeball.
+  };
+  static EyeVertices FindEyeVertices(const face3d::MorphableModel& model, const PartMesh& mesh,
+                                     int num_face_vertices);
   FaceWarper(PartMesh mesh, const WarpOptions& options, int num_face_vertices,
-             int num_outer_triangles, std::array<int, 8> inner_lip, SkullVertices skull, uint64_t id)
+             int num_outer_triangles, std::array<int, 8> inner_lip, EyeVertices eyes, SkullVertices skull,
+             uint64_t id)
       : mesh_(std::move(mesh)),
         options_(options),
         num_face_vertices_(num_face_vertices),
         num_outer_triangles_(num_outer_triangles),
         inner_lip_(inner_lip),
+        eyes_(std::move(eyes)),
         skull_(skull),
         id_(id) {}
   PartMesh mesh_;
@@ -207,6 +244,7 @@ class FaceWarper {
   // Mesh vertices of Multi-PIE landmarks 60-67 (inner lip contour), for the
   // lip-line snap; -1 where the mesh lacks one.
   std::array<int, 8> inner_lip_;
+  EyeVertices eyes_;
   SkullVertices skull_;
   uint64_t id_;              // Unique per Create(): keys the per-thread source cache.
 };

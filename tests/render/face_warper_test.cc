@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -532,6 +533,67 @@ TEST_F(SyntheticHeadTest, SelfOccludedSkinIsFilledFromVisibleNeighbours) {
   EXPECT_LT(MaskedMae(filled, expected, hidden_full), 0.8 * MaskedMae(raw, expected, hidden_full));
 }
 
+// The fit's eye opening is smaller than the image's (here: the image's lower
+// lids sit lower, as cheekSquint 0.6 in the fit raises them), so the
+// source's lowest strip of (white) eyeball is sampled as lower-lid skin.
+// Blinking must still cover the whole eye: with the closed-lid fill the
+// closed eyes show no white left; without it, a white band stays under the
+// lids. An eye that does not close is left exactly as it was.
+TEST_F(SyntheticHeadTest, ClosingLidsCoverTheWholeEyeWhereTheFitsOpeningIsTooSmall) {
+  // White eyeballs.
+  for (int t = 0; t < mesh_.num_triangles(); ++t) {
+    const Part part = mesh_.triangle_parts()[t];
+    if (part != Part::kEyeballLeft && part != Part::kEyeballRight) continue;
+    for (const int v : mesh_.triangles()[t]) {
+      for (int c = 0; c < 3; ++c) colours_[3 * v + c] = 250.f;
+    }
+  }
+  a_.pose.translation.z() = 45.0;  // Closer: larger eyes.
+  const FaceParams image = a_;
+  FaceParams fit = a_;
+  for (const char* name : {"cheekSquint_L", "cheekSquint_R"}) fit.expression[Model().ExpressionIndex(name)] = 0.6;
+  FaceParams closed = fit;
+  for (const char* name : {"eyeBlink_L", "eyeBlink_R"}) closed.expression[Model().ExpressionIndex(name)] = 1.0;
+  const cv::Mat source = Render(image);
+  // The eyes' region: around the image's rendered eyeballs, widened.
+  const Part eyeballs[] = {Part::kEyeballLeft, Part::kEyeballRight};
+  const PartMesh eyes = PartMesh::Create(Model(), eyeballs);
+  RasterBuffers eye_buf;
+  Rasterizer::Create({}).Render(eyes, image, camera_, &eye_buf);
+  cv::Mat region;
+  cv::dilate(eye_buf.mask, region, cv::Mat::ones(7, 7, CV_8U));
+  ASSERT_GT(cv::countNonZero(region), 200);
+  auto white = [&](const cv::Mat& rgb) {
+    int count = 0;
+    for (int y = 0; y < rgb.rows; ++y) {
+      for (int x = 0; x < rgb.cols; ++x) {
+        const cv::Vec3b p = rgb.at<cv::Vec3b>(y, x);
+        count += region.at<uint8_t>(y, x) && p[0] > 200 && p[1] > 200 && p[2] > 200;
+      }
+    }
+    return count;
+  };
+  WarpDebug debug;
+  const cv::Mat filled =
+      FaceWarper::Create(Model(), {}).Warp(ViewOf(source, PixelFormat::kRgb), fit, closed, camera_, &debug);
+  const cv::Mat unfilled = FaceWarper::Create(Model(), {.lid_fill_band_cm = 0.f})
+                               .Warp(ViewOf(source, PixelFormat::kRgb), fit, closed, camera_);
+  std::printf("white eye pixels: source %d, closed without the fill %d, with it %d; closure %.2f %.2f\n",
+              white(source), white(unfilled), white(filled), debug.eye_closure[0], debug.eye_closure[1]);
+  EXPECT_GT(debug.eye_closure[0], 0.9f);
+  EXPECT_GT(debug.eye_closure[1], 0.9f);
+  ASSERT_GT(white(unfilled), 50);  // The defect this guards against.
+  EXPECT_LT(white(filled), white(unfilled) / 5);
+  // An eye that does not close: untouched, and no fill at all.
+  WarpDebug open_debug;
+  const cv::Mat same_default =
+      FaceWarper::Create(Model(), {}).Warp(ViewOf(source, PixelFormat::kRgb), fit, fit, camera_, &open_debug);
+  const cv::Mat same_off = FaceWarper::Create(Model(), {.lid_fill_band_cm = 0.f})
+                               .Warp(ViewOf(source, PixelFormat::kRgb), fit, fit, camera_);
+  EXPECT_TRUE(open_debug.lid_fill.empty());
+  EXPECT_EQ(cv::norm(same_default, same_off, cv::NORM_INF), 0.0);
+}
+
 // The displacement (full-image pixels, source minus target) at full-image
 // point p, bilinear from the debug's crop-sized field.
 cv::Point2d DisplacementAt(const WarpDebug& debug, const Camera& camera, cv::Point2d p) {
@@ -633,6 +695,9 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.crop_margin = 0.2, .crop_raise = 0.3}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.hair_band_cm = -1.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.hair_fade_cm = 0.f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.lid_fill_band_cm = -0.1f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.lid_fill_band_cm = std::numeric_limits<float>::infinity()}),
+               std::invalid_argument);
   const FaceWarper warper = FaceWarper::Create(Model(), {});
   const cv::Mat image(64, 64, CV_8UC3, cv::Scalar::all(0));
   const FaceParams p;
