@@ -244,8 +244,8 @@ constexpr float kLidFillPlateau = 0.5f;
 // (1 - (mean gap between its upper-lid landmark vertices 37, 38 and the
 // lower ones 41, 40) / (the same in the source)) / kLidFullClosure, clamped
 // to [0, 1]; 0 when a vertex is missing or the source's eye is (nearly)
-// shut. `lm` = mesh
-// vertices of the eye's six landmarks (36-41 or 42-47 order).
+// shut. `lm` = mesh vertices of the eye's six landmarks (36-41 or 42-47
+// order).
 float EyeClosure(const Positions& source, const Positions& target, const int* lm) {
   for (int k = 0; k < 6; ++k) {
     if (lm[k] < 0) return 0.f;

@@ -182,7 +182,8 @@ struct WarpDebug {
                                // (WarpOptions::hair_band_cm); empty when off.
   cv::Mat lid_fill;            // CV_32F: the closed-lid fill's weight (WarpOptions::
                                // lid_fill_band_cm); empty when no eye closes.
-  std::array<float, 2> eye_closure{};  // Closure c of eyes 0 and 1 relative to the source.
+  std::array<float, 2> eye_closure{};  // Closure c of eyes 0 and 1 relative to the source
+                                       // (WarpOptions::lid_fill_band_cm; 0 when that is 0).
   float lip_line_shift_px = 0.f;  // The lip-line snap's shift, image pixels (+ down; 0: none).
   float lip_line_target_weight = 0.f;  // Share of that shift the target mesh took, [0, 1].
 };
