@@ -226,6 +226,12 @@ struct WarpScratch {
 
 std::atomic<uint64_t> next_warper_id{1};
 
+// Smoothstep of t clamped to [0, 1].
+inline float Smoothstep(float t) {
+  t = std::min(std::max(t, 0.f), 1.f);
+  return t * t * (3.f - 2.f * t);
+}
+
 // The closed-lid fill (WarpOptions::lid_fill_band_cm): the eyeball's share
 // of the fill fades in over closures [kLidEyeballFillFrom, 1].
 constexpr float kLidEyeballFillFrom = 0.7f;
@@ -282,6 +288,17 @@ FaceWarper::EyeVertices FaceWarper::FindEyeVertices(const face3d::MorphableModel
   }
   Positions neutral;
   mesh.Evaluate(face3d::FaceParams{}, &neutral);
+  // The eyeballs' centres (mean of their triangles' first corners).
+  const std::array<Part, 2> eyeball_parts = {Part::kEyeballLeft, Part::kEyeballRight};
+  std::array<Eigen::Vector3f, 2> eyeball_sum = {Eigen::Vector3f::Zero(), Eigen::Vector3f::Zero()};
+  std::array<int, 2> eyeball_count{};
+  for (int t = 0; t < mesh.num_triangles(); ++t) {
+    for (int i = 0; i < 2; ++i) {
+      if (mesh.triangle_parts()[t] != eyeball_parts[i]) continue;
+      eyeball_sum[i] += neutral.row(mesh.triangles()[t][0]).transpose();
+      ++eyeball_count[i];
+    }
+  }
   for (int eye = 0; eye < 2; ++eye) {
     const int* lm = &eyes.landmarks[6 * eye];
     if (lm[0] < 0 || lm[3] < 0) continue;
@@ -299,19 +316,14 @@ FaceWarper::EyeVertices FaceWarper::FindEyeVertices(const face3d::MorphableModel
         eyes.lower_rim[eye].push_back(v);
       }
     }
-    // The eyeball nearer this eye (mean of its triangles' first corners).
+    // The eyeball nearer this eye.
     float best = std::numeric_limits<float>::max();
-    for (const Part part : {Part::kEyeballLeft, Part::kEyeballRight}) {
-      Eigen::Vector3f sum = Eigen::Vector3f::Zero();
-      int count = 0;
-      for (int t = 0; t < mesh.num_triangles(); ++t) {
-        if (mesh.triangle_parts()[t] != part) continue;
-        sum += neutral.row(mesh.triangles()[t][0]).transpose();
-        ++count;
-      }
-      if (count > 0 && (sum / count - centre).norm() < best) {
-        best = (sum / count - centre).norm();
-        eyes.eyeball[eye] = part;
+    for (int i = 0; i < 2; ++i) {
+      if (eyeball_count[i] == 0) continue;
+      const float d = (eyeball_sum[i] / eyeball_count[i] - centre).norm();
+      if (d < best) {
+        best = d;
+        eyes.eyeball[eye] = eyeball_parts[i];
       }
     }
   }
@@ -499,10 +511,7 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     for (int eye = 0; eye < 2; ++eye) closure[eye] = EyeClosure(ws.src_model, ws.tgt_model, &eyes_.landmarks[6 * eye]);
   }
   // Smoothstep shares of the fill for the lower lid and the eyeball.
-  auto ramp = [](float c, float from) {
-    const float u = std::clamp((c - from) / (1.f - from), 0.f, 1.f);
-    return u * u * (3.f - 2.f * u);
-  };
+  auto ramp = [](float c, float from) { return Smoothstep((c - from) / (1.f - from)); };
   const std::array<float, 2> lid_share = {ramp(closure[0], kLidFillFrom), ramp(closure[1], kLidFillFrom)};
   const std::array<float, 2> eyeball_share = {ramp(closure[0], kLidEyeballFillFrom),
                                               ramp(closure[1], kLidEyeballFillFrom)};
@@ -659,11 +668,6 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       const float inv_span = 1.f / (ws.nose_base_y - ws.chin_y), chin_y = ws.chin_y;
       const float cm_per_half_px = static_cast<float>(2.0 * k);
       const float band = options_.hair_band_cm, inv_fade = 1.f / options_.hair_fade_cm;
-      // Smoothstep of t clamped to [0, 1].
-      auto smooth = [](float t) {
-        t = std::min(std::max(t, 0.f), 1.f);
-        return t * t * (3.f - 2.f * t);
-      };
       // Weight by distance to the crop's border: its outer 10 %. The
       // outermost half-resolution samples (0.5 crop pixels in) get 0, so the
       // upsampled offset is exactly 0 on the border, where the paste-back
@@ -673,7 +677,7 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       const float inv_border = 1.f / (0.1f * n);
       for (int i = 0; i < half; ++i) {
         const float c = 2.f * i + 0.5f;
-        edge_weight[i] = smooth((std::min(c, n - 1 - c) - 0.5f) * inv_border);
+        edge_weight[i] = Smoothstep((std::min(c, n - 1 - c) - 0.5f) * inv_border);
       }
       const float fx = static_cast<float>(f), fcx = static_cast<float>(camera.cx), fcy = static_cast<float>(camera.cy);
       const float x_full0 = static_cast<float>(crop.ToFullX(0)), full_step = static_cast<float>(1.0 / crop.scale);
@@ -691,8 +695,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         for (int u = 0; u < half; ++u) {
           const float xf = 2.f * u + 0.5f;
           const float sz = r0z + gxz * xf;
-          const float weight = sz > 1.f ? row_edge * ew[u] * smooth((height0 + hx * xf) * inv_span) *
-                                              (1.f - smooth((dist[u] * cm_per_half_px - band) * inv_fade))
+          const float weight = sz > 1.f ? row_edge * ew[u] * Smoothstep((height0 + hx * xf) * inv_span) *
+                                              (1.f - Smoothstep((dist[u] * cm_per_half_px - band) * inv_fade))
                                         : 0.f;
           const float inv_z = fx / std::max(sz, 1.f);
           w[u] = weight;
