@@ -420,6 +420,8 @@ int main(int argc, char** argv) {
   auto* bench_cmd = faceanime::cli::AddBenchCommand(app, bench);
   faceanime::cli::GenDataArgs gen_data;
   auto* gen_data_cmd = faceanime::cli::AddGenDataCommand(app, gen_data);
+  faceanime::cli::PackCacheArgs pack_cache;
+  auto* pack_cache_cmd = faceanime::cli::AddPackCacheCommand(app, pack_cache);
   faceanime::cli::PredictArgs predict;
   auto* predict_cmd = faceanime::cli::AddPredictCommand(app, predict);
   faceanime::cli::TrainPredictorArgs train_predictor;
@@ -469,6 +471,7 @@ int main(int argc, char** argv) {
     if (*eval_expression_cmd) return faceanime::cli::RunExpressionEval(eval_expression);
     if (*bench_cmd) return faceanime::cli::RunBench(bench);
     if (*gen_data_cmd) return faceanime::cli::RunGenData(gen_data);
+    if (*pack_cache_cmd) return faceanime::cli::RunPackCache(pack_cache);
     if (*predict_cmd) return faceanime::cli::RunPredict(predict);
     if (*train_predictor_cmd) return faceanime::cli::RunTrainPredictor(train_predictor);
     if (*eval_predictor_cmd) return faceanime::cli::RunEvalPredictor(eval_predictor);

@@ -8,7 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <map>
+#include <sstream>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
@@ -190,6 +193,49 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// A stored [C,S,S] uint8 tensor (RGB, or RGB + mask as the 4th channel) as
+// an OpenCV image in OpenCV's channel order (BGR / BGRA), for imwrite.
+cv::Mat ToBgrMat(const torch::Tensor& chw) {
+  const torch::Tensor hwc = chw.permute({1, 2, 0}).contiguous();
+  const int channels = static_cast<int>(hwc.size(2));
+  const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC(channels),
+                    hwc.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, channels == 4 ? cv::COLOR_RGBA2BGRA : cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+// Encodes `image` (BGR / BGRA) to `path` with `params` and returns the
+// coded image's mean absolute error in grey levels: over every pixel and
+// channel for BGR; for BGRA (a prior with its mask as alpha, which WebP
+// keeps losslessly) over the colour channels of the pixels whose mask is > 0,
+// the prior's points (lossy WebP keeps no colour under a transparent pixel;
+// unpack_cache.py makes those black again, as they were).
+double WriteCoded(const fs::path& path, const cv::Mat& image, const std::vector<int>& params) {
+  std::vector<uchar> bytes;
+  if (!cv::imencode(path.extension().string(), image, bytes, params)) {
+    throw std::runtime_error("cannot encode '" + path.string() + "'");
+  }
+  std::ofstream file(path, std::ios::binary);
+  file.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!file) throw std::runtime_error("cannot write '" + path.string() + "'");
+  const cv::Mat decoded = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+  if (decoded.size() != image.size() || decoded.type() != image.type()) {
+    throw std::runtime_error("'" + path.string() + "' does not decode to the image it encodes");
+  }
+  cv::Mat diff;
+  cv::absdiff(decoded, image, diff);
+  if (image.channels() == 4) {
+    cv::Mat alpha;
+    cv::extractChannel(image, alpha, 3);
+    if (cv::countNonZero(alpha) == 0) return 0.0;
+    const cv::Scalar m = cv::mean(diff, alpha > 0);
+    return (m[0] + m[1] + m[2]) / 3;
+  }
+  const cv::Scalar m = cv::mean(diff);
+  return (m[0] + m[1] + m[2]) / 3;
+}
+
 }  // namespace
 
 CLI::App* AddGenDataCommand(CLI::App& app, GenDataArgs& args) {
@@ -288,6 +334,189 @@ int RunGenData(const GenDataArgs& args) {
                  builder.heldout(), builder.skipped(), Seconds(t0), args.out.c_str());
   }
   return builder.train() + builder.heldout() > 0 ? 0 : 3;
+}
+
+CLI::App* AddPackCacheCommand(CLI::App& app, PackCacheArgs& args) {
+  auto* cmd = app.add_subcommand("pack-cache", "Pack a gen-data cache (WebP) for carrying to a GPU machine");
+  cmd->footer(
+      "Writes OUT/pack.tsv (the manifest's columns, renumbered, and the image files) and OUT/images/:\n"
+      "source, warp and target as lossy WebP (--quality), the priors as WebP RGBA with the mask as a\n"
+      "lossless alpha channel. On the GPU machine: python3 gen/pgfg/unpack_cache.py OUT CACHE, then\n"
+      "pgfg_train --data CACHE. Lossy: PACKED.txt states the mean error of the unpacked images.\n"
+      "--part K/N packs every Nth sample of each split (from the Kth), to fit a transfer limit;\n"
+      "--every-part KIND keeps all samples of that kind (e.g. london: the few still pairs) in every part.");
+  cmd->add_option("--cache", args.cache, "gen-data cache folder (manifest.tsv, train/, heldout/)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--out", args.out, "Packed folder to write (new or empty)")->required();
+  cmd->add_option("--split", args.splits, "Cache splits to pack (train, heldout); repeatable")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "heldout"}));
+  cmd->add_option("--quality", args.quality, "WebP quality of the images and the priors' colours")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option_function<std::string>(
+         "--part",
+         [&args](const std::string& text) {
+           int k = -1, n = 0;
+           char slash = 0, rest = 0;
+           std::istringstream in(text);
+           if (!(in >> k >> slash >> n) || slash != '/' || (in >> rest) || n < 1 || k < 0 || k >= n) {
+             throw CLI::ValidationError("--part", "'" + text + "': expected K/N with 0 <= K < N, e.g. 0/2");
+           }
+           args.part = k;
+           args.parts = n;
+         },
+         "Pack part K of N: every Nth sample of each split from the Kth (default 0/1: all)");
+  cmd->add_option("--every-part", args.every_part_kinds, "Sample kind (grid, london) packed whole into every part");
+  cmd->add_flag("--recognition", args.recognition, "Also copy the cache's recognition.pt (pgfg_train --identity)");
+  cmd->add_flag("-q,--quiet", args.quiet, "No progress on stderr");
+  return cmd;
+}
+
+int RunPackCache(const PackCacheArgs& args) {
+  const fs::path cache(args.cache), out(args.out);
+  if (!fs::is_regular_file(cache / "manifest.tsv")) {
+    throw std::invalid_argument("'" + args.cache + "' is not a gen-data cache (no manifest.tsv); build one with "
+                                "faceanime gen-data");
+  }
+  if (args.quality < 1 || args.quality > 100) {
+    throw std::invalid_argument("--quality must be in 1..100, got " + std::to_string(args.quality));
+  }
+  if (args.parts < 1 || args.part < 0 || args.part >= args.parts) {
+    throw std::invalid_argument("--part K/N needs 0 <= K < N, got " + std::to_string(args.part) + "/" +
+                                std::to_string(args.parts));
+  }
+  if (args.splits.empty()) throw std::invalid_argument("pack-cache needs at least one --split (train, heldout)");
+  for (const auto& split : args.splits) {
+    if (split != "train" && split != "heldout") {
+      throw std::invalid_argument("unknown split '" + split + "' (valid: train, heldout)");
+    }
+  }
+  if (args.recognition && !fs::is_regular_file(cache / "recognition.pt")) {
+    throw std::invalid_argument("--recognition: '" + (cache / "recognition.pt").string() +
+                                "' is missing (gen-data writes it)");
+  }
+  if (fs::exists(out) && !fs::is_empty(out)) {
+    throw std::invalid_argument("'" + args.out + "' exists and is not empty; pack into a new folder");
+  }
+
+  // The manifest's rows per split, in (shard, index) order.
+  struct Row {
+    int shard = 0, index = 0;
+    std::string kind, rest;  // rest: name, source_frame, target_frame (tab-separated).
+  };
+  std::map<std::string, std::vector<Row>> rows;
+  {
+    std::ifstream in(cache / "manifest.tsv");
+    std::string line;
+    std::getline(in, line);  // Header.
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      std::istringstream fields(line);
+      std::string split;
+      Row r;
+      if (!(fields >> split >> r.shard >> r.index >> r.kind) || !(fields >> std::ws) || !std::getline(fields, r.rest)) {
+        throw std::runtime_error("malformed line in '" + (cache / "manifest.tsv").string() + "': " + line);
+      }
+      rows[split].push_back(std::move(r));
+    }
+  }
+  for (const auto& kind : args.every_part_kinds) {
+    bool seen = false;
+    for (const auto& split : args.splits) {
+      for (const Row& r : rows[split]) seen |= r.kind == kind;
+    }
+    if (!seen) throw std::invalid_argument("--every-part: no sample of kind '" + kind + "' in the packed splits");
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  fs::create_directories(out / "images");
+  std::ofstream table(out / "pack.tsv");
+  if (!table) throw std::runtime_error("cannot write '" + (out / "pack.tsv").string() + "'");
+  table << "split\tshard\tindex\tkind\tname\tsource_frame\ttarget_frame\tsource\tprior_s\twarp\tprior_t\ttarget\n";
+  const std::vector<int> webp{cv::IMWRITE_WEBP_QUALITY, args.quality};
+  constexpr int kPackedShardSize = 256;
+  constexpr int kPackedImages = 5;
+  constexpr const char* kPackedNames[kPackedImages] = {"source", "prior_s", "warp", "prior_t", "target"};
+  double error[kPackedImages] = {};  // Sums of the coded images' mean absolute errors.
+  int64_t packed_total = 0;
+  std::string split_counts;
+  for (const auto& split : args.splits) {
+    auto& list = rows[split];
+    std::sort(list.begin(), list.end(),
+              [](const Row& a, const Row& b) { return std::tie(a.shard, a.index) < std::tie(b.shard, b.index); });
+    if (list.empty()) {
+      throw std::runtime_error("'" + (cache / "manifest.tsv").string() + "' lists no " + split +
+                               " sample (leave out --split " + split + ")");
+    }
+    std::vector<const Row*> chosen;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const bool every = std::find(args.every_part_kinds.begin(), args.every_part_kinds.end(), list[i].kind) !=
+                         args.every_part_kinds.end();
+      if (every || static_cast<int>(i % args.parts) == args.part) chosen.push_back(&list[i]);
+    }
+    ProgressBar progress("pack-cache " + split, static_cast<int>(chosen.size()), args.quiet);
+    int loaded_shard = -1;
+    gen::pgfg::Batch b;
+    for (size_t k = 0; k < chosen.size(); ++k) {
+      const Row& r = *chosen[k];
+      if (r.shard != loaded_shard) {
+        char name[32];
+        std::snprintf(name, sizeof(name), "shard_%05d.pt", r.shard);
+        b = gen::pgfg::ReadShard(cache / split / name);
+        loaded_shard = r.shard;
+      }
+      if (r.index < 0 || r.index >= b.size()) {
+        throw std::runtime_error("'" + (cache / "manifest.tsv").string() + "' lists " + split + " shard " +
+                                 std::to_string(r.shard) + " index " + std::to_string(r.index) +
+                                 ", which the shard does not hold (rebuild the cache)");
+      }
+      const int shard = static_cast<int>(k / kPackedShardSize), index = static_cast<int>(k % kPackedShardSize);
+      char prefix[64];
+      std::snprintf(prefix, sizeof(prefix), "images/%s_%05d_%03d_", split.c_str(), shard, index);
+      const std::string p(prefix);
+      const int64_t i = r.index;
+      const torch::Tensor images[kPackedImages] = {b.source[i], torch::cat({b.prior_s[i], b.mask_s[i]}, 0),
+                                                   b.warp[i], torch::cat({b.prior_t[i], b.mask_t[i]}, 0),
+                                                   b.target[i]};
+      for (int f = 0; f < kPackedImages; ++f) {
+        error[f] += WriteCoded(out / (p + kPackedNames[f] + ".webp"), ToBgrMat(images[f]), webp);
+      }
+      table << split << '\t' << shard << '\t' << index << '\t' << r.kind << '\t' << r.rest << '\t' << p
+            << "source.webp\t" << p << "prior_s.webp\t" << p << "warp.webp\t" << p << "prior_t.webp\t" << p
+            << "target.webp\n";
+      progress.Update(static_cast<int>(k + 1), Seconds(t0));
+    }
+    progress.Finish(static_cast<int>(chosen.size()), Seconds(t0));
+    packed_total += static_cast<int64_t>(chosen.size());
+    split_counts += " " + std::to_string(chosen.size()) + " " + split;
+  }
+  table.close();
+  if (!table) throw std::runtime_error("cannot write '" + (out / "pack.tsv").string() + "'");
+  if (fs::is_regular_file(cache / "README.txt")) fs::copy_file(cache / "README.txt", out / "README.txt");
+  if (args.recognition) fs::copy_file(cache / "recognition.pt", out / "recognition.pt");
+  std::ofstream packed(out / "PACKED.txt");
+  std::string options;
+  for (const auto& s : args.splits) options += " --split " + s;
+  for (const auto& k : args.every_part_kinds) options += " --every-part " + k;
+  packed << "Packed gen-data cache (tools/cli/gen_data_command.h, PackCacheArgs).\n"
+         << "command: faceanime pack-cache --cache " << args.cache << " --out " << args.out << options
+         << " --quality " << args.quality << " --part " << args.part << "/" << args.parts
+         << (args.recognition ? " --recognition" : "") << "\n"
+         << "samples:" << split_counts << "\n"
+         << "coding error (mean absolute, grey levels; images: every pixel; priors: the colours where the "
+            "mask > 0, the mask itself is exact):";
+  for (int f = 0; f < kPackedImages; ++f) {
+    packed << " " << kPackedNames[f] << " " << (packed_total > 0 ? error[f] / packed_total : 0.0);
+  }
+  packed << "\n"
+         << "unpack: python3 gen/pgfg/unpack_cache.py " << args.out << " CACHE_DIR\n";
+  if (!args.quiet) {
+    std::fprintf(stderr, "pack-cache: %lld samples (%s ), %.1f s; wrote %s\n", static_cast<long long>(packed_total),
+                 split_counts.c_str(), Seconds(t0), args.out.c_str());
+  }
+  return 0;
 }
 
 }  // namespace faceanime::cli

@@ -6,6 +6,7 @@
 #define FACEANIME_TOOLS_CLI_GEN_DATA_COMMAND_H_
 
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +31,41 @@ struct GenDataArgs {
 
 CLI::App* AddGenDataCommand(CLI::App& app, GenDataArgs& args);
 int RunGenData(const GenDataArgs& args);
+
+// `faceanime pack-cache`: a gen-data cache in a compact, lossy form for
+// carrying to a GPU machine (a 256 cache of 2,176 training samples is 2.9 GB
+// of raw uint8; packed at the default quality, about 150 MB), where
+// gen/pgfg/unpack_cache.py (Python with PyTorch, NumPy and Pillow, what such
+// a machine has) turns it back into shards for pgfg_train. `--part K/N`
+// packs a subset, to fit a transfer limit. Layout of the packed folder OUT:
+//   OUT/pack.tsv      one line per sample: the manifest's columns (split,
+//                     shard, index, kind, name, source_frame, target_frame;
+//                     shard and index renumbered densely over the packed
+//                     samples, 256 per shard) and the file names (relative
+//                     to OUT) of source, prior_s, warp, prior_t, target
+//   OUT/images/       source, warp, target: lossy WebP (--quality); prior_s,
+//                     prior_t: WebP RGBA, colours lossy, the mask as a
+//                     lossless alpha channel
+//   OUT/README.txt    the cache's, copied; OUT/PACKED.txt  how it was packed
+//   OUT/recognition.pt  the cache's, copied with --recognition
+struct PackCacheArgs {
+  std::string cache;   // A gen-data cache folder.
+  std::string out;     // Packed folder to write (must not exist or be empty).
+  std::vector<std::string> splits{"train"};  // Splits of the cache to pack (train, heldout).
+  int quality = 90;    // WebP quality of the images and the priors' colours (1-100).
+  // Part K of N (`--part K/N`, 0 <= K < N): of each split, the samples whose
+  // position in manifest order is K mod N; samples of a kind in
+  // `every_part_kinds` go to every part. Default 0/1: all samples.
+  int part = 0, parts = 1;
+  std::vector<std::string> every_part_kinds;
+  bool recognition = false;  // Also copy recognition.pt (pgfg_train --identity).
+  bool quiet = false;
+};
+
+CLI::App* AddPackCacheCommand(CLI::App& app, PackCacheArgs& args);
+// Returns 0; throws std::runtime_error naming the file on unreadable or
+// unwritable files, std::invalid_argument on bad arguments.
+int RunPackCache(const PackCacheArgs& args);
 
 }  // namespace faceanime::cli
 
