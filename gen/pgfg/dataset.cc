@@ -172,6 +172,8 @@ ShardDataset ShardDataset::Load(const fs::path& dir) {
   return dataset;
 }
 
+void ShardDataset::StoreOn(const torch::Device& device) { samples_ = samples_.To(device); }
+
 void ShardDataset::SetWeights(std::vector<double> weights) {
   if (!weights.empty() && static_cast<int64_t>(weights.size()) != size()) {
     throw std::invalid_argument("ShardDataset::SetWeights: " + std::to_string(weights.size()) + " weights for " +

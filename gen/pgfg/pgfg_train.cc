@@ -48,7 +48,10 @@ constexpr const char* kUsage =
     "  --colour-jitter S     per-sample random colour matrix I + S x N(0,1), the same on every image of a\n"
     "                        sample (JitterColours in gen/pgfg/dataset.h; default 0: none)\n"
     "  --kind-weight K=W,... draw weight per sample kind of the cache's manifest (e.g. london=10: each\n"
-    "                        London pair is drawn 10x as often as a GRID frame pair; default: all 1)\n";
+    "                        London pair is drawn 10x as often as a GRID frame pair; default: all 1)\n"
+    "  --init FILE           start from this generator file's weights (e.g. a model trained on other data;\n"
+    "                        its sizes must match --size's preset), with fresh optimisers and a fresh\n"
+    "                        discriminator; ignored when OUT/checkpoint exists (that run resumes)\n";
 
 [[noreturn]] void Usage(const std::string& error) {
   std::fprintf(stderr, "pgfg_train: %s\n%s", error.c_str(), kUsage);
@@ -72,6 +75,29 @@ double Number(const std::map<std::string, std::string>& args, const std::string&
   return it == args.end() ? fallback : ParseNumber(key, it->second);
 }
 
+// Copies `from`'s parameters and buffers into `to` (same architecture; a
+// std::invalid_argument naming `path` otherwise). In place, so optimisers
+// built on `to` keep their references.
+void InitGenerator(PgfgGenerator& to, const PgfgGenerator& from, const std::string& path) {
+  const auto params = from->named_parameters(), buffers = from->named_buffers();
+  torch::NoGradGuard no_grad;
+  auto copy = [&](const torch::OrderedDict<std::string, torch::Tensor>& source, torch::OrderedDict<std::string, torch::Tensor> target) {
+    if (source.size() != target.size()) {
+      throw std::invalid_argument("--init '" + path + "' is a generator of another architecture than --size's preset");
+    }
+    for (auto& item : target) {
+      const torch::Tensor* src = source.find(item.key());
+      if (src == nullptr || !src->sizes().equals(item.value().sizes())) {
+        throw std::invalid_argument("--init '" + path + "': its '" + item.key() +
+                                    "' does not match --size's preset (another architecture)");
+      }
+      item.value().copy_(*src);
+    }
+  };
+  copy(params, to->named_parameters());
+  copy(buffers, to->named_buffers());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,7 +117,7 @@ int main(int argc, char** argv) {
                                   "--device", "--threads", "--lr-g",     "--lr-d",         "--l1",
                                   "--adv",   "--att-l1", "--att-tv",     "--sample-every", "--checkpoint-every",
                                   "--log-every", "--seed", "--minutes", "--kind-weight",
-                                  "--identity", "--recognition", "--colour-jitter"};
+                                  "--identity", "--recognition", "--colour-jitter", "--init"};
     bool known = false;
     for (const char* k : kKeys) known |= key == k;
     if (!known) Usage("unknown argument '" + key + "'");
@@ -186,6 +212,16 @@ int main(int argc, char** argv) {
       embedder = LoadRecognitionEmbedder(recognition, ResolveDevice(options.device));
     }
     auto trainer = Trainer::Create(options, embedder);
+    if (args.count("--init")) {
+      if (trainer->resumed()) {
+        std::fprintf(stderr, "pgfg_train: resuming from %s; --init %s is not used\n",
+                     (options.out_dir / "checkpoint").c_str(), args["--init"].c_str());
+      } else {
+        InitGenerator(trainer->generator(), LoadGenerator(args["--init"], trainer->device()), args["--init"]);
+        std::fprintf(stderr, "pgfg_train: generator initialised from %s\n", args["--init"].c_str());
+      }
+    }
+    if (trainer->device().is_cuda()) data.StoreOn(trainer->device());  // Batches drawn on the GPU.
     std::fprintf(stderr, "pgfg_train: %lld samples of %lldx%lld, device %s, %d thread(s), %s at step %lld\n",
                  static_cast<long long>(data.size()), static_cast<long long>(size), static_cast<long long>(size),
                  trainer->device().str().c_str(), threads, trainer->resumed() ? "resumed" : "starting",
