@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
       options.generator = generator_options;
       options.discriminator = DiscriminatorOptions::ForSize(size);
       options.out_dir = std::filesystem::temp_directory_path() / "pgfg_bench_run";
-      std::filesystem::remove_all(options.out_dir);
+      RemoveTree(options.out_dir);
       options.device = device_name;
       options.sample_every = 0;
       options.checkpoint_every = 0;
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
       }
       std::printf("training step (batch %lld, G + D): median %.3f s over %lld steps\n",
                   static_cast<long long>(train_batch), Median(s), static_cast<long long>(train_steps));
-      std::filesystem::remove_all(options.out_dir);
+      RemoveTree(options.out_dir);
     }
     return 0;
   } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
+#include <vector>
 
 #include "gen/pgfg/png_writer.h"
 
@@ -104,10 +105,20 @@ void Trainer::LoadCheckpoint(const fs::path& dir) {
   resumed_ = true;
 }
 
+void RemoveTree(const fs::path& dir) {
+  if (!fs::exists(fs::symlink_status(dir))) return;
+  if (fs::is_directory(fs::symlink_status(dir))) {
+    std::vector<fs::path> entries;
+    for (const auto& entry : fs::directory_iterator(dir)) entries.push_back(entry.path());
+    for (const auto& entry : entries) RemoveTree(entry);
+  }
+  fs::remove(dir);
+}
+
 void Trainer::SaveCheckpoint() {
   const fs::path dir = options_.out_dir / "checkpoint";
   const fs::path tmp = options_.out_dir / "checkpoint.tmp";
-  fs::remove_all(tmp);
+  RemoveTree(tmp);
   fs::create_directories(tmp);
   SaveGenerator(generator_, tmp / "generator.pt");
   torch::save(discriminator_, (tmp / "discriminator.pt").string());
@@ -115,7 +126,7 @@ void Trainer::SaveCheckpoint() {
   torch::save(*optimizer_d_, (tmp / "optimizer_d.pt").string());
   torch::save(torch::tensor({step_}, torch::kInt64), (tmp / "state.pt").string());
   // Replace the previous checkpoint only once the new one is complete.
-  fs::remove_all(dir);
+  RemoveTree(dir);
   fs::rename(tmp, dir);
 }
 

@@ -106,6 +106,14 @@ class Trainer {
 // The device TrainerOptions::device names; std::invalid_argument otherwise.
 torch::Device ResolveDevice(const std::string& name);
 
+// Deletes `dir` and everything under it (nothing if it does not exist), one
+// entry at a time with std::filesystem::remove. The trainer's checkpoints
+// and pgfg_bench use it instead of std::filesystem::remove_all: built
+// against PyTorch 2.11's LibTorch (CUDA 13, g++ 13.3, Ubuntu 24.04 image),
+// remove_all on a non-empty folder crashed with a call through a null
+// pointer (every second checkpoint; gen/README.md).
+void RemoveTree(const std::filesystem::path& dir);
+
 }  // namespace faceanime::gen::pgfg
 
 #endif  // FACEANIME_GEN_PGFG_TRAINER_H_

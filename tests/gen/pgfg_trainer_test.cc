@@ -116,6 +116,33 @@ TEST(PgfgTrainerTest, ResumeFromCheckpointReproducesTheNextStep) {
   fs::remove_all(options.out_dir);
 }
 
+TEST(PgfgTrainerTest, EachCheckpointReplacesThePreviousOne) {
+  torch::set_num_threads(1);
+  const fs::path out = FreshDir("pgfg_second_checkpoint");
+  const Batch batch = ToNetwork(StoredBatch(2, kSize, 2));
+  TrainerOptions options = TinyOptions(out);
+  options.checkpoint_every = 2;
+  {
+    auto trainer = Trainer::Create(options);
+    for (int i = 0; i < 5; ++i) trainer->Step(batch);  // Checkpoints at steps 2 and 4.
+  }
+  EXPECT_FALSE(fs::exists(out / "checkpoint.tmp"));
+  auto resumed = Trainer::Create(options);
+  EXPECT_TRUE(resumed->resumed());
+  EXPECT_EQ(resumed->step(), 4);
+  fs::remove_all(out);
+}
+
+TEST(PgfgTrainerTest, RemoveTreeDeletesNestedFoldersAndIgnoresMissingOnes) {
+  const fs::path root = FreshDir("pgfg_remove_tree");
+  fs::create_directories(root / "a" / "b");
+  std::ofstream(root / "a" / "b" / "f.bin") << "x";
+  std::ofstream(root / "g.csv") << "y";
+  RemoveTree(root);
+  EXPECT_FALSE(fs::exists(root));
+  EXPECT_NO_THROW(RemoveTree(root));  // Already gone: nothing to do.
+}
+
 TEST(PgfgTrainerTest, WritesSampleGridPng) {
   const fs::path out = FreshDir("pgfg_samples");
   TrainerOptions options = TinyOptions(out);
