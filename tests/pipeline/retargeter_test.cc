@@ -3,8 +3,9 @@
 // missing model falls back to the classical warp with a warning, a corrupt
 // one is an error naming the file, and a bad generator name lists the valid
 // ones. Most tests use a tiny randomly initialised network (they check the
-// wiring, not image quality); the last ones load the committed model
-// (assets/pgfg/pgfg_128.pt), whose quality `faceanime eval` measures.
+// wiring, not image quality); the last ones load the committed models
+// (assets/pgfg/pgfg_128.pt, pgfg_256.pt), whose quality `faceanime eval`
+// measures.
 #include "pipeline/retargeter.h"
 
 #include <cstdlib>
@@ -302,25 +303,39 @@ TEST(RetargeterGeneratorTest, DefaultNeuralModelIsTheCommittedOneUnlessOverridde
 // where the warp is right) instead of redrawing it. Region "face": the
 // network's own output over the whole crop (the default "mouth" region pastes
 // nothing at the source's state, see above).
-TEST(RetargeterGeneratorTest, CommittedNeuralModelLoadsAndKeepsAnUnchangedFace) {
-  const fs::path model = fs::path(FACEANIME_TEST_ASSETS) / "pgfg" / "pgfg_128.pt";
-  ASSERT_TRUE(fs::exists(model)) << model;
+// The mean absolute change (grey levels) that the committed model `file`
+// makes to the classical render of the source at its own state, over the
+// generator's face crop.
+double CommittedModelChangeAtRest(const std::string& file) {
+  const fs::path model = fs::path(FACEANIME_TEST_ASSETS) / "pgfg" / file;
+  EXPECT_TRUE(fs::exists(model)) << model;
   auto classical = Retargeter::Create(Options("classical"));
   RetargeterOptions o = Options("neural", model);
   o.neural_region = "face";
   auto neural = Retargeter::Create(o);
-  ASSERT_EQ(neural->generator(), "neural");
+  EXPECT_EQ(neural->generator(), "neural");
   EXPECT_TRUE(neural->warnings().empty());
   const face3d::FaceParams& rest = neural->source().params;
   const cv::Mat a = classical->Render(rest);
   const cv::Mat b = neural->Render(rest);
   const cv::Rect crop = gen::GeneratorCropRect(neural->source().box, neural->source().box, 0.3) &
                         cv::Rect(0, 0, a.cols, a.rows);
-  ASSERT_GT(crop.area(), 0);
-  const double mean_abs = cv::norm(a(crop), b(crop), cv::NORM_L1) / (crop.area() * 3.0);
+  EXPECT_GT(crop.area(), 0);
+  if (crop.area() == 0) return 1e9;
+  return cv::norm(a(crop), b(crop), cv::NORM_L1) / (crop.area() * 3.0);
+}
+
+TEST(RetargeterGeneratorTest, CommittedNeuralModelLoadsAndKeepsAnUnchangedFace) {
   // The random network above changes this crop by up to 40 grey levels;
   // the committed model by 3.2 (2026-11-21), mostly at the eyes and mouth.
-  EXPECT_LT(mean_abs, 4.0);
+  EXPECT_LT(CommittedModelChangeAtRest("pgfg_128.pt"), 4.0);
+}
+
+// The GPU quality model (assets/pgfg/pgfg_256.pt, trained on a lent H100),
+// run here on the CPU at its 256 crop: 5.3 grey levels (2026-11-22), more
+// than the CPU model's 3.2 (at 256 the crop holds finer detail to redraw).
+TEST(RetargeterGeneratorTest, CommittedQualityModelLoadsAndKeepsAnUnchangedFace) {
+  EXPECT_LT(CommittedModelChangeAtRest("pgfg_256.pt"), 6.5);
 }
 
 // The default trust gate with the committed model (trained on GRID speaker
