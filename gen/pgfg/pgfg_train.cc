@@ -75,29 +75,6 @@ double Number(const std::map<std::string, std::string>& args, const std::string&
   return it == args.end() ? fallback : ParseNumber(key, it->second);
 }
 
-// Copies `from`'s parameters and buffers into `to` (same architecture; a
-// std::invalid_argument naming `path` otherwise). In place, so optimisers
-// built on `to` keep their references.
-void InitGenerator(PgfgGenerator& to, const PgfgGenerator& from, const std::string& path) {
-  const auto params = from->named_parameters(), buffers = from->named_buffers();
-  torch::NoGradGuard no_grad;
-  auto copy = [&](const torch::OrderedDict<std::string, torch::Tensor>& source, torch::OrderedDict<std::string, torch::Tensor> target) {
-    if (source.size() != target.size()) {
-      throw std::invalid_argument("--init '" + path + "' is a generator of another architecture than --size's preset");
-    }
-    for (auto& item : target) {
-      const torch::Tensor* src = source.find(item.key());
-      if (src == nullptr || !src->sizes().equals(item.value().sizes())) {
-        throw std::invalid_argument("--init '" + path + "': its '" + item.key() +
-                                    "' does not match --size's preset (another architecture)");
-      }
-      item.value().copy_(*src);
-    }
-  };
-  copy(params, to->named_parameters());
-  copy(buffers, to->named_buffers());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,7 +194,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "pgfg_train: resuming from %s; --init %s is not used\n",
                      (options.out_dir / "checkpoint").c_str(), args["--init"].c_str());
       } else {
-        InitGenerator(trainer->generator(), LoadGenerator(args["--init"], trainer->device()), args["--init"]);
+        trainer->InitGenerator(args["--init"]);
         std::fprintf(stderr, "pgfg_train: generator initialised from %s\n", args["--init"].c_str());
       }
     }

@@ -115,6 +115,19 @@ void RemoveTree(const fs::path& dir) {
   fs::remove(dir);
 }
 
+void Trainer::InitGenerator(const fs::path& path) {
+  const PgfgGenerator from = LoadGenerator(path, device_);
+  if (!SameArchitecture(from->options, options_.generator)) {
+    throw std::invalid_argument("generator file '" + path.string() +
+                                "' has another architecture than this run's (e.g. another --size)");
+  }
+  torch::NoGradGuard no_grad;
+  const auto source = from->named_parameters();
+  for (auto& item : generator_->named_parameters()) item.value().copy_(source[item.key()]);
+  const auto buffers = from->named_buffers();
+  for (auto& item : generator_->named_buffers()) item.value().copy_(buffers[item.key()]);
+}
+
 void Trainer::SaveCheckpoint() {
   const fs::path dir = options_.out_dir / "checkpoint";
   const fs::path tmp = options_.out_dir / "checkpoint.tmp";

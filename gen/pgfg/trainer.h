@@ -79,6 +79,12 @@ class Trainer {
 
   // Writes out_dir/checkpoint (models, optimisers, step).
   void SaveCheckpoint();
+  // Copies the weights of the generator file `path` (SaveGenerator's format;
+  // pgfg_train --init) into this trainer's generator, in place: the
+  // optimisers keep their references and their state. std::invalid_argument
+  // naming `path` when its architecture differs from options().generator,
+  // std::runtime_error when it cannot be read.
+  void InitGenerator(const std::filesystem::path& path);
   // Writes the sample grid of `batch` (first <= 4 samples) to `path`.
   void WriteSampleGrid(const Batch& batch, const std::filesystem::path& path);
 

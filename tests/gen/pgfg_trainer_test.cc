@@ -133,6 +133,39 @@ TEST(PgfgTrainerTest, EachCheckpointReplacesThePreviousOne) {
   fs::remove_all(out);
 }
 
+TEST(PgfgTrainerTest, InitGeneratorStartsFromAnotherRunsWeights) {
+  torch::set_num_threads(1);
+  const Batch batch = ToNetwork(StoredBatch(2, kSize, 2));
+  const fs::path trained_dir = FreshDir("pgfg_init_source");
+  auto trained = Trainer::Create(TinyOptions(trained_dir));
+  for (int i = 0; i < 3; ++i) trained->Step(batch);
+  const fs::path file = trained_dir / "generator.pt";
+  SaveGenerator(trained->generator(), file);
+
+  const fs::path dir = FreshDir("pgfg_init_target");
+  auto fresh = Trainer::Create(TinyOptions(dir));
+  fresh->InitGenerator(file);
+  EXPECT_EQ(fresh->step(), 0);  // A new run, not a resume.
+  const auto want = trained->generator()->named_parameters();
+  int64_t checked = 0;
+  for (const auto& item : fresh->generator()->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), want[item.key()])) << item.key();
+    ++checked;
+  }
+  EXPECT_GT(checked, 10);
+  // Its first step starts from the trained weights: the same L1 as the trained run's next step.
+  EXPECT_NEAR(fresh->Step(batch).l1, trained->Step(batch).l1, 1e-6);
+
+  TrainerOptions other = TinyOptions(FreshDir("pgfg_init_other"));
+  other.generator.stem_stride = 1;
+  auto mismatched = Trainer::Create(other);
+  EXPECT_THROW(mismatched->InitGenerator(file), std::invalid_argument);
+  EXPECT_THROW(fresh->InitGenerator(dir / "missing.pt"), std::runtime_error);
+  fs::remove_all(trained_dir);
+  fs::remove_all(dir);
+  fs::remove_all(other.out_dir);
+}
+
 TEST(PgfgTrainerTest, RemoveTreeDeletesNestedFoldersAndIgnoresMissingOnes) {
   const fs::path root = FreshDir("pgfg_remove_tree");
   fs::create_directories(root / "a" / "b");
