@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -185,27 +186,40 @@ void ShardDataset::SetWeights(std::vector<double> weights) {
   weights_ = std::move(weights);
 }
 
-std::vector<std::string> ShardDataset::TrainKinds(const fs::path& cache_dir) {
+std::string ShardFileName(int64_t index) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "shard_%05lld.pt", static_cast<long long>(index));
+  return name;
+}
+
+std::vector<ManifestRow> ReadManifest(const fs::path& cache_dir) {
   const fs::path path = cache_dir / "manifest.tsv";
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read '" + path.string() + "' (written by faceanime gen-data)");
   std::string line;
   std::getline(in, line);  // Header: split shard index kind name source_frame target_frame.
-  std::vector<std::tuple<int64_t, int64_t, std::string>> rows;
+  std::vector<ManifestRow> rows;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     std::istringstream fields(line);
-    std::string split, kind;
-    int64_t shard = -1, index = -1;
-    if (!(fields >> split >> shard >> index >> kind)) {
+    ManifestRow r;
+    if (!(fields >> r.split >> r.shard >> r.index >> r.kind)) {
       throw std::runtime_error("malformed line in '" + path.string() + "': " + line);
     }
-    if (split == "train") rows.emplace_back(shard, index, kind);
+    std::getline(fields >> std::ws, r.rest);  // May be empty.
+    rows.push_back(std::move(r));
   }
-  std::sort(rows.begin(), rows.end());
+  std::sort(rows.begin(), rows.end(), [](const ManifestRow& a, const ManifestRow& b) {
+    return std::tie(a.split, a.shard, a.index) < std::tie(b.split, b.shard, b.index);
+  });
+  return rows;
+}
+
+std::vector<std::string> ShardDataset::TrainKinds(const fs::path& cache_dir) {
   std::vector<std::string> kinds;
-  kinds.reserve(rows.size());
-  for (auto& r : rows) kinds.push_back(std::move(std::get<2>(r)));
+  for (ManifestRow& r : ReadManifest(cache_dir)) {
+    if (r.split == "train") kinds.push_back(std::move(r.kind));
+  }
   return kinds;
 }
 

@@ -68,6 +68,23 @@ void WriteShard(const Batch& stored, const std::filesystem::path& path);
 // Reads and validates one shard (uint8); std::runtime_error naming the file.
 Batch ReadShard(const std::filesystem::path& path);
 
+// "shard_NNNNN.pt": the file name of shard `index` of a split folder.
+std::string ShardFileName(int64_t index);
+
+// One line of DIR/manifest.tsv: where a sample is (split, shard, index),
+// its kind (grid, london, ...) and the rest of the line as it stands (name,
+// source_frame, target_frame, tab-separated; empty if the line ends after
+// the kind).
+struct ManifestRow {
+  std::string split;
+  int64_t shard = 0, index = 0;
+  std::string kind, rest;
+};
+// Every row of `cache_dir`/manifest.tsv, sorted by (split, shard, index).
+// std::runtime_error naming the file when it is missing or a line lacks one
+// of the first four columns.
+std::vector<ManifestRow> ReadManifest(const std::filesystem::path& cache_dir);
+
 // Every shard_*.pt of one folder (name order), held in memory as uint8.
 class ShardDataset {
  public:

@@ -3,7 +3,7 @@
 
 For a GPU machine whose only LibTorch is the one inside PyTorch: the cache is
 built on the CPU machine (`faceanime gen-data`), packed there (`faceanime
-pack-cache`: JPEG/PNG, ~1/40 of the raw shards), carried over, and unpacked
+pack-cache`: WebP, about 1/20 of the raw shards), carried over, and unpacked
 here into the layout of gen/pgfg/dataset.h, which pgfg_train reads:
 
     python3 gen/pgfg/unpack_cache.py PACKED_DIR CACHE_DIR

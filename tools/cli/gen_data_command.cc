@@ -7,11 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
-#include <tuple>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
@@ -80,9 +79,7 @@ class ShardWriter {
       *out[k] = torch::stack(fields_[k]);
       fields_[k].clear();
     }
-    char name[32];
-    std::snprintf(name, sizeof(name), "shard_%05d.pt", shards_);
-    gen::pgfg::WriteShard(b, dir_ / name);
+    gen::pgfg::WriteShard(b, dir_ / gen::pgfg::ShardFileName(shards_));
     ++shards_;
     total_ += count_;
     count_ = 0;
@@ -402,30 +399,19 @@ int RunPackCache(const PackCacheArgs& args) {
   }
 
   // The manifest's rows per split, in (shard, index) order.
-  struct Row {
-    int shard = 0, index = 0;
-    std::string kind, rest;  // rest: name, source_frame, target_frame (tab-separated).
-  };
-  std::map<std::string, std::vector<Row>> rows;
-  {
-    std::ifstream in(cache / "manifest.tsv");
-    std::string line;
-    std::getline(in, line);  // Header.
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      std::istringstream fields(line);
-      std::string split;
-      Row r;
-      if (!(fields >> split >> r.shard >> r.index >> r.kind) || !(fields >> std::ws) || !std::getline(fields, r.rest)) {
-        throw std::runtime_error("malformed line in '" + (cache / "manifest.tsv").string() + "': " + line);
-      }
-      rows[split].push_back(std::move(r));
+  std::map<std::string, std::vector<gen::pgfg::ManifestRow>> rows;
+  for (gen::pgfg::ManifestRow& r : gen::pgfg::ReadManifest(cache)) {
+    if (r.rest.empty()) {
+      throw std::runtime_error("malformed line in '" + (cache / "manifest.tsv").string() + "': " + r.split + " " +
+                               std::to_string(r.shard) + " " + std::to_string(r.index) +
+                               " has no name and frame columns (rebuild the cache with faceanime gen-data)");
     }
+    rows[r.split].push_back(std::move(r));
   }
   for (const auto& kind : args.every_part_kinds) {
     bool seen = false;
     for (const auto& split : args.splits) {
-      for (const Row& r : rows[split]) seen |= r.kind == kind;
+      for (const auto& r : rows[split]) seen |= r.kind == kind;
     }
     if (!seen) throw std::invalid_argument("--every-part: no sample of kind '" + kind + "' in the packed splits");
   }
@@ -443,28 +429,24 @@ int RunPackCache(const PackCacheArgs& args) {
   int64_t packed_total = 0;
   std::string split_counts;
   for (const auto& split : args.splits) {
-    auto& list = rows[split];
-    std::sort(list.begin(), list.end(),
-              [](const Row& a, const Row& b) { return std::tie(a.shard, a.index) < std::tie(b.shard, b.index); });
+    const auto& list = rows[split];
     if (list.empty()) {
       throw std::runtime_error("'" + (cache / "manifest.tsv").string() + "' lists no " + split +
                                " sample (leave out --split " + split + ")");
     }
-    std::vector<const Row*> chosen;
+    std::vector<const gen::pgfg::ManifestRow*> chosen;
     for (size_t i = 0; i < list.size(); ++i) {
       const bool every = std::find(args.every_part_kinds.begin(), args.every_part_kinds.end(), list[i].kind) !=
                          args.every_part_kinds.end();
       if (every || static_cast<int>(i % args.parts) == args.part) chosen.push_back(&list[i]);
     }
     ProgressBar progress("pack-cache " + split, static_cast<int>(chosen.size()), args.quiet);
-    int loaded_shard = -1;
+    int64_t loaded_shard = -1;
     gen::pgfg::Batch b;
     for (size_t k = 0; k < chosen.size(); ++k) {
-      const Row& r = *chosen[k];
+      const gen::pgfg::ManifestRow& r = *chosen[k];
       if (r.shard != loaded_shard) {
-        char name[32];
-        std::snprintf(name, sizeof(name), "shard_%05d.pt", r.shard);
-        b = gen::pgfg::ReadShard(cache / split / name);
+        b = gen::pgfg::ReadShard(cache / split / gen::pgfg::ShardFileName(r.shard));
         loaded_shard = r.shard;
       }
       if (r.index < 0 || r.index >= b.size()) {
