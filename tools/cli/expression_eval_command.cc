@@ -15,7 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/video/tracking.hpp>
 
+#include "face3d/eyelid_meter.h"
 #include "pipeline/evaluation.h"
 #include "pipeline/frame_source.h"
 #include "pipeline/metrics.h"
@@ -45,8 +47,12 @@ constexpr const char* kHelp =
     "      lmk = the fitter on the target's projected model landmarks (no pixels); idheld = the edited\n"
     "      render's landmarks refitted with the source identity held; diff = the tracking-case judge: the\n"
     "      landmark motion detected between the unedited and the edited render (divided by --landmark-gain)\n"
-    "      added to the source's projected model landmarks, fitted with the source identity held.\n"
-    "      With --output DIR: the renders.\n"
+    "      added to the source's projected model landmarks, fitted with the source identity held;\n"
+    "      tracked = the renders read as a two-frame video: the unedited render's landmarks tracked into\n"
+    "      the edited one by pyramidal Lucas-Kanade (no landmark network; lost tracks dropped), their\n"
+    "      motion added to the source's projected model landmarks and fitted with the source identity\n"
+    "      held, eyeBlink from the eye pixels (face3d::EyelidMeter, the unedited render as the open-eye\n"
+    "      reference). With --output DIR: the renders.\n"
     "  london --data ../shared/data/london [--strength S ...] [--limit N]\n"
     "      The happy preset (--mode, default replace) on each neutral photo: face-api's expression classifier on input,\n"
     "      outputs and the real smiling photo (happy = argmax rate, mean happy probability), and the\n"
@@ -120,6 +126,37 @@ std::vector<std::pair<std::string, ActionUnitSet>> RoundTripRequests() {
   return out;
 }
 
+// The tracked judge's landmark tracking (AuReadback::tracked): `points`
+// (pixels of `from`) followed into `to` by pyramidal Lucas-Kanade on luma,
+// with a window of about a tenth of the outer eye corners' distance (odd,
+// 7-41 px; 11 px on a 512-px portrait: wider windows average the motion of
+// neighbouring features, a brow's with the forehead's).
+// A point is kept when its track succeeds both ways and the backward track
+// returns within 1 px of where it started.
+face3d::Landmarks68 TrackLandmarks(const cv::Mat& from_rgb, const cv::Mat& to_rgb, const face3d::Landmarks68& points,
+                                   std::array<double, face3d::kNumLandmarks>* kept) {
+  cv::Mat from, to;
+  cv::cvtColor(from_rgb, from, cv::COLOR_RGB2GRAY);
+  cv::cvtColor(to_rgb, to, cv::COLOR_RGB2GRAY);
+  std::vector<cv::Point2f> start, forward, backward;
+  for (const auto& p : points) start.emplace_back(static_cast<float>(p.x()), static_cast<float>(p.y()));
+  const double iod = (points[36] - points[45]).norm();
+  const int side = std::clamp(2 * static_cast<int>(std::lround(iod / 20.0)) + 1, 7, 41);
+  const cv::Size window(side, side);
+  constexpr int kLevels = 3;
+  std::vector<uchar> ok_forward, ok_backward;
+  std::vector<float> error;
+  cv::calcOpticalFlowPyrLK(from, to, start, forward, ok_forward, error, window, kLevels);
+  cv::calcOpticalFlowPyrLK(to, from, forward, backward, ok_backward, error, window, kLevels);
+  face3d::Landmarks68 out;
+  for (int i = 0; i < face3d::kNumLandmarks; ++i) {
+    out[i] = Eigen::Vector2d(forward[i].x, forward[i].y);
+    const double back = std::hypot(backward[i].x - start[i].x, backward[i].y - start[i].y);
+    (*kept)[i] = ok_forward[i] && ok_backward[i] && back <= 1.0 ? 1.0 : 0.0;
+  }
+  return out;
+}
+
 std::string Format(const char* fmt, double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), fmt, v);
@@ -131,8 +168,8 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   if (!args.output.empty()) fs::create_directories(args.output);
   const auto requests = RoundTripRequests();
   const auto& visible = LandmarkVisibleActionUnits();
-  std::map<std::string, std::vector<double>> abs_err, delta_err, lmk_err, lmk_held_err, held_err, diff_err, gain,
-      render_gain, net_gain;
+  std::map<std::string, std::vector<double>> abs_err, delta_err, lmk_err, lmk_held_err, held_err, diff_err,
+      tracked_err, gain, render_gain, net_gain;
   std::vector<double> visible_network_gain;  // Single landmark-visible AU requests.
   ProgressBar progress("eval-expression roundtrip", static_cast<int>(args.sources.size() * requests.size()),
                        args.quiet);
@@ -141,8 +178,9 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   int done = 0, missed = 0;
   json["cases"] = nlohmann::json::array();
   std::printf("| source | request | AU | req | source | unedited | edited | |err| | d|err| | lmk | lmk+id | idheld | diff | "
-              "motion px | gain | render gain | net gain | lip gap target/detected px | eye gap target/detected px "
-              "(unedited) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "tracked | motion px | gain | render gain | net gain | lip gap target/detected px | eye gap "
+              "target/detected px (unedited) | tracked points | eyelid closure |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& source : args.sources) {
     pipeline::RetargeterOptions options;
     options.source_image = source;
@@ -168,6 +206,9 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
       c["motion_gain"] = r.motion_gain;
       c["render_gain"] = r.render_gain;
       c["network_gain"] = r.network_gain;
+      c["tracked_landmarks"] = r.tracked_landmarks;
+      c["eyelid_closure"] = {std::isnan(r.eyelid_closure[0]) ? nlohmann::json() : nlohmann::json(r.eyelid_closure[0]),
+                             std::isnan(r.eyelid_closure[1]) ? nlohmann::json() : nlohmann::json(r.eyelid_closure[1])};
       c["lip_gap_px"] = {{"target", r.lip_gap_target_px},
                          {"detected", r.lip_gap_detected_px},
                          {"unedited_target", r.lip_gap_unedited_target_px},
@@ -189,23 +230,27 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
         net_gain[au.name].push_back(r.network_gain);
         held_err[au.name].push_back(std::abs(au.identity_held - au.requested));
         diff_err[au.name].push_back(std::abs(au.differential - au.requested));
+        tracked_err[au.name].push_back(std::abs(au.tracked - au.requested));
         c["aus"][au.name] = {{"requested", au.requested},       {"source", au.source},
                              {"unedited", au.unedited},         {"edited", au.edited},
                              {"model_landmarks", au.model_landmarks},
                              {"model_landmarks_identity_held", au.model_landmarks_identity_held},
                              {"identity_held", au.identity_held},
-                             {"differential", au.differential}};
+                             {"differential", au.differential},
+                             {"tracked", au.tracked}};
         std::printf(
             "| %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | "
-            "%.2f | %.1f / %.1f | %.1f / %.1f (%.1f / %.1f) |\n",
+            "%.2f | %.2f | %.1f / %.1f | %.1f / %.1f (%.1f / %.1f) | %d | %.2f / %.2f |\n",
             fs::path(source).filename().c_str(), label.c_str(), au.name.c_str(), au.requested, au.source,
             au.unedited, au.edited, std::abs(au.edited - au.requested),
             std::abs((au.edited - au.unedited) - (au.requested - au.source)), au.model_landmarks,
-            au.model_landmarks_identity_held, au.identity_held, au.differential, r.model_motion_px, r.motion_gain,
+            au.model_landmarks_identity_held, au.identity_held, au.differential, au.tracked, r.model_motion_px,
+            r.motion_gain,
             r.render_gain,
             r.network_gain,
             r.lip_gap_target_px, r.lip_gap_detected_px, r.eye_gap_target_px, r.eye_gap_detected_px,
-            r.eye_gap_unedited_target_px, r.eye_gap_unedited_detected_px);
+            r.eye_gap_unedited_target_px, r.eye_gap_unedited_detected_px, r.tracked_landmarks, r.eyelid_closure[0],
+            r.eyelid_closure[1]);
       }
       json["cases"].push_back(c);
     }
@@ -219,20 +264,22 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
   std::printf("\nPer-AU mean absolute error over %zu source(s) (%d render(s) without a face):\n\n",
               args.sources.size(), missed);
   std::printf("| AU | n | MAE edited vs requested | MAE of the change | MAE model landmarks | ... identity held | "
-              "MAE pixels, identity held | MAE differential (landmark gain %.2f) | motion gain | render gain | "
-              "network gain | landmark-visible |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+              "MAE pixels, identity held | MAE differential (landmark gain %.2f) | MAE tracked | motion gain | "
+              "render gain | network gain | landmark-visible |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
               args.landmark_gain);
-  std::vector<double> visible_edited, visible_held, visible_diff;
+  std::vector<double> visible_edited, visible_held, visible_diff, visible_tracked;
   for (const auto& [name, errors] : abs_err) {
     const bool is_visible = std::find(visible.begin(), visible.end(), name) != visible.end();
-    std::printf("| %s | %zu | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %s |\n", name.c_str(),
-                errors.size(), mean(errors), mean(delta_err[name]), mean(lmk_err[name]), mean(lmk_held_err[name]),
-                mean(held_err[name]), mean(diff_err[name]), mean(gain[name]), mean(render_gain[name]),
+    std::printf("| %s | %zu | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %s |\n",
+                name.c_str(), errors.size(), mean(errors), mean(delta_err[name]), mean(lmk_err[name]),
+                mean(lmk_held_err[name]), mean(held_err[name]), mean(diff_err[name]), mean(tracked_err[name]),
+                mean(gain[name]), mean(render_gain[name]),
                 mean(net_gain[name]), is_visible ? "yes" : "no");
     if (is_visible) {
       visible_edited.push_back(mean(errors));
       visible_held.push_back(mean(held_err[name]));
       visible_diff.push_back(mean(diff_err[name]));
+      visible_tracked.push_back(mean(tracked_err[name]));
     }
     json["mae"][name] = {{"n", errors.size()},
                          {"edited", mean(errors)},
@@ -244,19 +291,22 @@ int RunRoundTripTask(const ExpressionEvalArgs& args, nlohmann::json& json) {
                          {"network_gain", mean(net_gain[name])},
                          {"identity_held", mean(held_err[name])},
                          {"differential", mean(diff_err[name])},
+                         {"tracked", mean(tracked_err[name])},
                          {"landmark_visible", is_visible}};
   }
   const auto max = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
   std::printf("\nLandmark-visible AUs, mean (max) of the per-AU MAE: edited %.3f (%.3f), pixels identity held %.3f "
-              "(%.3f), differential %.3f (%.3f); the acceptance bound is 0.1 per AU\n"
+              "(%.3f), differential %.3f (%.3f), tracked %.3f (%.3f); the acceptance bound is 0.1 per AU\n"
               "Network gain over the %zu single landmark-visible AU requests: %.3f (a --landmark-gain calibration)\n",
               mean(visible_edited), max(visible_edited), mean(visible_held), max(visible_held), mean(visible_diff),
-              max(visible_diff), visible_network_gain.size(), mean(visible_network_gain));
+              max(visible_diff), mean(visible_tracked), max(visible_tracked), visible_network_gain.size(),
+              mean(visible_network_gain));
   json["visible_network_gain"] = mean(visible_network_gain);
   json["landmark_gain"] = args.landmark_gain;
   json["visible_summary"] = {{"edited", {{"mean", mean(visible_edited)}, {"max", max(visible_edited)}}},
                              {"identity_held", {{"mean", mean(visible_held)}, {"max", max(visible_held)}}},
-                             {"differential", {{"mean", mean(visible_diff)}, {"max", max(visible_diff)}}}};
+                             {"differential", {{"mean", mean(visible_diff)}, {"max", max(visible_diff)}}},
+                             {"tracked", {{"mean", mean(visible_tracked)}, {"max", max(visible_tracked)}}}};
   return 0;
 }
 
@@ -554,7 +604,8 @@ ExpressionRoundTrip::ExpressionRoundTrip(pipeline::Retargeter& retargeter, doubl
   if (retargeter.output_size() != retargeter.source_rgb().size()) {
     throw std::invalid_argument("ExpressionRoundTrip needs a retargeter without output_crop");
   }
-  const auto fit = Analyze(retargeter_, retargeter_.Render(retargeter_.source().params));
+  unedited_rgb_ = retargeter_.Render(retargeter_.source().params);
+  const auto fit = Analyze(retargeter_, unedited_rgb_);
   if (!fit) throw std::runtime_error("no face found in the unedited render of the source portrait");
   unedited_ = *fit;
 }
@@ -584,6 +635,32 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
     differential_lm[i] = source_lm[i] + (edited->landmarks[i] - unedited_.landmarks[i]) / landmark_gain_;
   }
   const face3d::FitResult differential_fit = fitter_.Fit(differential_lm, source.camera, held);
+
+  // The tracked judge (AuReadback::tracked).
+  face3d::FitRequest tracked_request = held;
+  std::array<double, face3d::kNumLandmarks> kept{};
+  const face3d::Landmarks68 tracked_px = TrackLandmarks(unedited_rgb_, r.edited_rgb, unedited_.landmarks, &kept);
+  face3d::Landmarks68 tracked_lm;
+  for (int i = 0; i < face3d::kNumLandmarks; ++i) {
+    tracked_lm[i] = source_lm[i] + (tracked_px[i] - unedited_.landmarks[i]);
+    r.tracked_landmarks += kept[i] > 0.0;
+  }
+  tracked_request.weights = kept;
+  face3d::FaceParams tracked = fitter_.Fit(tracked_lm, source.camera, tracked_request).params;
+  face3d::EyelidMeterOptions meter_options;
+  meter_options.reference_frames = 1;  // The unedited render is the open-eye reference.
+  meter_options.adapt_rate = 0.0;
+  face3d::EyelidMeter meter = face3d::EyelidMeter::Create(meter_options);
+  meter.Measure(ViewOf(unedited_rgb_, PixelFormat::kRgb), unedited_.landmarks);
+  const auto lids = meter.Measure(ViewOf(r.edited_rgb, PixelFormat::kRgb), edited->landmarks);
+  const auto& model = retargeter_.analyzer().model();
+  const std::array<int, 2> blink = {model.ExpressionIndex("eyeBlink_R"), model.ExpressionIndex("eyeBlink_L")};
+  for (int eye = 0; eye < 2; ++eye) {
+    r.eyelid_closure[eye] = lids[eye] ? lids[eye]->closure : std::nan("");
+    if (!lids[eye] || blink[eye] < 0) continue;
+    const double rest = source.params.expression[blink[eye]];
+    tracked.expression[blink[eye]] = rest + lids[eye]->closure * (1.0 - rest);
+  }
 
   r.lip_gap_target_px = face3d::InnerLipGap(target_lm);
   r.lip_gap_detected_px = face3d::InnerLipGap(edited->landmarks);
@@ -647,6 +724,7 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
     b.model_landmarks_identity_held = control.Intensity(model_held_fit.params.expression, au.name);
     b.identity_held = control.Intensity(held_fit.params.expression, au.name);
     b.differential = control.Intensity(differential_fit.params.expression, au.name);
+    b.tracked = control.Intensity(tracked.expression, au.name);
     r.aus.push_back(b);
   }
   return r;

@@ -5,7 +5,9 @@
 //   roundtrip  render portraits with requested AU sets (replace mode), fit
 //              the rendered pixels (detector + face-api landmarks + our
 //              fitter) and read the AUs back (GANimation's AU-regression
-//              check, our fitter as the judge); per-AU mean absolute error
+//              check, our fitter as the judge); per-AU mean absolute error,
+//              also for judges that know more than a photo analysis (the
+//              source identity, the unedited render: AuReadback)
 //   london     the `happy` preset on the London neutral photos: face-api's
 //              expression classifier on inputs and outputs, and landmarks of
 //              the output vs the same person's real smiling photo
@@ -62,6 +64,15 @@ struct AuReadback {
   // cancels what the network places differently from the model's landmark
   // vertices at rest (the offsets the rest state absorbs).
   double differential = 0.0;
+  // The tracked judge: the renders read as a two-frame video, as a tracker
+  // would. The unedited render's detected landmarks are tracked into the
+  // edited render by pyramidal Lucas-Kanade (pixels, no landmark network;
+  // a point whose track does not come back within 1 px is dropped), their
+  // motion is added to the source's projected model landmarks and fitted
+  // with the source identity held; the eyelids are read from the eye
+  // pixels by face3d::EyelidMeter with the unedited render as its open-eye
+  // reference: eyeBlink = source + closure * (1 - source), per eye.
+  double tracked = 0.0;
 };
 
 struct RoundTripResult {
@@ -92,6 +103,11 @@ struct RoundTripResult {
   // the detected motion against the render's (network gain).
   double render_gain = 0.0;
   double network_gain = 0.0;
+  // The tracked judge's inputs: landmarks whose track was kept (of 68), and
+  // the eyelid meter's closure per eye (0: eye 0 = landmarks 36-41, the
+  // subject's right; NaN: no reading).
+  int tracked_landmarks = 0;
+  std::array<double, 2> eyelid_closure{};
   cv::Mat edited_rgb;  // The rendered edit (RGB).
 };
 
@@ -113,6 +129,7 @@ class ExpressionRoundTrip {
  private:
   pipeline::Retargeter& retargeter_;
   pipeline::FaceObservation unedited_;
+  cv::Mat unedited_rgb_;  // Render(source fit): the tracked judge's first frame.
   double landmark_gain_ = 1.0;
   face3d::FaceFitter fitter_;  // The analyzer's still-fit options.
   render::FaceWarper warper_;  // Default WarpOptions, as the retargeter's.
