@@ -100,6 +100,10 @@ GeneratorResult NeuralGenerator::Generate(const GeneratorInputs& in) const {
 }
 
 int NeuralGenerator::image_size() const { return static_cast<int>(impl_->net->options.image_size); }
+std::optional<double> NeuralGenerator::calibrated_trust_error() const {
+  if (impl_->net->trust_error > 0.0) return impl_->net->trust_error;
+  return std::nullopt;
+}
 const NeuralGeneratorOptions& NeuralGenerator::options() const { return impl_->options; }
 
 }  // namespace faceanime::gen

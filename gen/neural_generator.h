@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -69,6 +70,10 @@ class NeuralGenerator {
   GeneratorResult Generate(const GeneratorInputs& inputs) const;
 
   int image_size() const;  // The model's crop side, pixels.
+  // The trust threshold calibrated for this model and stored in its file
+  // (pgfg::PgfgGeneratorImpl::trust_error; `faceanime calibrate-trust`), or
+  // std::nullopt when the file has none.
+  std::optional<double> calibrated_trust_error() const;
   const NeuralGeneratorOptions& options() const;
 
  private:

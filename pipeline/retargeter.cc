@@ -93,7 +93,8 @@ struct NeuralStage {
   double open_ramp;     // RetargeterOptions::neural_open_ramp.
   double source_lip_gap = 0;  // The source fit's model inner-lip gap, pixels.
   double self_check_error = 0;  // SelfCheckError() on the source (0: not measured).
-  double trust = 1;           // The network's weight from neural_trust_error, [0, 1].
+  double trust_error = 0;     // The threshold in use (Retargeter::neural_trust_error()).
+  double trust = 1;           // The network's weight from trust_error, [0, 1].
 
   // The "mouth" region's weight for `target_landmarks` (model landmarks):
   // RetargeterOptions::neural_open_ramp.
@@ -263,8 +264,10 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
   if (!(options.neural_open_ramp >= 0 && options.neural_open_ramp <= 1)) {
     throw std::invalid_argument("RetargeterOptions: neural_open_ramp must be in [0, 1]");
   }
-  if (!(options.neural_trust_error >= 0 && std::isfinite(options.neural_trust_error))) {
-    throw std::invalid_argument("RetargeterOptions: neural_trust_error must be finite and >= 0");
+  if (!((options.neural_trust_error >= 0 && std::isfinite(options.neural_trust_error)) ||
+        options.neural_trust_error == kNeuralTrustFromModel)) {
+    throw std::invalid_argument(
+        "RetargeterOptions: neural_trust_error must be finite and >= 0, or -1 (the model's calibrated threshold)");
   }
   // The generator first: a corrupt model file fails before the slow source fit.
   std::unique_ptr<gen::NeuralGenerator> net;
@@ -321,9 +324,13 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
     const face3d::Landmarks68 source_landmarks = stage->landmarks.Project(impl->source.params, impl->source.camera);
     stage->source_landmark_box = LandmarkBox(source_landmarks);
     stage->source_lip_gap = face3d::InnerLipGap(source_landmarks);
-    if (stage->mouth_only && options.neural_trust_error > 0) {
+    const double trust_error = options.neural_trust_error == kNeuralTrustFromModel
+                                   ? stage->net->calibrated_trust_error().value_or(kDefaultNeuralTrustError)
+                                   : options.neural_trust_error;
+    if (stage->mouth_only && trust_error > 0) {
+      stage->trust_error = trust_error;
       stage->self_check_error = stage->SelfCheckError(impl->source_rgb, impl->source);
-      stage->trust = std::clamp(2.0 - stage->self_check_error / options.neural_trust_error, 0.0, 1.0);
+      stage->trust = std::clamp(2.0 - stage->self_check_error / trust_error, 0.0, 1.0);
       if (stage->trust < 1.0) {
         char verdict[64] = "the classical warp is used";
         if (stage->trust > 0) std::snprintf(verdict, sizeof(verdict), "its weight is lowered to %.2f", stage->trust);
@@ -332,7 +339,7 @@ std::unique_ptr<Retargeter> Retargeter::Create(const RetargeterOptions& options)
                       "neural generator: its self-check error on this portrait is %.2f grey levels (full weight up "
                       "to %.2f, none from %.2f): it does not know this face, so %s (neural_trust_error / "
                       "--neural-trust-error / neural-trust-error=0 turns the check off)",
-                      stage->self_check_error, options.neural_trust_error, 2 * options.neural_trust_error, verdict);
+                      stage->self_check_error, trust_error, 2 * trust_error, verdict);
         const std::string warning = text;
         warnings.push_back(warning);
         if (options.on_warning) {
@@ -384,6 +391,7 @@ cv::Mat Retargeter::Render(const face3d::FaceParams& target, StageTimes* times) 
 const std::string& Retargeter::generator() const { return impl_->generator; }
 double Retargeter::neural_self_check_error() const { return impl_->neural ? impl_->neural->self_check_error : 0.0; }
 double Retargeter::neural_trust() const { return impl_->neural ? impl_->neural->trust : 1.0; }
+double Retargeter::neural_trust_error() const { return impl_->neural ? impl_->neural->trust_error : 0.0; }
 const std::vector<std::string>& Retargeter::warnings() const { return impl_->warnings; }
 
 const FaceObservation& Retargeter::source() const { return impl_->source; }

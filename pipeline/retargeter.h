@@ -101,19 +101,29 @@ struct RetargeterOptions {
   // clamp(2 - error / neural_trust_error, 0, 1): full while the error is at
   // most neural_trust_error, none (the classical warp alone) from twice it.
   // A face the network cannot reproduce unchanged is one it does not know,
-  // and there it draws the mouth of the identities it was trained on. The
-  // committed model's error: median 0.92, 81% of sources <= 1.15, on frame 0
-  // of its training speaker's 196 usable GRID s1 clips; 2.3-3.2 on the five
-  // unseen GRID speakers; 2.6-7.0 on the held-out London photos
-  // (assets/pgfg/README.md). >= 0 (default 1.15; 0: off, the network's
-  // weight is never scaled).
-  double neural_trust_error = 1.15;
+  // and there it draws the mouth of the identities it was trained on.
+  // The threshold belongs to the model: each network reproduces its own
+  // training faces to a different error (the committed 128 model: median
+  // 0.92 on frame 0 of its training speaker's GRID s1 clips, 2.3-3.2 on the
+  // five unseen GRID speakers, 2.6-7.0 on the held-out London photos; the
+  // 256 model about 2.5x those; assets/pgfg/README.md). So by default
+  // (kNeuralTrustFromModel, -1) it is the one calibrated for the model and
+  // stored in its file by `faceanime calibrate-trust` (the 81st percentile
+  // of its errors on its training clips: 1.15 for the 128 model, 2.77 for
+  // the 256 one; NeuralGenerator::calibrated_trust_error), and
+  // kDefaultNeuralTrustError (1.15) for a file without one. >= 0 sets it
+  // (0: off, the network's weight is never scaled).
+  double neural_trust_error = -1.0;
   // Receives each warning of Create() (e.g. the neural model is missing and
   // the classical warp is used). Null (default): written to stderr as
   // "faceanime: warning: ...". Either way Retargeter::warnings() keeps them.
   std::function<void(const std::string&)> on_warning;
 };
 
+// RetargeterOptions::neural_trust_error: the model file's calibrated
+// threshold (else kDefaultNeuralTrustError).
+inline constexpr double kNeuralTrustFromModel = -1.0;
+inline constexpr double kDefaultNeuralTrustError = 1.15;
 // The valid RetargeterOptions::generator values, for messages: "classical, neural".
 inline constexpr const char* kGeneratorNames = "classical, neural";
 // The valid RetargeterOptions::neural_region values, for messages.
@@ -172,6 +182,10 @@ class Retargeter {
   // trust gate off.
   double neural_self_check_error() const;
   double neural_trust() const;
+  // The trust threshold in use (RetargeterOptions::neural_trust_error, the
+  // model's calibrated one when that is kNeuralTrustFromModel); 0 without
+  // the neural generator or with the gate off.
+  double neural_trust_error() const;
   // Warnings from Create() (e.g. the missing neural model and the fallback),
   // for the caller to show (stderr, GST_ELEMENT_WARNING). Empty when none.
   const std::vector<std::string>& warnings() const;

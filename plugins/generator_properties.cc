@@ -38,8 +38,10 @@ void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint
                           "generator=neural, neural-region=mouth: the network first renders the portrait unchanged "
                           "and its error there (grey levels, mean over the mouth region) is measured; its weight is "
                           "full up to this error and falls to 0 (the classical warp alone) at twice it: a face it "
-                          "cannot reproduce unchanged is one it does not know; 0: off",
-                          0.0, 255.0, pipeline::RetargeterOptions{}.neural_trust_error, flags));
+                          "cannot reproduce unchanged is one it does not know; 0: off; -1: the threshold "
+                          "calibrated for the model and stored in its file (faceanime calibrate-trust), 1.15 for "
+                          "a file without one",
+                          -1.0, 255.0, pipeline::RetargeterOptions{}.neural_trust_error, flags));
   g_object_class_install_property(
       klass, prop_hair_follows_head,
       g_param_spec_boolean("hair-follows-head", "Hair follows head",

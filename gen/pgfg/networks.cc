@@ -1,6 +1,7 @@
 #include "gen/pgfg/networks.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -229,6 +230,9 @@ void SaveGenerator(PgfgGenerator& generator, const std::filesystem::path& path) 
                                o.dense_layers, o.growth, o.prior_channels, int64_t{o.self_attention}, o.stem_stride},
                               torch::kInt64),
                 /*is_buffer=*/true);
+  if (generator->trust_error > 0.0) {
+    archive.write("pgfg_trust_error", torch::tensor({generator->trust_error}, torch::kFloat64), /*is_buffer=*/true);
+  }
   try {
     archive.save_to(path.string());
   } catch (const c10::Error& e) {
@@ -270,10 +274,21 @@ PgfgGenerator LoadGenerator(const std::filesystem::path& path, const torch::Devi
   o.prior_channels = v[7];
   o.self_attention = v[8] != 0;
   o.stem_stride = v[0] == 1 ? 1 : v[9];
+  double trust_error = 0.0;
+  torch::Tensor trust;
+  if (archive.try_read("pgfg_trust_error", trust)) {
+    if (trust.numel() == 1 && trust.is_floating_point()) trust_error = trust.to(torch::kCPU).item<double>();
+    if (trust.numel() != 1 || !trust.is_floating_point() || !std::isfinite(trust_error) || trust_error < 0.0) {
+      throw std::runtime_error("generator file '" + path.string() +
+                               "' has an invalid 'pgfg_trust_error' entry (one finite number >= 0 expected; rewrite "
+                               "it with faceanime calibrate-trust)");
+    }
+  }
   try {
     PgfgGenerator generator(o);
     generator->load(archive);
     generator->to(device);
+    generator->trust_error = trust_error;
     return generator;
   } catch (const std::exception& e) {
     throw std::runtime_error("generator file '" + path.string() + "' does not match its options: " + e.what());

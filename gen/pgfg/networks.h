@@ -131,6 +131,11 @@ struct PgfgGeneratorImpl : torch::nn::Module {
                           const torch::Tensor& mask_s, const torch::Tensor& prior_t, const torch::Tensor& mask_t);
 
   GeneratorOptions options;
+  // The model's own trust threshold for the pipeline's self-check (grey
+  // levels, pipeline::RetargeterOptions::neural_trust_error), calibrated on
+  // its training faces by `faceanime calibrate-trust` and kept in its file
+  // (SaveGenerator); 0: none (a freshly built or trained network).
+  double trust_error = 0.0;
   ConvBlock stem{nullptr};
   torch::nn::ModuleList encoder_dense, encoder_down, decoder_up, decoder_dense;
   PriorEncoder prior_encoder{nullptr};
@@ -153,10 +158,13 @@ TORCH_MODULE(PatchDiscriminator);
 // A self-describing generator file: the parameters and buffers (torch::save
 // archive) plus the GeneratorOptions as an int64 tensor "pgfg_options"
 // (version 2: with stem_stride; version-1 files load with stem_stride 1), so
-// the loader rebuilds the same architecture.
+// the loader rebuilds the same architecture, and, when it is > 0, the
+// calibrated trust_error as a float64 tensor "pgfg_trust_error" (files
+// without it load with 0).
 void SaveGenerator(PgfgGenerator& generator, const std::filesystem::path& path);
 // Throws std::runtime_error naming `path` when it is missing, unreadable,
-// not a PGFG generator file, or its tensors do not match its options.
+// not a PGFG generator file, its tensors do not match its options, or its
+// trust_error is not a finite number >= 0.
 PgfgGenerator LoadGenerator(const std::filesystem::path& path, const torch::Device& device = torch::kCPU);
 
 }  // namespace faceanime::gen::pgfg

@@ -177,6 +177,45 @@ TEST(GeneratorFileTest, SaveLoadRoundTripReproducesOutputs) {
   fs::remove(path);
 }
 
+// The calibrated trust threshold (`faceanime calibrate-trust`) travels in
+// the file; files without it read 0, an invalid one is an error naming the
+// file and the entry.
+TEST(GeneratorFileTest, StoresTheCalibratedTrustErrorAndRejectsAnInvalidOne) {
+  torch::manual_seed(5);
+  GeneratorOptions o = GeneratorOptions::Cpu128();
+  o.image_size = 64;
+  o.base_channels = 8;
+  PgfgGenerator g(o);
+  const fs::path path = fs::path(::testing::TempDir()) / "pgfg_trust.pt";
+  SaveGenerator(g, path);
+  EXPECT_EQ(LoadGenerator(path)->trust_error, 0.0);
+  g->trust_error = 2.77;
+  SaveGenerator(g, path);
+  PgfgGenerator loaded = LoadGenerator(path);
+  EXPECT_DOUBLE_EQ(loaded->trust_error, 2.77);
+  torch::NoGradGuard no_grad;
+  const Inputs in = RandomInputs(1, 64);
+  EXPECT_TRUE(torch::equal(Forward(g, in).output, Forward(loaded, in).output));
+
+  torch::serialize::OutputArchive archive;
+  g->save(archive);
+  archive.write("pgfg_options",
+                torch::tensor({int64_t{2}, o.image_size, o.base_channels, o.max_channels, o.num_downsamples,
+                               o.dense_layers, o.growth, o.prior_channels, int64_t{o.self_attention}, o.stem_stride},
+                              torch::kInt64),
+                /*is_buffer=*/true);
+  archive.write("pgfg_trust_error", torch::tensor({-2.0}, torch::kFloat64), /*is_buffer=*/true);
+  archive.save_to(path.string());
+  try {
+    LoadGenerator(path);
+    FAIL() << "expected std::runtime_error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("pgfg_trust_error"), std::string::npos) << e.what();
+  }
+  fs::remove(path);
+}
+
 TEST(GeneratorFileTest, CorruptFileErrorNamesIt) {
   const fs::path path = fs::path(::testing::TempDir()) / "pgfg_corrupt.pt";
   std::ofstream(path) << "this is not a torch archive";

@@ -177,7 +177,7 @@ TEST(RetargeterGeneratorTest, MouthRegionLeavesTheWarpWhileTheLipsPartNoMoreThan
 TEST(RetargeterGeneratorTest, TrustGateScalesTheNetworkByItsErrorOnThePortraitUnchanged) {
   auto classical = Retargeter::Create(Options("classical"));
   RetargeterOptions o = Options("neural", WriteTinyModel());
-  ASSERT_GT(o.neural_trust_error, 0.0);  // The default gates.
+  ASSERT_EQ(o.neural_trust_error, kNeuralTrustFromModel);  // The default: the model's threshold.
   o.neural_trust_error = 0;
   auto off = Retargeter::Create(o);
   EXPECT_EQ(off->neural_self_check_error(), 0.0);  // Not measured with the gate off.
@@ -214,8 +214,42 @@ TEST(RetargeterGeneratorTest, TrustGateScalesTheNetworkByItsErrorOnThePortraitUn
   EXPECT_LE(cv::norm(h16, expected, cv::NORM_INF), 1.0);
   EXPECT_GT(cv::norm(h16, w16, cv::NORM_INF), 4.0);
 
-  o.neural_trust_error = -1;
+  o.neural_trust_error = -0.5;  // Only -1 (the model's) is valid below 0.
   EXPECT_THROW(Retargeter::Create(o), std::invalid_argument);
+}
+
+// The default trust threshold (kNeuralTrustFromModel) is the one stored in
+// the model file (`faceanime calibrate-trust`), else 1.15; an explicit
+// threshold overrides it.
+TEST(RetargeterGeneratorTest, TrustGateDefaultsToTheThresholdStoredInTheModelFile) {
+  RetargeterOptions o = Options("neural", WriteTinyModel());  // No stored threshold.
+  auto plain = Retargeter::Create(o);
+  EXPECT_EQ(plain->neural_trust_error(), kDefaultNeuralTrustError);
+  const double error = plain->neural_self_check_error();
+  ASSERT_GT(error, 2 * kDefaultNeuralTrustError);  // The tiny random network fails the default gate.
+  EXPECT_EQ(plain->neural_trust(), 0.0);
+
+  // The same weights with the threshold stored: the network is trusted.
+  gen::pgfg::PgfgGenerator g = gen::pgfg::LoadGenerator(WriteTinyModel());
+  EXPECT_EQ(g->trust_error, 0.0);
+  g->trust_error = error;
+  const fs::path calibrated = testing::TempDir() / "tiny_generator_calibrated.pt";
+  gen::pgfg::SaveGenerator(g, calibrated);
+  o.neural_model = calibrated;
+  auto trusted = Retargeter::Create(o);
+  EXPECT_DOUBLE_EQ(trusted->neural_trust_error(), error);
+  EXPECT_DOUBLE_EQ(trusted->neural_self_check_error(), error);
+  EXPECT_EQ(trusted->neural_trust(), 1.0);
+  EXPECT_TRUE(trusted->warnings().empty());
+
+  o.neural_trust_error = 1.0;  // Explicit: overrides the file's.
+  auto overridden = Retargeter::Create(o);
+  EXPECT_EQ(overridden->neural_trust_error(), 1.0);
+  EXPECT_EQ(overridden->neural_trust(), 0.0);
+  o.neural_trust_error = 0;  // Off.
+  auto off = Retargeter::Create(o);
+  EXPECT_EQ(off->neural_trust_error(), 0.0);
+  EXPECT_EQ(off->neural_trust(), 1.0);
 }
 
 TEST(RetargeterGeneratorTest, InvalidNeuralRegionIsAnErrorListingTheValidOnes) {
@@ -357,13 +391,14 @@ TEST(RetargeterGeneratorTest, CommittedModelTrustsItsTrainingSpeakerButNotAnUnse
   o.source_rgb = first_frame(shared / "data/grid/s1/bbaf2n.mpg");  // Held out from training.
   auto known = Retargeter::Create(o);
   EXPECT_GT(known->neural_self_check_error(), 0.0);
-  EXPECT_LE(known->neural_self_check_error(), o.neural_trust_error);
+  EXPECT_EQ(known->neural_trust_error(), kDefaultNeuralTrustError);  // The file stores none.
+  EXPECT_LE(known->neural_self_check_error(), known->neural_trust_error());
   EXPECT_EQ(known->neural_trust(), 1.0);
   EXPECT_TRUE(known->warnings().empty());
 
   o.source_rgb = first_frame(shared / "data/grid/speakers/lwbsza.mpg");
   auto unseen = Retargeter::Create(o);
-  EXPECT_GE(unseen->neural_self_check_error(), 2 * o.neural_trust_error);
+  EXPECT_GE(unseen->neural_self_check_error(), 2 * unseen->neural_trust_error());
   EXPECT_EQ(unseen->neural_trust(), 0.0);
   // The user is told why the network is not used, and how to override it.
   ASSERT_EQ(unseen->warnings().size(), 1u);

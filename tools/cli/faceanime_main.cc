@@ -31,6 +31,7 @@
 #include "tools/cli/eval_command.h"
 #include "tools/cli/eyelids_command.h"
 #include "tools/cli/expression_eval_command.h"
+#include "tools/cli/calibrate_trust_command.h"
 #include "tools/cli/gen_data_command.h"
 #include "tools/cli/generator_args.h"
 #include "tools/cli/gst_jobs.h"
@@ -422,6 +423,8 @@ int main(int argc, char** argv) {
   auto* gen_data_cmd = faceanime::cli::AddGenDataCommand(app, gen_data);
   faceanime::cli::PackCacheArgs pack_cache;
   auto* pack_cache_cmd = faceanime::cli::AddPackCacheCommand(app, pack_cache);
+  faceanime::cli::CalibrateTrustArgs calibrate_trust;
+  auto* calibrate_trust_cmd = faceanime::cli::AddCalibrateTrustCommand(app, calibrate_trust);
   faceanime::cli::PredictArgs predict;
   auto* predict_cmd = faceanime::cli::AddPredictCommand(app, predict);
   faceanime::cli::TrainPredictorArgs train_predictor;
@@ -472,6 +475,7 @@ int main(int argc, char** argv) {
     if (*bench_cmd) return faceanime::cli::RunBench(bench);
     if (*gen_data_cmd) return faceanime::cli::RunGenData(gen_data);
     if (*pack_cache_cmd) return faceanime::cli::RunPackCache(pack_cache);
+    if (*calibrate_trust_cmd) return faceanime::cli::RunCalibrateTrust(calibrate_trust);
     if (*predict_cmd) return faceanime::cli::RunPredict(predict);
     if (*train_predictor_cmd) return faceanime::cli::RunTrainPredictor(train_predictor);
     if (*eval_predictor_cmd) return faceanime::cli::RunEvalPredictor(eval_predictor);

@@ -32,8 +32,10 @@ void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
                   "--generator neural, region mouth: the network first renders the portrait unchanged and its "
                   "error there (grey levels, mean over the mouth region) is measured; its weight is full up to "
                   "this error and falls to 0 (the classical warp alone) at twice it: a face it cannot "
-                  "reproduce unchanged is one it does not know; 0: off")
-      ->check(CLI::Range(0.0, 255.0))
+                  "reproduce unchanged is one it does not know; 0: off; -1: the threshold calibrated for the "
+                  "model and stored in its file by `faceanime calibrate-trust` (the committed models: 1.15 for "
+                  "128, 2.77 for 256), 1.15 for a file without one")
+      ->check(CLI::IsMember({-1.0}) | CLI::Range(0.0, 255.0))
       ->capture_default_str();
   cmd->add_flag("--no-hair-follow", args.no_hair_follow,
                 "Classical warp: off the face mesh, let the motion fade from the head's edge (the membrane "

@@ -19,7 +19,7 @@ struct GeneratorArgs {
   std::string device = "cpu";           // cpu | cuda.
   std::string region = "mouth";         // mouth | face (RetargeterOptions::neural_region).
   double open_ramp = 0.1;               // RetargeterOptions::neural_open_ramp.
-  double trust_error = 1.15;            // RetargeterOptions::neural_trust_error.
+  double trust_error = pipeline::kNeuralTrustFromModel;  // RetargeterOptions::neural_trust_error.
   bool no_hair_follow = false;          // !WarpOptions::hair_follows_skull (and crop_raise 0).
 };
 
