@@ -109,10 +109,12 @@ struct RetargeterOptions {
   // 256 model about 2.5x those; assets/pgfg/README.md). So by default
   // (kNeuralTrustFromModel, -1) it is the one calibrated for the model and
   // stored in its file by `faceanime calibrate-trust` (the 81st percentile
-  // of its errors on its training clips: 1.15 for the 128 model, 2.77 for
-  // the 256 one; NeuralGenerator::calibrated_trust_error), and
-  // kDefaultNeuralTrustError (1.15) for a file without one. >= 0 sets it
-  // (0: off, the network's weight is never scaled).
+  // of its errors on its training clips: 2.77 for the 256 model;
+  // NeuralGenerator::calibrated_trust_error), and kDefaultNeuralTrustError
+  // (1.15) for a file without one: the 128 model's, chosen by the same rule
+  // over all its speaker's clips before thresholds were stored (on its
+  // training clips alone the rule gives 1.175). >= 0 sets it (0: off, the
+  // network's weight is never scaled).
   double neural_trust_error = -1.0;
   // Receives each warning of Create() (e.g. the neural model is missing and
   // the classical warp is used). Null (default): written to stderr as
