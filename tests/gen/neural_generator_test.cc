@@ -88,6 +88,20 @@ TEST(NeuralGeneratorTest, CopyWarpModelReturnsTheWarp) {
   fs::remove(path);
 }
 
+// The committed models' trust thresholds (`faceanime calibrate-trust`,
+// assets/pgfg/README.md): the 256 model carries the 81st percentile of its
+// self-check errors on its 176 GRID training clips (2.769); the 128 model
+// carries none (the pipeline's fallback, 1.15, is its value); a fresh
+// network none.
+TEST(NeuralGeneratorTest, CommittedModelsCarryTheirCalibratedTrustThresholds) {
+  const fs::path assets = fs::path(FACEANIME_TEST_ASSETS) / "pgfg";
+  const auto quality = NeuralGenerator::Create({.model_path = assets / "pgfg_256.pt"});
+  ASSERT_TRUE(quality->calibrated_trust_error().has_value());
+  EXPECT_NEAR(*quality->calibrated_trust_error(), 2.769, 0.001);
+  EXPECT_FALSE(NeuralGenerator::Create({.model_path = assets / "pgfg_128.pt"})->calibrated_trust_error());
+  EXPECT_FALSE(NeuralGenerator::Create({.model_path = WriteCopyWarpModel("fresh.pt")})->calibrated_trust_error());
+}
+
 TEST(NeuralGeneratorTest, BadInputIsNamed) {
   const fs::path path = WriteCopyWarpModel("copy_warp_generator2.pt");
   auto g = NeuralGenerator::Create({.model_path = path});

@@ -25,6 +25,15 @@ Inputs RandomInputs(int64_t n, int64_t size) {
   return in;
 }
 
+// A small CPU-architecture generator (64x64 crop, 8 base channels) for the
+// file tests.
+GeneratorOptions SmallCpuOptions() {
+  GeneratorOptions o = GeneratorOptions::Cpu128();
+  o.image_size = 64;
+  o.base_channels = 8;
+  return o;
+}
+
 GeneratorOutput Forward(PgfgGenerator& g, const Inputs& in) {
   return g->forward(in.source, in.warp, in.prior_s, in.mask_s, in.prior_t, in.mask_t);
 }
@@ -136,9 +145,7 @@ TEST(GeneratorOptionsTest, CpuModelUsesAStrideTwoStemAndCoarseAttention) {
 
 TEST(GeneratorFileTest, VersionOneFileLoadsWithAStrideOneStem) {
   torch::manual_seed(6);
-  GeneratorOptions o = GeneratorOptions::Cpu128();
-  o.image_size = 64;
-  o.base_channels = 8;
+  GeneratorOptions o = SmallCpuOptions();
   o.stem_stride = 1;
   PgfgGenerator g(o);
   // The file layout before stem_stride existed: 9 option entries, version 1.
@@ -161,10 +168,7 @@ TEST(GeneratorFileTest, VersionOneFileLoadsWithAStrideOneStem) {
 
 TEST(GeneratorFileTest, SaveLoadRoundTripReproducesOutputs) {
   torch::manual_seed(4);
-  GeneratorOptions o = GeneratorOptions::Cpu128();
-  o.image_size = 64;
-  o.base_channels = 8;
-  PgfgGenerator g(o);
+  PgfgGenerator g(SmallCpuOptions());
   const fs::path path = fs::path(::testing::TempDir()) / "pgfg_roundtrip.pt";
   SaveGenerator(g, path);
   PgfgGenerator loaded = LoadGenerator(path);
@@ -182,10 +186,7 @@ TEST(GeneratorFileTest, SaveLoadRoundTripReproducesOutputs) {
 // file and the entry.
 TEST(GeneratorFileTest, StoresTheCalibratedTrustErrorAndRejectsAnInvalidOne) {
   torch::manual_seed(5);
-  GeneratorOptions o = GeneratorOptions::Cpu128();
-  o.image_size = 64;
-  o.base_channels = 8;
-  PgfgGenerator g(o);
+  PgfgGenerator g(SmallCpuOptions());
   const fs::path path = fs::path(::testing::TempDir()) / "pgfg_trust.pt";
   SaveGenerator(g, path);
   EXPECT_EQ(LoadGenerator(path)->trust_error, 0.0);
@@ -197,13 +198,14 @@ TEST(GeneratorFileTest, StoresTheCalibratedTrustErrorAndRejectsAnInvalidOne) {
   const Inputs in = RandomInputs(1, 64);
   EXPECT_TRUE(torch::equal(Forward(g, in).output, Forward(loaded, in).output));
 
+  // The same file with a negative threshold: the saved options entry copied.
+  torch::serialize::InputArchive saved;
+  saved.load_from(path.string());
+  torch::Tensor options;
+  ASSERT_TRUE(saved.try_read("pgfg_options", options));
   torch::serialize::OutputArchive archive;
   g->save(archive);
-  archive.write("pgfg_options",
-                torch::tensor({int64_t{2}, o.image_size, o.base_channels, o.max_channels, o.num_downsamples,
-                               o.dense_layers, o.growth, o.prior_channels, int64_t{o.self_attention}, o.stem_stride},
-                              torch::kInt64),
-                /*is_buffer=*/true);
+  archive.write("pgfg_options", options, /*is_buffer=*/true);
   archive.write("pgfg_trust_error", torch::tensor({-2.0}, torch::kFloat64), /*is_buffer=*/true);
   archive.save_to(path.string());
   try {
