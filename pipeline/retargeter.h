@@ -45,6 +45,11 @@ class GeneratorModelError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// RetargeterOptions::neural_trust_error: the model file's calibrated
+// threshold (else kDefaultNeuralTrustError).
+inline constexpr double kNeuralTrustFromModel = -1.0;
+inline constexpr double kDefaultNeuralTrustError = 1.15;
+
 struct RetargeterOptions {
   // The source portrait: a file path, or pixels (RGB, CV_8UC3) when
   // `source_rgb` is non-empty (then `source_image` only names it in errors).
@@ -115,17 +120,13 @@ struct RetargeterOptions {
   // over all its speaker's clips before thresholds were stored (on its
   // training clips alone the rule gives 1.175). >= 0 sets it (0: off, the
   // network's weight is never scaled).
-  double neural_trust_error = -1.0;
+  double neural_trust_error = kNeuralTrustFromModel;
   // Receives each warning of Create() (e.g. the neural model is missing and
   // the classical warp is used). Null (default): written to stderr as
   // "faceanime: warning: ...". Either way Retargeter::warnings() keeps them.
   std::function<void(const std::string&)> on_warning;
 };
 
-// RetargeterOptions::neural_trust_error: the model file's calibrated
-// threshold (else kDefaultNeuralTrustError).
-inline constexpr double kNeuralTrustFromModel = -1.0;
-inline constexpr double kDefaultNeuralTrustError = 1.15;
 // The valid RetargeterOptions::generator values, for messages: "classical, neural".
 inline constexpr const char* kGeneratorNames = "classical, neural";
 // The valid RetargeterOptions::neural_region values, for messages.

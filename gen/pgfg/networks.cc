@@ -277,8 +277,9 @@ PgfgGenerator LoadGenerator(const std::filesystem::path& path, const torch::Devi
   double trust_error = 0.0;
   torch::Tensor trust;
   if (archive.try_read("pgfg_trust_error", trust)) {
-    if (trust.numel() == 1 && trust.is_floating_point()) trust_error = trust.to(torch::kCPU).item<double>();
-    if (trust.numel() != 1 || !trust.is_floating_point() || !std::isfinite(trust_error) || trust_error < 0.0) {
+    const bool scalar = trust.numel() == 1 && trust.is_floating_point();
+    if (scalar) trust_error = trust.to(torch::kCPU).item<double>();
+    if (!scalar || !std::isfinite(trust_error) || trust_error < 0.0) {
       throw std::runtime_error("generator file '" + path.string() +
                                "' has an invalid 'pgfg_trust_error' entry (one finite number >= 0 expected; rewrite "
                                "it with faceanime calibrate-trust)");
