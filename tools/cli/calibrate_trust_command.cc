@@ -18,15 +18,8 @@
 #include "tools/cli/progress.h"
 
 namespace faceanime::cli {
-namespace {
 
 namespace fs = std::filesystem;
-
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
 
 CLI::App* AddCalibrateTrustCommand(CLI::App& app, CalibrateTrustArgs& args) {
   auto* cmd = app.add_subcommand(

@@ -42,11 +42,8 @@
 namespace {
 
 namespace fs = std::filesystem;
+using faceanime::cli::Seconds;
 using faceanime::face3d::MorphableModel;
-
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 int RunConvertIct(const std::string& input, const std::string& output, const std::string& provenance) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -186,10 +186,6 @@ cv::Mat ReadRgb(const fs::path& path) {
   return rgb;
 }
 
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // A stored [C,S,S] uint8 tensor (RGB, or RGB + mask as the 4th channel) as
 // an OpenCV image in OpenCV's channel order (BGR / BGRA), for imwrite.
 cv::Mat ToBgrMat(const torch::Tensor& chw) {

@@ -16,10 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 constexpr const char* kPredictHelp =
     "The portrait's face is animated by the learned 3D dynamics predictor (an LSTM over head pose and the 53\n"
     "ICT expression weights, predict/dynamics_predictor.h), then rendered by the 3D-guided warp.\n"

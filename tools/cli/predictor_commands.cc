@@ -25,10 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-double Seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 // Shortest run of consecutive faces used (shorter runs are tracker restarts).
 constexpr int kMinRunFrames = 20;
 

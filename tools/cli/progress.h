@@ -4,9 +4,16 @@
 #ifndef FACEANIME_TOOLS_CLI_PROGRESS_H_
 #define FACEANIME_TOOLS_CLI_PROGRESS_H_
 
+#include <chrono>
 #include <string>
 
 namespace faceanime::cli {
+
+// Seconds from `t0` to now (steady clock): the elapsed time file jobs pass
+// to ProgressBar and print.
+inline double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 class ProgressBar {
  public:
