@@ -594,7 +594,7 @@ CaseResult Evaluator::EvaluateFrames(const std::string& name, const cv::Mat& sou
         if (still) {
           const auto d = retargeter->analyzer().AnalyzeStill(ViewOf(frame, PixelFormat::kRgb));
           rendered = still_motion->Update(d ? std::optional(d->params) : std::nullopt, ts);
-          out = retargeter->Render(*rendered);
+          out = retargeter->Render(*rendered, nullptr, render::TargetLips::kObserved);  // Driven, as ProcessFace.
         } else {
           RetargetFrame f = retargeter->Process(ViewOf(frame, PixelFormat::kRgb), ts);
           out = std::move(f.rgb);

@@ -142,7 +142,13 @@ face3d::FaceParams Prediction::FaceAt(int64_t time_ns) const {
   return predict::ApplyDynamics(impl_->retargeter->source().params, d, predict::ExpressionBlend::kReplace);
 }
 
-cv::Mat Prediction::RenderAt(int64_t time_ns) const { return impl_->retargeter->Render(FaceAt(time_ns)); }
+cv::Mat Prediction::RenderAt(int64_t time_ns) const {
+  // An image target's expression is that photo's fit (absolute weights): its
+  // lips are observed ones, not the portrait's fit plus a change.
+  const render::TargetLips lips =
+      impl_->options.target.image.empty() ? render::TargetLips::kFromSource : render::TargetLips::kObserved;
+  return impl_->retargeter->Render(FaceAt(time_ns), nullptr, lips);
+}
 
 cv::Size Prediction::output_size() const { return impl_->retargeter->output_size(); }
 const predict::DynamicsSequence& Prediction::dynamics() const { return impl_->dynamics; }

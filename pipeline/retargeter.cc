@@ -374,13 +374,13 @@ RetargetFrame Retargeter::ProcessFace(const std::optional<face3d::FaceParams>& d
     if (impl_->edit) out.target = impl_->control.Apply(out.target, impl_->edit->aus, impl_->edit->mode);
   }
   ScopedStageTimer timer(times ? &times->render_ms : nullptr);
-  out.rgb = Render(out.target, times);
+  out.rgb = Render(out.target, times, render::TargetLips::kObserved);  // The driver's fit moves the lips.
   return out;
 }
 
-cv::Mat Retargeter::Render(const face3d::FaceParams& target, StageTimes* times) const {
+cv::Mat Retargeter::Render(const face3d::FaceParams& target, StageTimes* times, render::TargetLips lips) const {
   cv::Mat full = impl_->warper.Warp(ViewOf(impl_->source_rgb, PixelFormat::kRgb), impl_->source.params, target,
-                                    impl_->source.camera);
+                                    impl_->source.camera, nullptr, lips);
   if (impl_->neural) {
     ScopedStageTimer timer(times ? &times->generator_ms : nullptr);
     impl_->neural->Apply(impl_->source_rgb, impl_->source, target, full);

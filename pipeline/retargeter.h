@@ -174,7 +174,12 @@ class Retargeter {
 
   // Renders the source at any face state (animation, prediction, editing).
   // `times` (optional): the neural generator's time is added to generator_ms.
-  cv::Mat Render(const face3d::FaceParams& target, StageTimes* times = nullptr) const;
+  // `lips`: where the target's lips come from (render::TargetLips): by
+  // default the source's fit plus a change (edits, motion predicted from the
+  // still); kObserved for a state fitted to another frame (ProcessFace's
+  // driven states).
+  cv::Mat Render(const face3d::FaceParams& target, StageTimes* times = nullptr,
+                 render::TargetLips lips = render::TargetLips::kFromSource) const;
 
   // The generator in use: "classical" or "neural" (classical after a
   // fallback from a missing neural model).

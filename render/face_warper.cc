@@ -406,7 +406,7 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
 
 cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams& source,
                          const face3d::FaceParams& target, const face3d::Camera& camera,
-                         WarpDebug* debug) const {
+                         WarpDebug* debug, TargetLips lips) const {
   if (source_image.empty()) throw std::invalid_argument("FaceWarper: empty source image");
   if (source_image.width != camera.width || source_image.height != camera.height) {
     throw std::invalid_argument("FaceWarper: image size differs from the camera's");
@@ -492,9 +492,12 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     ws.snap_offset = snap_offset;
   }
   // The target takes the shift while its lips are no more open than the
-  // source's, fading out as they open further.
+  // source's, fading out as they open further; all of it when its lips are
+  // the source fit's (TargetLips::kFromSource).
   float target_weight = 0.f;
-  if (lip_shift_px != 0.f) {
+  if (lip_shift_px != 0.f && lips == TargetLips::kFromSource) {
+    target_weight = 1.f;
+  } else if (lip_shift_px != 0.f) {
     const float widening = MeanInnerLipGap(ws.tgt_model, inner_lip_) - MeanInnerLipGap(ws.src_model, inner_lip_);
     target_weight = std::clamp(1.f - std::max(0.f, widening) / options_.lip_line_snap_fade_cm, 0.f, 1.f);
   }

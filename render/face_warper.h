@@ -113,7 +113,9 @@ struct WarpOptions {
   // warp stays the identity, a closed target shows the line where the
   // source has it), fading linearly to none when its mean inner-lip gap is
   // lip_line_snap_fade_cm wider: an open target's lips stay where its fit
-  // puts them. Largest shift, cm (projected at the seam), >= 0; 0: off
+  // puts them (a target fitted to another frame, TargetLips::kObserved; an
+  // edit of the source's own fit, TargetLips::kFromSource, takes all of the
+  // shift at any opening). Largest shift, cm (projected at the seam), >= 0; 0: off
   // (default 0.3). lip_line_snap_fade_cm > 0 (default 0.2 cm). See
   // docs/benchmarks.md (GRID held-out and London figures with and without).
   float lip_line_snap_cm = 0.3f;
@@ -164,6 +166,24 @@ struct WarpOptions {
   float lid_fill_band_cm = 0.5f;
 };
 
+// Where a warp target's lips come from, for the lip-line snap
+// (WarpOptions::lip_line_snap_cm), which corrects the source fit's seam.
+enum class TargetLips {
+  // Fitted to another frame (a driver's motion, a target photo): an open
+  // target's lips are where that fit puts them, so the target takes the
+  // source's shift only while no more open than the source, fading out at
+  // lip_line_snap_fade_cm wider (GRID self-reenactment and London pairs
+  // measured with this, docs/benchmarks.md).
+  kObserved,
+  // The source's own fit plus a change (an expression edit, replace mode, a
+  // motion predicted from the still): its lips carry the source fit's seam,
+  // so the target takes the source's shift at any opening and the lips move
+  // by the change alone (with kObserved an edit that parts the lips, AU15 or
+  // AU27, moved the lip corners ~80 % of the model's motion and squeezed the
+  // upper lip by the shift).
+  kFromSource,
+};
+
 // `options` with the hair extension off and the crop centred
 // (hair_follows_skull false, crop_raise 0): off the mesh the membrane alone,
 // the warp as before 2026-11-22.
@@ -197,9 +217,10 @@ class FaceWarper {
   // `camera`, whose size must match) to `target`. Returns RGB CV_8UC3 of the
   // source size. When the head is not in front of the camera, returns the
   // source unchanged (as RGB). `debug` (optional) receives intermediates.
+  // `lips`: where the target's lips come from (TargetLips).
   cv::Mat Warp(const ImageView& source_image, const face3d::FaceParams& source,
                const face3d::FaceParams& target, const face3d::Camera& camera,
-               WarpDebug* debug = nullptr) const;
+               WarpDebug* debug = nullptr, TargetLips lips = TargetLips::kObserved) const;
 
   const WarpOptions& options() const { return options_; }
   // The mesh that is rendered: face, head and neck, eye sockets and eyeballs,

@@ -495,6 +495,40 @@ TEST_F(SyntheticHeadTest, LipLineSnapMovesTheTargetsLipsOnlyWhileTheyAreNoMoreOp
   EXPECT_LT(partly.lip_line_target_weight, 1.f);
 }
 
+TEST_F(SyntheticHeadTest, LipLineSnapMovesAnEditedTargetsLipsWithTheSourcesAtAnyOpening) {
+  a_.pose.translation = Eigen::Vector3d(0, 1, 45);
+  cv::Mat source = Render(a_);
+  const std::vector<cv::Point2d> seam = ProjectedSeam(a_, camera_);
+  for (size_t i = 0; i + 1 < seam.size(); ++i) {
+    for (int x = static_cast<int>(std::ceil(seam[i].x)); x < seam[i + 1].x; ++x) {
+      const double y = seam[i].y + (seam[i + 1].y - seam[i].y) * (x - seam[i].x) / (seam[i + 1].x - seam[i].x);
+      source.at<cv::Vec3b>(static_cast<int>(std::lround(y + 3.0)), x) = cv::Vec3b(40, 15, 15);
+    }
+  }
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  const FaceWarper snapping = FaceWarper::Create(Model(), {.crop_raise = 0.0});
+  // An edit of the source's fit that opens the mouth wide: its lips carry
+  // the source fit's seam, so the whole shift goes with them and the opening
+  // sits lower by it (kObserved: where the params put it).
+  FaceParams wide = a_;
+  wide.expression[Model().ExpressionIndex("jawOpen")] = 0.6;
+  WarpDebug observed, edited;
+  snapping.Warp(view, a_, wide, camera_, &observed, TargetLips::kObserved);
+  snapping.Warp(view, a_, wide, camera_, &edited, TargetLips::kFromSource);
+  ASSERT_GT(edited.lip_line_shift_px, 1.5f);
+  EXPECT_EQ(observed.lip_line_target_weight, 0.f);
+  EXPECT_EQ(edited.lip_line_target_weight, 1.f);
+  const cv::Moments m_observed = cv::moments(observed.mouth_mask, true);
+  const cv::Moments m_edited = cv::moments(edited.mouth_mask, true);
+  ASSERT_GT(m_observed.m00, 100);
+  ASSERT_GT(m_edited.m00, 100);
+  const double crop_per_image_px = static_cast<double>(edited.displacement.cols) / edited.crop_rect.width;
+  const double moved = (m_edited.m01 / m_edited.m00 - m_observed.m01 / m_observed.m00) / crop_per_image_px;
+  std::printf("opening moved %.2f px down (shift %.2f px)\n", moved, edited.lip_line_shift_px);
+  EXPECT_GT(moved, 0.5 * edited.lip_line_shift_px);
+  EXPECT_LT(moved, 1.5 * edited.lip_line_shift_px);
+}
+
 TEST_F(SyntheticHeadTest, LipLineSnapLeavesAMouthWithoutADarkLineAlone) {
   // The procedural head has no dark line at its lips: no shift, and the
   // output is the one without the snap.

@@ -683,7 +683,8 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
   // render's detected landmarks p through the backward displacement D
   // (source minus target): solve q + D(q) = p by fixed-point iteration.
   render::WarpDebug debug;
-  warper_.Warp(ViewOf(retargeter_.source_rgb(), PixelFormat::kRgb), source.params, target, source.camera, &debug);
+  warper_.Warp(ViewOf(retargeter_.source_rgb(), PixelFormat::kRgb), source.params, target, source.camera, &debug,
+               render::TargetLips::kFromSource);  // As Retargeter::Render.
   const double scale = static_cast<double>(debug.displacement.cols) / debug.crop_rect.width;
   auto displacement = [&](const Eigen::Vector2d& q) {  // Bilinear, clamped to the crop.
     const cv::Mat& d = debug.displacement;
