@@ -216,6 +216,11 @@ struct WarpScratch {
   std::vector<float> edge_weight;
   RasterBuffers tgt_buf;
   cv::Mat src_depth;
+  // The generated layer's grid (WarpOptions::generated_supersample > 1).
+  RasterBuffers grid_buf;
+  cv::Mat grid_classes, grid_lid, grid_disp;
+  std::vector<int> gen_col0;  // Full-resolution columns: grid columns and weight.
+  std::vector<float> gen_col_a;
   cv::Mat disp, known, classes, generated, alpha, map, sampled, openness, strip_map;
   std::vector<int> col0, col1;  // Full-resolution columns: crop columns, weight and
   std::vector<float> col_a;     // distance to the square's side, and whether the
@@ -235,6 +240,13 @@ inline float Smoothstep(float t) {
 // The closed-lid fill (WarpOptions::lid_fill_band_cm): the eyeball's share
 // of the fill fades in over closures [kLidEyeballFillFrom, 1].
 constexpr float kLidEyeballFillFrom = 0.7f;
+// The generated layer's grid (WarpOptions::generated_supersample): a crop
+// up to this much coarser than the image (1.25 image pixels per crop pixel)
+// keeps gk = 1; a coarser one gets about kCellsPerImagePixel cells per
+// image pixel in each direction (the paste-back's bilinear lookup then
+// averages them: anti-aliased edges).
+constexpr double kSupersampleSlack = 0.25;
+constexpr double kCellsPerImagePixel = 2.0;
 // The lower lid's share fades in over closures [kLidFillFrom, 1]: a
 // half-closed eye is left as the warp draws it.
 constexpr float kLidFillFrom = 0.5f;
@@ -366,6 +378,9 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   }
   if (!(options.mouth_recess_free_cm >= 0.f) || !std::isfinite(options.mouth_recess_free_cm)) {
     throw std::invalid_argument("WarpOptions: mouth_recess_free_cm must be finite and >= 0");
+  }
+  if (options.generated_supersample < 1 || options.generated_supersample > 8) {
+    throw std::invalid_argument("WarpOptions: generated_supersample must be in [1, 8]");
   }
   if (!(options.lip_line_snap_cm >= 0.f)) {
     throw std::invalid_argument("WarpOptions: lip_line_snap_cm must be >= 0");
@@ -571,6 +586,59 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     lid_fill_map.create(n, n, CV_32F);
     lid_fill_map.setTo(cv::Scalar::all(0));
   }
+  // A target surface point (triangle `tri`, barycentrics w1, w2): its
+  // source position (full-image pixels), its class and the closed-lid
+  // fill's weight there. Shared by the crop and the generated layer's grid.
+  struct SurfacePoint {
+    double sx, sy;
+    uint8_t cls;
+    float lid;
+  };
+  const auto classify = [&](int32_t tri, float w1, float w2) {
+    const face3d::Triangle& t = mesh_.triangles()[tri];
+    const float w0 = 1.f - w1 - w2;
+    const Eigen::RowVector3f p = w0 * src_cam.row(t[0]) + w1 * src_cam.row(t[1]) + w2 * src_cam.row(t[2]);
+    SurfacePoint out{f * p.x() / p.z() + camera.cx, f * p.y() / p.z() + camera.cy, kSampled, 0.f};
+    // Visible in the source when a z-buffer sample near its source position
+    // is not clearly in front of it.
+    const double csx = crop.scale * (out.sx - crop.rect.x + 0.5) - 0.5;
+    const double csy = crop.scale * (out.sy - crop.rect.y + 0.5) - 0.5;
+    bool visible = true;
+    const int ix = static_cast<int>(std::floor(csx)), iy = static_cast<int>(std::floor(csy));
+    if (ix >= 0 && iy >= 0 && ix + 1 < n && iy + 1 < n) {
+      const float far = std::max(std::max(src_depth.at<float>(iy, ix), src_depth.at<float>(iy, ix + 1)),
+                                 std::max(src_depth.at<float>(iy + 1, ix), src_depth.at<float>(iy + 1, ix + 1)));
+      visible = far >= p.z() - tol;
+    }
+    if (lid_fill && visible) {
+      // The closed-lid fill (WarpOptions::lid_fill_band_cm).
+      const Part part = mesh_.triangle_parts()[tri];
+      float fill = 0.f;
+      if (part == Part::kFace) {
+        for (int c = 0; c < 3; ++c) {
+          const int8_t eye = ws.lid_eye[t[c]];
+          const float bw = c == 0 ? w0 : c == 1 ? w1 : w2;
+          if (eye >= 0) fill += bw * lid_share[eye] * ws.lid_weight[t[c]];
+        }
+      } else {
+        for (int eye = 0; eye < 2; ++eye) {
+          if (part == eyes_.eyeball[eye]) fill = eyeball_share[eye];
+        }
+      }
+      if (fill > 0.01f) {
+        out.lid = fill;
+        visible = false;
+      }
+    }
+    if (!visible) {
+      if (IsMouthInterior(mesh_.triangle_parts()[tri]) && options_.render_mouth_interior) {
+        out.cls = kMouth;
+      } else if (options_.fill_occluded) {
+        out.cls = kFilled;
+      }
+    }
+    return out;
+  };
   for (int y = 0; y < n; ++y) {
     const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
     const float* bary = tgt_buf.barycentric.ptr<float>(y);
@@ -580,55 +648,14 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     const double full_y = crop.ToFullY(y);
     for (int x = 0; x < n; ++x) {
       if (tri[x] < 0) continue;
-      const face3d::Triangle& t = mesh_.triangles()[tri[x]];
-      const float w1 = bary[2 * x], w2 = bary[2 * x + 1], w0 = 1.f - w1 - w2;
-      const Eigen::RowVector3f p = w0 * src_cam.row(t[0]) + w1 * src_cam.row(t[1]) + w2 * src_cam.row(t[2]);
-      const double sx = f * p.x() / p.z() + camera.cx;
-      const double sy = f * p.y() / p.z() + camera.cy;
-      d[2 * x] = static_cast<float>(sx - crop.ToFullX(x));
-      d[2 * x + 1] = static_cast<float>(sy - full_y);
+      const SurfacePoint sp = classify(tri[x], bary[2 * x], bary[2 * x + 1]);
+      d[2 * x] = static_cast<float>(sp.sx - crop.ToFullX(x));
+      d[2 * x + 1] = static_cast<float>(sp.sy - full_y);
       k[x] = 255;
-      // Visible in the source when a z-buffer sample near its source position
-      // is not clearly in front of it.
-      const double csx = crop.scale * (sx - crop.rect.x + 0.5) - 0.5;
-      const double csy = crop.scale * (sy - crop.rect.y + 0.5) - 0.5;
-      bool visible = true;
-      const int ix = static_cast<int>(std::floor(csx)), iy = static_cast<int>(std::floor(csy));
-      if (ix >= 0 && iy >= 0 && ix + 1 < n && iy + 1 < n) {
-        const float far = std::max(std::max(src_depth.at<float>(iy, ix), src_depth.at<float>(iy, ix + 1)),
-                                   std::max(src_depth.at<float>(iy + 1, ix), src_depth.at<float>(iy + 1, ix + 1)));
-        visible = far >= p.z() - tol;
-      }
-      cls[x] = kSampled;
-      if (lid_fill && visible) {
-        // The closed-lid fill (WarpOptions::lid_fill_band_cm).
-        const Part part = mesh_.triangle_parts()[tri[x]];
-        float fill = 0.f;
-        if (part == Part::kFace) {
-          for (int c = 0; c < 3; ++c) {
-            const int8_t eye = ws.lid_eye[t[c]];
-            const float bw = c == 0 ? w0 : c == 1 ? w1 : w2;
-            if (eye >= 0) fill += bw * lid_share[eye] * ws.lid_weight[t[c]];
-          }
-        } else {
-          for (int eye = 0; eye < 2; ++eye) {
-            if (part == eyes_.eyeball[eye]) fill = eyeball_share[eye];
-          }
-        }
-        if (fill > 0.01f) {
-          lid_fill_map.at<float>(y, x) = fill;
-          visible = false;
-        }
-      }
-      if (!visible) {
-        if (IsMouthInterior(mesh_.triangle_parts()[tri[x]]) && options_.render_mouth_interior) {
-          cls[x] = kMouth;
-        } else if (options_.fill_occluded) {
-          cls[x] = kFilled;
-        }
-        if (cls[x] != kSampled) {
-          hidden_box = num_generated++ == 0 ? cv::Rect(x, y, 1, 1) : (hidden_box | cv::Rect(x, y, 1, 1));
-        }
+      cls[x] = sp.cls;
+      if (sp.lid > 0.f) lid_fill_map.at<float>(y, x) = sp.lid;
+      if (cls[x] != kSampled) {
+        hidden_box = num_generated++ == 0 ? cv::Rect(x, y, 1, 1) : (hidden_box | cv::Rect(x, y, 1, 1));
       }
     }
   }
@@ -724,46 +751,124 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   FillMembrane(known, &disp, {.sweeps_per_level = options_.displacement_sweeps});
   if (hair) disp += ws.hair_offset;
 
-  // --- Generated layer (crop resolution, inside the box around the hidden
-  // pixels): occluded skin filled from visible neighbours, mouth interior.
-  cv::Mat generated, alpha;  // CV_32FC3 RGB and CV_32F, crop-sized when used.
-  cv::Rect gen_box;
+  // --- Generated layer (inside the box around the hidden pixels): occluded
+  // skin filled from visible neighbours, mouth interior. It is computed on a
+  // grid of gk x gk cells per crop pixel over that box, gk about the image's
+  // pixels per crop pixel (WarpOptions::generated_supersample): its edges
+  // (lips, teeth, the opening) are then as fine as the image's pixels, where
+  // crop pixels would show as steps on a large portrait.
+  cv::Mat generated, alpha;  // CV_32FC3 RGB and CV_32F on the grid, with a
+                             // 1-cell zero border; empty when unused.
+  cv::Rect gen_box;          // Crop pixels.
+  int gk = 1;                // Grid cells per crop pixel.
   if (num_generated > 0) {
     const int pad = 12;
     gen_box = cv::Rect(hidden_box.tl() - cv::Point(pad, pad), hidden_box.br() + cv::Point(pad, pad)) &
                              cv::Rect(0, 0, n, n);
+    gk = 1.0 / crop.scale <= 1.0 + kSupersampleSlack
+             ? 1
+             : std::clamp(static_cast<int>(std::ceil(kCellsPerImagePixel / crop.scale)), 1,
+                          options_.generated_supersample);
+    const int gw = gen_box.width * gk, gh = gen_box.height * gk;
+    // Crop coordinate of grid cell u (column) or v (row): cell centres at
+    // (u + 0.5) / gk crop pixels into the box.
+    const auto crop_x = [&](int u) { return gk == 1 ? gen_box.x + u : gen_box.x + (u + 0.5) / gk - 0.5; };
+    const auto crop_y = [&](int v) { return gk == 1 ? gen_box.y + v : gen_box.y + (v + 0.5) / gk - 0.5; };
+    // The grid's target raster, classes, closed-lid fill and displacement:
+    // views of the crop's at gk = 1, rendered again on the grid otherwise.
+    cv::Mat g_tri, g_bary, g_depth, g_cls, g_lid, g_disp;
+    if (gk == 1) {
+      g_tri = tgt_buf.triangle(gen_box);
+      g_bary = tgt_buf.barycentric(gen_box);
+      g_depth = tgt_buf.depth(gen_box);
+      g_cls = classes(gen_box);
+      if (lid_fill) g_lid = lid_fill_map(gen_box);
+      g_disp = disp(gen_box);
+    } else {
+      face3d::Camera grid_cam;
+      grid_cam.focal = crop_cam.focal * gk;
+      grid_cam.cx = gk * (crop_cam.cx - gen_box.x + 0.5) - 0.5;
+      grid_cam.cy = gk * (crop_cam.cy - gen_box.y + 0.5) - 0.5;
+      grid_cam.width = gw;
+      grid_cam.height = gh;
+      raster.Render(tgt_cam, mesh_.triangles(), grid_cam, &ws.grid_buf);
+      g_tri = ws.grid_buf.triangle;
+      g_bary = ws.grid_buf.barycentric;
+      g_depth = ws.grid_buf.depth;
+      ws.grid_classes.create(gh, gw, CV_8U);
+      ws.grid_classes.setTo(cv::Scalar::all(kOffMesh));
+      g_cls = ws.grid_classes;
+      if (lid_fill) {
+        ws.grid_lid.create(gh, gw, CV_32F);
+        ws.grid_lid.setTo(cv::Scalar::all(0));
+        g_lid = ws.grid_lid;
+      }
+      ws.grid_disp.create(gh, gw, CV_32FC2);
+      g_disp = ws.grid_disp;
+      for (int v = 0; v < gh; ++v) {
+        const int32_t* tri = g_tri.ptr<int32_t>(v);
+        const float* bary = g_bary.ptr<float>(v);
+        float* d = g_disp.ptr<float>(v);
+        uint8_t* cls = g_cls.ptr<uint8_t>(v);
+        const double cy = crop_y(v);
+        for (int u = 0; u < gw; ++u) {
+          const double cx = crop_x(u);
+          if (tri[u] < 0) {
+            // Off the mesh: the crop's (extended) displacement, bilinear.
+            const double bx = std::clamp(cx, 0.0, n - 1.001), by = std::clamp(cy, 0.0, n - 1.001);
+            const int x0 = static_cast<int>(bx), y0 = static_cast<int>(by);
+            const float ax = static_cast<float>(bx - x0), ay = static_cast<float>(by - y0);
+            const float* r0 = disp.ptr<float>(y0) + 2 * x0;
+            const float* r1 = disp.ptr<float>(y0 + 1) + 2 * x0;
+            for (int c = 0; c < 2; ++c) {
+              const float top = r0[c] + ax * (r0[2 + c] - r0[c]);
+              const float bottom = r1[c] + ax * (r1[2 + c] - r1[c]);
+              d[2 * u + c] = top + ay * (bottom - top);
+            }
+            continue;
+          }
+          const SurfacePoint sp = classify(tri[u], bary[2 * u], bary[2 * u + 1]);
+          d[2 * u] = static_cast<float>(sp.sx - crop.ToFullX(cx));
+          d[2 * u + 1] = static_cast<float>(sp.sy - crop.ToFullY(cy));
+          cls[u] = sp.cls;
+          if (sp.lid > 0.f) g_lid.at<float>(v, u) = sp.lid;
+        }
+      }
+    }
     cv::Mat& map = ws.map;
-    map.create(gen_box.size(), CV_32FC2);
-    for (int y = 0; y < gen_box.height; ++y) {
-      const float* d = disp.ptr<float>(gen_box.y + y) + 2 * gen_box.x;
-      float* m = map.ptr<float>(y);
-      for (int x = 0; x < gen_box.width; ++x) {
-        m[2 * x] = static_cast<float>(crop.ToFullX(gen_box.x + x)) + d[2 * x];
-        m[2 * x + 1] = static_cast<float>(crop.ToFullY(gen_box.y + y)) + d[2 * x + 1];
+    map.create(gh, gw, CV_32FC2);
+    for (int v = 0; v < gh; ++v) {
+      const float* d = g_disp.ptr<float>(v);
+      float* m = map.ptr<float>(v);
+      const float full_y = static_cast<float>(crop.ToFullY(crop_y(v)));
+      for (int u = 0; u < gw; ++u) {
+        m[2 * u] = static_cast<float>(crop.ToFullX(crop_x(u))) + d[2 * u];
+        m[2 * u + 1] = full_y + d[2 * u + 1];
       }
     }
     cv::Mat& sampled = ws.sampled;
     cv::remap(src, sampled, map, cv::noArray(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
-    ws.generated.create(n, n, CV_32FC3);
+    ws.generated.create(gh + 2, gw + 2, CV_32FC3);
     ws.generated.setTo(cv::Scalar::all(0));
-    ws.alpha.create(n, n, CV_32F);
+    ws.alpha.create(gh + 2, gw + 2, CV_32F);
     ws.alpha.setTo(cv::Scalar::all(0));
     generated = ws.generated;
     alpha = ws.alpha;
-    cv::Mat gen_roi = generated(gen_box);
+    const cv::Rect grid_rect(1, 1, gw, gh);  // Inside the zero border.
+    cv::Mat gen_roi = generated(grid_rect);
+    cv::Mat alpha_roi = alpha(grid_rect);
     sampled.convertTo(gen_roi, CV_32FC3);
-    const cv::Mat cls_roi = classes(gen_box);
-    const cv::Mat colour_known = (cls_roi == kSampled) | (cls_roi == kOffMesh);
+    const cv::Mat colour_known = (g_cls == kSampled) | (g_cls == kOffMesh);
     // Brightness of the visible skin nearby, to light the mouth interior alike.
     double luma_sum = 0;
     int luma_count = 0;
-    for (int y = gen_box.y; y < gen_box.br().y; ++y) {
-      const uint8_t* cls = classes.ptr<uint8_t>(y);
-      const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
-      const float* g = generated.ptr<float>(y);
-      for (int x = gen_box.x; x < gen_box.br().x; ++x) {
-        if (cls[x] == kSampled && mesh_.triangle_parts()[tri[x]] == Part::kFace) {
-          luma_sum += Luma(g + 3 * x);
+    for (int v = 0; v < gh; ++v) {
+      const uint8_t* cls = g_cls.ptr<uint8_t>(v);
+      const int32_t* tri = g_tri.ptr<int32_t>(v);
+      const float* g = gen_roi.ptr<float>(v);
+      for (int u = 0; u < gw; ++u) {
+        if (cls[u] == kSampled && mesh_.triangle_parts()[tri[u]] == Part::kFace) {
+          luma_sum += Luma(g + 3 * u);
           ++luma_count;
         }
       }
@@ -771,28 +876,33 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     FillMembrane(colour_known, &gen_roi, {.sweeps_per_level = options_.colour_sweeps});
     const float light =
         luma_count > 0 ? std::clamp(static_cast<float>(luma_sum / luma_count) / 150.f, 0.4f, 1.3f) : 1.f;
-    // Openness of the mouth at each interior pixel: from the height (cm) of
-    // the run of interior pixels in its column.
+    // Openness of the mouth at each interior cell: from the height (cm) of
+    // the run of interior cells in its column. The lips bounding a run may
+    // lie outside the box: at gk = 1 they are read from the crop's raster.
+    const cv::Mat& run_tri = gk == 1 ? tgt_buf.triangle : g_tri;
+    const cv::Mat& run_depth = gk == 1 ? tgt_buf.depth : g_depth;
+    const int run_x0 = gk == 1 ? gen_box.x : 0, run_y0 = gk == 1 ? gen_box.y : 0;  // Grid cell (0, 0) there.
     cv::Mat& openness = ws.openness;
-    openness.create(gen_box.size(), CV_32F);
+    openness.create(gh, gw, CV_32F);
     openness.setTo(cv::Scalar::all(0));
-    const float cm_per_px_at_1cm = 1.f / static_cast<float>(crop_cam.focal);
-    for (int x = gen_box.x; x < gen_box.br().x; ++x) {
-      int y = gen_box.y;
-      while (y < gen_box.br().y) {
-        const int32_t t0 = tgt_buf.triangle.at<int32_t>(y, x);
+    const float cm_per_px_at_1cm = 1.f / static_cast<float>(crop_cam.focal * gk);
+    for (int u = 0; u < gw; ++u) {
+      const int x = run_x0 + u;
+      int y = run_y0;
+      while (y < run_y0 + gh) {
+        const int32_t t0 = run_tri.at<int32_t>(y, x);
         if (t0 < 0 || !IsMouthInterior(mesh_.triangle_parts()[t0])) {
           ++y;
           continue;
         }
         const int begin = y;
         double z_sum = 0;
-        for (; y < gen_box.br().y; ++y) {
-          const int32_t t = tgt_buf.triangle.at<int32_t>(y, x);
+        for (; y < run_y0 + gh; ++y) {
+          const int32_t t = run_tri.at<int32_t>(y, x);
           if (t < 0 || !IsMouthInterior(mesh_.triangle_parts()[t])) break;
-          z_sum += tgt_buf.depth.at<float>(y, x);
+          z_sum += run_depth.at<float>(y, x);
         }
-        const float height_cm = static_cast<float>(z_sum) * cm_per_px_at_1cm;  // Sum of per-pixel heights.
+        const float height_cm = static_cast<float>(z_sum) * cm_per_px_at_1cm;  // Sum of per-cell heights.
         const float o = 1.f - std::exp(-height_cm / options_.mouth_aperture_cm);
         // Recess behind the lips (WarpOptions::mouth_recess_occlusion): the
         // depth of the lips bounding the run (mean of the rows just above and
@@ -800,10 +910,10 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         float lip_depth = 0.f;
         int lip_rows = 0;
         for (const int r : {begin - 1, y}) {
-          if (!(options_.mouth_recess_occlusion > 0.f) || r < 0 || r >= n) continue;
-          const int32_t t = tgt_buf.triangle.at<int32_t>(r, x);
+          if (!(options_.mouth_recess_occlusion > 0.f) || r < 0 || r >= run_tri.rows) continue;
+          const int32_t t = run_tri.at<int32_t>(r, x);
           if (t < 0 || IsMouthInterior(mesh_.triangle_parts()[t])) continue;
-          lip_depth += tgt_buf.depth.at<float>(r, x);
+          lip_depth += run_depth.at<float>(r, x);
           ++lip_rows;
         }
         const bool occlude = lip_rows > 0;
@@ -813,30 +923,30 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
           if (occlude) {
             const float recess =
                 options_.mouth_recess_occlusion *
-                std::max(0.f, tgt_buf.depth.at<float>(r, x) - lip_depth - options_.mouth_recess_free_cm);
+                std::max(0.f, run_depth.at<float>(r, x) - lip_depth - options_.mouth_recess_free_cm);
             visible = height_cm / std::sqrt(height_cm * height_cm + recess * recess + 1e-12f);
           }
-          openness.at<float>(r - gen_box.y, x - gen_box.x) = o * visible;
+          openness.at<float>(r - run_y0, u) = o * visible;
         }
       }
     }
-    for (int y = gen_box.y; y < gen_box.br().y; ++y) {
-      const uint8_t* cls = classes.ptr<uint8_t>(y);
-      const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(y);
-      const float* bary = tgt_buf.barycentric.ptr<float>(y);
-      float* g = generated.ptr<float>(y);
-      float* a = alpha.ptr<float>(y);
-      for (int x = gen_box.x; x < gen_box.br().x; ++x) {
-        if (cls[x] == kFilled) {
+    for (int v = 0; v < gh; ++v) {
+      const uint8_t* cls = g_cls.ptr<uint8_t>(v);
+      const int32_t* tri = g_tri.ptr<int32_t>(v);
+      const float* bary = g_bary.ptr<float>(v);
+      float* g = gen_roi.ptr<float>(v);
+      float* a = alpha_roi.ptr<float>(v);
+      for (int u = 0; u < gw; ++u) {
+        if (cls[u] == kFilled) {
           // Partly, where the closed-lid fill put it (a weight in (0, 1]).
-          const float lid = lid_fill ? lid_fill_map.at<float>(y, x) : 0.f;
-          a[x] = lid > 0.f ? lid : 1.f;
+          const float lid = lid_fill ? g_lid.at<float>(v, u) : 0.f;
+          a[u] = lid > 0.f ? lid : 1.f;
         }
-        if (cls[x] != kMouth) continue;
-        a[x] = 1.f;
-        const face3d::Triangle& t = mesh_.triangles()[tri[x]];
-        const Part part = mesh_.triangle_parts()[tri[x]];
-        const float w1 = bary[2 * x], w2 = bary[2 * x + 1], w0 = 1.f - w1 - w2;
+        if (cls[u] != kMouth) continue;
+        a[u] = 1.f;
+        const face3d::Triangle& t = mesh_.triangles()[tri[u]];
+        const Part part = mesh_.triangle_parts()[tri[u]];
+        const float w1 = bary[2 * u], w2 = bary[2 * u + 1], w0 = 1.f - w1 - w2;
         // Darker with model-space depth behind the front teeth (z = 10.5 cm;
         // the tongue is near 6 cm, the throat near 1 cm).
         const float z_model = w0 * tgt_model(t[0], 2) + w1 * tgt_model(t[1], 2) + w2 * tgt_model(t[2], 2);
@@ -853,13 +963,14 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         const cv::Vec3f base = part == Part::kTeeth          ? options_.teeth_rgb
                                : part == Part::kGumsAndTongue ? options_.gums_rgb
                                                               : options_.socket_rgb;
-        const float o = openness.at<float>(y - gen_box.y, x - gen_box.x);
+        const float o = openness.at<float>(v, u);
         const float lip = (1.f - o) * options_.lip_shadow;
-        for (int c = 0; c < 3; ++c) g[3 * x + c] = std::min(255.f, o * base[c] * shade + lip * g[3 * x + c]);
+        for (int c = 0; c < 3; ++c) g[3 * u + c] = std::min(255.f, o * base[c] * shade + lip * g[3 * u + c]);
       }
     }
-    cv::Mat alpha_roi = alpha(gen_box);
-    cv::GaussianBlur(alpha_roi, alpha_roi, cv::Size(3, 3), 0.8);
+    // Soft edges, 0.8 crop pixels wide at any grid (the fills' edges rely on
+    // it: a closing lid's band would leave a fringe of eyeball without).
+    cv::GaussianBlur(alpha_roi, alpha_roi, cv::Size(2 * gk + 1, 2 * gk + 1), 0.8 * gk);
   }
 
   // --- Full resolution, in strips of rows: the displacement (bilinear from
@@ -890,6 +1001,25 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   // column sets are intervals).
   int inner_begin = roi.width, inner_end = roi.width;
   int gen_begin = roi.width, gen_end = roi.width;
+  // The generated layer's grid (with its zero border: cell u at index u + 1):
+  // full position -> grid index and weight, from the clamped crop coordinate
+  // c (at gk = 1 the crop's own interpolation, shifted).
+  const int gen_w = alpha.empty() ? 0 : alpha.cols - 2, gen_h = alpha.empty() ? 0 : alpha.rows - 2;
+  const auto grid_index = [&](double c, int c0, float a, int box_start, int box_end, int size, float* weight) {
+    if (gk == 1) {
+      *weight = a;
+      const int i0 = c0 - box_start + 1;  // Crop pixel c0 in the box, bordered.
+      return std::min(c0 + 1, n - 1) >= box_start && c0 < box_end ? i0 : -1;
+    }
+    const double g = (c + 0.5 - box_start) * gk - 0.5 + 1.0;
+    const int i0 = static_cast<int>(std::floor(g));
+    *weight = static_cast<float>(g - i0);
+    return i0 >= 0 && i0 <= size ? i0 : -1;
+  };
+  ws.gen_col0.resize(roi.width);
+  ws.gen_col_a.resize(roi.width);
+  std::vector<int>& gen_col0 = ws.gen_col0;
+  std::vector<float>& gen_col_a = ws.gen_col_a;
   for (int x = 0; x < roi.width; ++x) {
     const double c = std::clamp((roi.x + x - crop.rect.x + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
     col0[x] = static_cast<int>(c);
@@ -898,7 +1028,9 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     const int lx = roi.x + x - crop.rect.x;
     edge_x[x] = std::min(lx + 0.5, side - lx - 0.5);
     fe_x[x] = feather_weight(edge_x[x]);
-    gen_col[x] = !alpha.empty() && col1[x] >= gen_box.x && col0[x] < gen_box.br().x;
+    gen_col0[x] = alpha.empty() ? -1
+                                : grid_index(c, col0[x], col_a[x], gen_box.x, gen_box.br().x, gen_w, &gen_col_a[x]);
+    gen_col[x] = gen_col0[x] >= 0;
     if (edge_x[x] >= feather_px) {
       if (inner_begin == roi.width) inner_begin = x;
       inner_end = x + 1;
@@ -972,12 +1104,14 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       const double edge_y = std::min(ly + 0.5, side - ly - 0.5);
       const double fe_y = feather_weight(edge_y);
       const double c = std::clamp((ly + 0.5) * crop.scale - 0.5, 0.0, n - 1.0);
-      const int r0 = static_cast<int>(c), r1 = std::min(r0 + 1, n - 1);
+      const int r0 = static_cast<int>(c);
       const float ay = static_cast<float>(c - r0);
       // The generated layer only matters inside its (padded) box.
-      const bool gen_row = !alpha.empty() && r1 >= gen_box.y && r0 < gen_box.br().y;
-      const float* a0 = gen_row ? alpha.ptr<float>(r0) : nullptr;
-      const float* a1 = gen_row ? alpha.ptr<float>(r1) : nullptr;
+      float gay = 0.f;
+      const int gr0 = alpha.empty() ? -1 : grid_index(c, r0, ay, gen_box.y, gen_box.br().y, gen_h, &gay);
+      const bool gen_row = gr0 >= 0;
+      const float* a0 = gen_row ? alpha.ptr<float>(gr0) : nullptr;
+      const float* a1 = gen_row ? alpha.ptr<float>(gr0 + 1) : nullptr;
       const cv::Vec3b* s = src.ptr<cv::Vec3b>(full_y) + roi.x;
       cv::Vec3b* o = out.ptr<cv::Vec3b>(full_y) + roi.x;  // Holds the plain warp.
       // Away from the generated layer and the feather the plain warp stays:
@@ -1001,16 +1135,17 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
           if (!in_gen && fe >= 1.0) continue;
           float head[3] = {static_cast<float>(o[x][0]), static_cast<float>(o[x][1]), static_cast<float>(o[x][2])};
           if (in_gen) {
-            const int i0 = col0[x], i1 = col1[x];
-            const float ax = col_a[x];
-            const float ga = (1 - ay) * (a0[i0] + ax * (a0[i1] - a0[i0])) + ay * (a1[i0] + ax * (a1[i1] - a1[i0]));
+            const int i0 = gen_col0[x], i1 = i0 + 1;
+            const float ax = gen_col_a[x];
+            const float ga =
+                (1 - gay) * (a0[i0] + ax * (a0[i1] - a0[i0])) + gay * (a1[i0] + ax * (a1[i1] - a1[i0]));
             if (ga > 0.f) {
-              const float* g0 = generated.ptr<float>(r0);
-              const float* g1 = generated.ptr<float>(r1);
+              const float* g0 = generated.ptr<float>(gr0);
+              const float* g1 = generated.ptr<float>(gr0 + 1);
               for (int k = 0; k < 3; ++k) {
                 const float top = g0[3 * i0 + k] + ax * (g0[3 * i1 + k] - g0[3 * i0 + k]);
                 const float bottom = g1[3 * i0 + k] + ax * (g1[3 * i1 + k] - g1[3 * i0 + k]);
-                head[k] = (1.f - ga) * head[k] + ga * (top + ay * (bottom - top));
+                head[k] = (1.f - ga) * head[k] + ga * (top + gay * (bottom - top));
               }
             }
           }
@@ -1038,6 +1173,7 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     debug->mouth_mask = classes == kMouth;
     debug->lip_line_shift_px = lip_shift_px;
     debug->lip_line_target_weight = target_weight;
+    debug->generated_grid = alpha.empty() ? 0 : gk;
     debug->lid_fill = lid_fill ? lid_fill_map.clone() : cv::Mat();
     debug->eye_closure = closure;
   }

@@ -543,6 +543,52 @@ TEST_F(SyntheticHeadTest, LipLineSnapLeavesAMouthWithoutADarkLineAlone) {
   EXPECT_EQ(cv::norm(out, plain, cv::NORM_INF), 0.0);
 }
 
+// A crop much coarser than the image shows its pixels as steps along the
+// shaded opening's edges; the supersampled generated layer draws it at the
+// image's resolution: closer to the same warp with a crop as fine as the
+// image, around the opening.
+TEST_F(SyntheticHeadTest, SupersampledGeneratedLayerDrawsTheOpeningAtTheImagesResolution) {
+  a_.pose.translation.z() = 40.0;  // Closer: a large face in the image.
+  FaceParams b = a_;
+  b.expression[Model().ExpressionIndex("jawOpen")] = 0.6;
+  const cv::Mat source = Render(a_);
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  WarpDebug fine_debug, coarse_debug, super_debug;
+  const cv::Mat fine = FaceWarper::Create(Model(), {.crop_size = 1024}).Warp(view, a_, b, camera_, &fine_debug);
+  const cv::Mat coarse = FaceWarper::Create(Model(), {.crop_size = 96}).Warp(view, a_, b, camera_, &coarse_debug);
+  const cv::Mat super = FaceWarper::Create(Model(), {.crop_size = 96, .generated_supersample = 4})
+                            .Warp(view, a_, b, camera_, &super_debug);
+  const double image_px_per_crop_px = static_cast<double>(coarse_debug.crop_rect.width) / 96;
+  std::printf("image pixels per crop pixel: %.2f; grids %d, %d, %d\n", image_px_per_crop_px,
+              fine_debug.generated_grid, coarse_debug.generated_grid, super_debug.generated_grid);
+  ASSERT_GT(image_px_per_crop_px, 2.0);
+  EXPECT_EQ(fine_debug.generated_grid, 1);  // A crop finer than the image: no grid.
+  EXPECT_EQ(coarse_debug.generated_grid, 1);  // Off by default.
+  EXPECT_GE(super_debug.generated_grid, 4);
+  // Around the opening: the fine crop's shaded interior, dilated.
+  cv::Mat mouth(source.size(), CV_8U, cv::Scalar(0));
+  cv::Mat up;
+  cv::resize(fine_debug.mouth_mask, up, fine_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
+  const cv::Rect roi = fine_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
+  up(roi - fine_debug.crop_rect.tl()).copyTo(mouth(roi));
+  cv::dilate(mouth, mouth, cv::Mat::ones(7, 7, CV_8U));
+  ASSERT_GT(cv::countNonZero(mouth), 500);
+  const double coarse_mae = MaskedMae(coarse, fine, mouth), super_mae = MaskedMae(super, fine, mouth);
+  std::printf("around the opening, MAE to the fine crop's warp: coarse %.2f, supersampled %.2f\n", coarse_mae,
+              super_mae);
+  EXPECT_LT(super_mae, 0.8 * coarse_mae);
+  // Away from the generated layer (the coarse crop's hidden pixels, widened
+  // by its 12-pixel box padding) nothing changes.
+  cv::Mat layer(source.size(), CV_8U, cv::Scalar(0));
+  cv::resize(coarse_debug.hidden_mask, up, coarse_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
+  const cv::Rect coarse_roi = coarse_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
+  up(coarse_roi - coarse_debug.crop_rect.tl()).copyTo(layer(coarse_roi));
+  const int reach = 2 * static_cast<int>(std::ceil(13 * image_px_per_crop_px)) + 1;
+  cv::dilate(layer, layer, cv::Mat::ones(reach, reach, CV_8U));
+  ASSERT_GT(cv::countNonZero(~layer), 1000);
+  EXPECT_EQ(MaskedMae(super, coarse, ~layer), 0.0);
+}
+
 TEST_F(SyntheticHeadTest, SelfOccludedSkinIsFilledFromVisibleNeighbours) {
   FaceParams b = a_;
   b.pose.rotation = face3d::RotationFromEuler({-30, 0, 0});
@@ -722,6 +768,8 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_aperture_cm = 0.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_shadow = 1.5f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_cm = -0.1f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.generated_supersample = 0}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.generated_supersample = 9}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_occlusion = -1.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_free_cm = -0.1f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_fade_cm = 0.f}), std::invalid_argument);

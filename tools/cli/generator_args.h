@@ -13,6 +13,12 @@
 
 namespace faceanime::cli {
 
+// The generated layer's supersampling of the CLI's offline stills (`edit`,
+// `eval-expression sheet`): the mouth interior at the image's resolution,
+// anti-aliased (render::WarpOptions::generated_supersample; the real-time
+// paths keep 1).
+inline constexpr int kOfflineGeneratedSupersample = 4;
+
 struct GeneratorArgs {
   std::string generator = "classical";  // classical | neural.
   std::string model;                    // Empty: pipeline::DefaultNeuralModelPath().
