@@ -753,10 +753,11 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
 
   // --- Generated layer (inside the box around the hidden pixels): occluded
   // skin filled from visible neighbours, mouth interior. It is computed on a
-  // grid of gk x gk cells per crop pixel over that box, gk about the image's
-  // pixels per crop pixel (WarpOptions::generated_supersample): its edges
-  // (lips, teeth, the opening) are then as fine as the image's pixels, where
-  // crop pixels would show as steps on a large portrait.
+  // grid of gk x gk cells per crop pixel over that box: 1, or, when the
+  // crop is coarser than the image, about kCellsPerImagePixel per image
+  // pixel (WarpOptions::generated_supersample): its edges (lips, teeth, the
+  // opening) are then anti-aliased at the image's resolution, where crop
+  // pixels would show as steps on a large portrait.
   cv::Mat generated, alpha;  // CV_32FC3 RGB and CV_32F on the grid, with a
                              // 1-cell zero border; empty when unused.
   cv::Rect gen_box;          // Crop pixels.
