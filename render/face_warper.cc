@@ -772,9 +772,9 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
                           options_.generated_supersample);
     const int gw = gen_box.width * gk, gh = gen_box.height * gk;
     // Crop coordinate of grid cell u (column) or v (row): cell centres at
-    // (u + 0.5) / gk crop pixels into the box.
-    const auto crop_x = [&](int u) { return gk == 1 ? gen_box.x + u : gen_box.x + (u + 0.5) / gk - 0.5; };
-    const auto crop_y = [&](int v) { return gk == 1 ? gen_box.y + v : gen_box.y + (v + 0.5) / gk - 0.5; };
+    // (u + 0.5) / gk crop pixels into the box (exactly gen_box.x + u at gk = 1).
+    const auto crop_x = [&](int u) { return gen_box.x + (u + 0.5) / gk - 0.5; };
+    const auto crop_y = [&](int v) { return gen_box.y + (v + 0.5) / gk - 0.5; };
     // The grid's target raster, classes, closed-lid fill and displacement:
     // views of the crop's at gk = 1, rendered again on the grid otherwise.
     cv::Mat g_tri, g_bary, g_depth, g_cls, g_lid, g_disp;
