@@ -246,6 +246,9 @@ constexpr float kLidEyeballFillFrom = 0.7f;
 // image pixel in each direction (the paste-back's bilinear lookup then
 // averages them: anti-aliased edges).
 constexpr double kSupersampleSlack = 0.25;
+// Model-space z (cm) of the front teeth: the mouth interior darkens with depth
+// behind it (the tongue is near 6 cm, the throat near 1 cm).
+constexpr float kFrontTeethZ = 10.5f;
 constexpr double kCellsPerImagePixel = 2.0;
 // The lower lid's share fades in over closures [kLidFillFrom, 1]: a
 // half-closed eye is left as the warp draws it.
@@ -378,6 +381,15 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   }
   if (!(options.mouth_recess_free_cm >= 0.f) || !std::isfinite(options.mouth_recess_free_cm)) {
     throw std::invalid_argument("WarpOptions: mouth_recess_free_cm must be finite and >= 0");
+  }
+  if (!(options.mouth_front_lit_cm >= 0.f) || !std::isfinite(options.mouth_front_lit_cm)) {
+    throw std::invalid_argument("WarpOptions: mouth_front_lit_cm must be finite and >= 0");
+  }
+  if (!(options.teeth_relief >= 0.f && options.teeth_relief <= 1.f)) {
+    throw std::invalid_argument("WarpOptions: teeth_relief must be in [0, 1]");
+  }
+  if (!(options.teeth_depth_falloff_cm >= 0.f) || !std::isfinite(options.teeth_depth_falloff_cm)) {
+    throw std::invalid_argument("WarpOptions: teeth_depth_falloff_cm must be finite and >= 0");
   }
   if (options.generated_supersample < 1 || options.generated_supersample > 8) {
     throw std::invalid_argument("WarpOptions: generated_supersample must be in [1, 8]");
@@ -887,6 +899,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     openness.create(gh, gw, CV_32F);
     openness.setTo(cv::Scalar::all(0));
     const float cm_per_px_at_1cm = 1.f / static_cast<float>(crop_cam.focal * gk);
+    const float front_lit = options_.mouth_front_lit_cm;
+    const bool need_lip_depth = options_.mouth_recess_occlusion > 0.f || front_lit > 0.f;
     for (int u = 0; u < gw; ++u) {
       const int x = run_x0 + u;
       int y = run_y0;
@@ -905,29 +919,36 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         }
         const float height_cm = static_cast<float>(z_sum) * cm_per_px_at_1cm;  // Sum of per-cell heights.
         const float o = 1.f - std::exp(-height_cm / options_.mouth_aperture_cm);
-        // Recess behind the lips (WarpOptions::mouth_recess_occlusion): the
-        // depth of the lips bounding the run (mean of the rows just above and
-        // below it that the face or head covers); looked up only when on.
+        // Recess behind the lips (WarpOptions::mouth_recess_occlusion and
+        // mouth_front_lit_cm): the depth of the lips bounding the run (mean
+        // of the rows just above and below it that the face or head covers);
+        // looked up only when either is on.
         float lip_depth = 0.f;
         int lip_rows = 0;
         for (const int r : {begin - 1, y}) {
-          if (!(options_.mouth_recess_occlusion > 0.f) || r < 0 || r >= run_tri.rows) continue;
+          if (!need_lip_depth || r < 0 || r >= run_tri.rows) continue;
           const int32_t t = run_tri.at<int32_t>(r, x);
           if (t < 0 || IsMouthInterior(mesh_.triangle_parts()[t])) continue;
           lip_depth += run_depth.at<float>(r, x);
           ++lip_rows;
         }
-        const bool occlude = lip_rows > 0;
-        if (occlude) lip_depth /= lip_rows;
+        const bool bounded = lip_rows > 0;
+        if (bounded) lip_depth /= lip_rows;
         for (int r = begin; r < y; ++r) {
-          float visible = 1.f;
-          if (occlude) {
+          float visible = 1.f, aperture = o;
+          if (bounded) {
+            const float behind = run_depth.at<float>(r, x) - lip_depth;  // cm behind the lips.
             const float recess =
-                options_.mouth_recess_occlusion *
-                std::max(0.f, run_depth.at<float>(r, x) - lip_depth - options_.mouth_recess_free_cm);
+                options_.mouth_recess_occlusion * std::max(0.f, behind - options_.mouth_recess_free_cm);
             visible = height_cm / std::sqrt(height_cm * height_cm + recess * recess + 1e-12f);
+            if (front_lit > 0.f) {
+              // The aperture's weight: 0 near the lips' front, 1 from the
+              // lips' allowance on.
+              const float w = Smoothstep((behind - options_.mouth_recess_free_cm + front_lit) / front_lit);
+              aperture = 1.f - w * (1.f - o);
+            }
           }
-          openness.at<float>(r - run_y0, u) = o * visible;
+          openness.at<float>(r - run_y0, u) = aperture * visible;
         }
       }
     }
@@ -948,18 +969,26 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         const face3d::Triangle& t = mesh_.triangles()[tri[u]];
         const Part part = mesh_.triangle_parts()[tri[u]];
         const float w1 = bary[2 * u], w2 = bary[2 * u + 1], w0 = 1.f - w1 - w2;
-        // Darker with model-space depth behind the front teeth (z = 10.5 cm;
-        // the tongue is near 6 cm, the throat near 1 cm).
+        // Darker with model-space depth behind the front teeth (kFrontTeethZ).
         const float z_model = w0 * tgt_model(t[0], 2) + w1 * tgt_model(t[1], 2) + w2 * tgt_model(t[2], 2);
-        const float falloff = 0.2f + 0.8f * std::exp(-std::max(0.f, 10.5f - z_model) / 7.f);
+        const float falloff = 0.2f + 0.8f * std::exp(-std::max(0.f, kFrontTeethZ - z_model) / 7.f);
         float shade = light * falloff;
-        if (!(options_.mouth_recess_occlusion > 0.f)) {
-          // Without the recess occlusion: flat Lambert shading with the light
-          // at the camera.
+        // |cos| of the angle between the triangle's normal and the view ray
+        // (Lambert with the light at the camera).
+        const auto view_cos = [&] {
           const Eigen::Vector3f v0 = tgt_cam.row(t[0]).transpose();
           const Eigen::Vector3f normal =
               (tgt_cam.row(t[1]).transpose() - v0).cross(tgt_cam.row(t[2]).transpose() - v0).normalized();
-          shade *= 0.55f + 0.45f * std::abs(normal.dot(v0.normalized()));
+          return std::abs(normal.dot(v0.normalized()));
+        };
+        const bool teeth = part == Part::kTeeth;
+        // Without the recess occlusion: flat Lambert shading. The teeth's
+        // relief and the arch's depth falloff (WarpOptions::teeth_relief,
+        // teeth_depth_falloff_cm).
+        if (!(options_.mouth_recess_occlusion > 0.f)) shade *= 0.55f + 0.45f * view_cos();
+        if (teeth && options_.teeth_relief > 0.f) shade *= 1.f - options_.teeth_relief + options_.teeth_relief * view_cos();
+        if (teeth && options_.teeth_depth_falloff_cm > 0.f) {
+          shade *= std::exp(-std::max(0.f, kFrontTeethZ - z_model) / options_.teeth_depth_falloff_cm);
         }
         const cv::Vec3f base = part == Part::kTeeth          ? options_.teeth_rgb
                                : part == Part::kGumsAndTongue ? options_.gums_rgb

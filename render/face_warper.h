@@ -87,7 +87,9 @@ struct WarpOptions {
   // o = 1 - exp(-h / mouth_aperture_cm) of its shaded colour, where h is the
   // height (cm) of the mouth opening in its image column, and 1 - o of the
   // surrounding lip colour darkened by lip_shadow: a narrow parting is a dark
-  // lip line, a wide one shows teeth and tongue. mouth_aperture_cm > 0
+  // lip line, a wide one shows teeth and tongue (points at least
+  // mouth_recess_free_cm behind the lips; teeth nearer the lips' front are
+  // lit from outside, see mouth_front_lit_cm). mouth_aperture_cm > 0
   // (default 0.8 cm: a 0.3 cm parting shows 31 % of the shaded colour, a
   // 3 cm one 98 %); lip_shadow in [0, 1] (default 0.5).
   float mouth_aperture_cm = 0.8f;
@@ -108,6 +110,32 @@ struct WarpOptions {
   // docs/benchmarks.md); mouth_recess_free_cm >= 0 (default 0.8 cm).
   float mouth_recess_occlusion = 2.f;
   float mouth_recess_free_cm = 0.8f;
+  // Teeth bared by retracted lips. Lips pulled back over the teeth (a smile)
+  // leave their fronts right behind the lips' front, lit from outside like
+  // the lips, however narrow the parting; teeth behind lips that hang in
+  // front of them (speech) are not. So the aperture term above (o) applies
+  // in full only to interior points at least mouth_recess_free_cm behind
+  // the lips that bound their column's opening, and fades out (smoothstep)
+  // over the mouth_front_lit_cm in front of that depth: points nearer the
+  // lips show their shaded colour in full. >= 0 cm; 0: the aperture term
+  // applies at any depth, as before 2026-11-22
+  // (default 0.3 cm). Measured depth of the teeth shown, behind the lips:
+  // 0.2-0.6 cm in `happy` edits of London portraits, 0.6-1.0 cm in London
+  // smiles fitted from photos, 0.8-1.6 cm in GRID speech (docs/benchmarks.md,
+  // "Teeth that look like teeth").
+  float mouth_front_lit_cm = 0.3f;
+  // Relief of the teeth: their shade is multiplied by
+  // 1 - teeth_relief + teeth_relief * |cos| of the angle between a tooth
+  // triangle's normal and the view ray (light at the camera), so the
+  // separations between teeth and their rounded edges show. In [0, 1]
+  // (default 0.6; 0: flat teeth, as before 2026-11-22).
+  float teeth_relief = 0.6f;
+  // Teeth further back along the arch are darker, the cheeks shade them (the
+  // dark corners of a smile): their shade is multiplied by
+  // exp(-b / teeth_depth_falloff_cm), b the model-space depth (cm) behind the
+  // front teeth. > 0 cm, or 0: off, as before 2026-11-22 (default 2.5 cm: a
+  // premolar ~2 cm back at 45 %).
+  float teeth_depth_falloff_cm = 2.5f;
   // Lip-line snap. A 68-point detector's inner-lip points straddle a closed
   // mouth's lip line unevenly (the dark line is the upper lip's shadow), so
   // the fitted seam between the model's lips can sit beside the image's lip

@@ -278,12 +278,14 @@ double MeanAbsDiff(const std::vector<cv::Vec3f>& a, const std::vector<cv::Vec3f>
 TEST_F(SyntheticHeadTest, WiderMouthOpeningShowsMoreLitInteriorAndLessLipShadow) {
   const cv::Mat source = Render(a_);
   // The aperture term alone (the recess occlusion, tested below, darkens
-  // the deep interior of a wide opening too).
-  const WarpOptions defaults{.mouth_recess_occlusion = 0.f};
+  // the deep interior of a wide opening too; the front-lit teeth are tested
+  // below).
+  const WarpOptions defaults{.mouth_recess_occlusion = 0.f, .mouth_front_lit_cm = 0.f};
   const FaceWarper warper = FaceWarper::Create(Model(), defaults);
   // References: the interior fully shaded whatever the opening, and the
   // neighbouring lips and skin filled in and darkened by the lip shadow.
-  const FaceWarper lit = FaceWarper::Create(Model(), {.mouth_aperture_cm = 1e-4f, .mouth_recess_occlusion = 0.f});
+  const FaceWarper lit = FaceWarper::Create(
+      Model(), {.mouth_aperture_cm = 1e-4f, .mouth_recess_occlusion = 0.f, .mouth_front_lit_cm = 0.f});
   const FaceWarper unlit = FaceWarper::Create(Model(), {.render_mouth_interior = false});
   const double jaw[2] = {0.2, 0.7};
   double to_lit[2], to_shadow[2];
@@ -349,6 +351,140 @@ TEST_F(SyntheticHeadTest, RecessOcclusionTurnsTheInteriorDeepBehindTheLipsToward
   // unchanged (the lips' allowance).
   EXPECT_GT(occluded_share[1], 0.3);
   EXPECT_LT(occluded_share[0], 0.5 * occluded_share[1]);
+}
+
+// A fine crop (the band of teeth is a few crop pixels high at 256).
+constexpr int kFineCrop = 512;
+
+// A source close to the camera (a mouth ~100 px wide), a smile that bares
+// the teeth with the jaw closed (the lips pulled back onto them) and speech
+// (the jaw dropped a little behind pushed-out lips).
+struct SmileAndSpeech {
+  FaceParams source, smile, speech;
+};
+SmileAndSpeech MakeSmileAndSpeech(const FaceParams& base) {
+  SmileAndSpeech s{base, base, base};
+  s.source.pose.translation.z() = 30;
+  s.smile = s.speech = s.source;
+  for (const char* name : {"mouthSmile_L", "mouthSmile_R"}) s.smile.expression[Model().ExpressionIndex(name)] = 1.0;
+  for (const char* name : {"mouthUpperUp_L", "mouthUpperUp_R"}) {
+    s.smile.expression[Model().ExpressionIndex(name)] = 0.6;
+  }
+  s.speech.expression[Model().ExpressionIndex("jawOpen")] = 0.2;
+  s.speech.expression[Model().ExpressionIndex("mouthFunnel")] = 0.6;
+  return s;
+}
+
+// Crop pixels of `mask` (a WarpDebug crop mask) where the target's teeth are
+// the rendered surface, eroded by one pixel.
+cv::Mat TeethInCropMask(const FaceWarper& warper, const FaceParams& target, const WarpDebug& debug,
+                        const cv::Mat& mask) {
+  RasterBuffers buffers;
+  Rasterizer::Create({}).Render(warper.mesh(), target, debug.crop_camera, &buffers);
+  cv::Mat teeth(mask.size(), CV_8U, cv::Scalar(0));
+  for (int y = 0; y < teeth.rows; ++y) {
+    for (int x = 0; x < teeth.cols; ++x) {
+      const int32_t t = buffers.triangle.at<int32_t>(y, x);
+      teeth.at<uint8_t>(y, x) = t >= 0 && mask.at<uint8_t>(y, x) && warper.mesh().triangle_parts()[t] == Part::kTeeth
+                                    ? 255 : 0;
+    }
+  }
+  cv::erode(teeth, teeth, cv::Mat::ones(3, 3, CV_8U));
+  return teeth;
+}
+
+double MeanLuma(const std::vector<cv::Vec3f>& rgb) {
+  double sum = 0;
+  for (const cv::Vec3f& c : rgb) sum += 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+  return rgb.empty() ? 0.0 : sum / rgb.size();
+}
+
+TEST_F(SyntheticHeadTest, TeethBaredByRetractedLipsAreLitHoweverNarrowTheParting) {
+  const SmileAndSpeech scene = MakeSmileAndSpeech(a_);
+  const cv::Mat source = Render(scene.source);
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  const FaceWarper by_default = FaceWarper::Create(Model(), {.crop_size = kFineCrop});
+  const FaceWarper dimmed = FaceWarper::Create(Model(), {.crop_size = kFineCrop, .mouth_front_lit_cm = 0.f});
+  // Fully lit reference: no aperture term at all.
+  const FaceWarper lit = FaceWarper::Create(Model(), {.crop_size = kFineCrop, .mouth_aperture_cm = 1e-4f});
+  double shown[2], dim[2], full[2];
+  for (int i = 0; i < 2; ++i) {
+    const FaceParams& target = i == 0 ? scene.smile : scene.speech;
+    WarpDebug debug;
+    const cv::Mat out = by_default.Warp(view, scene.source, target, camera_, &debug);
+    const cv::Mat teeth = TeethInCropMask(by_default, target, debug, debug.mouth_mask);
+    const auto luma = [&](const cv::Mat& image) { return MeanLuma(ColoursInCropMask(image, teeth, debug, camera_)); };
+    ASSERT_GT(cv::countNonZero(teeth), 30) << i;
+    shown[i] = luma(out);
+    dim[i] = luma(dimmed.Warp(view, scene.source, target, camera_));
+    full[i] = luma(lit.Warp(view, scene.source, target, camera_));
+    std::printf("%s: luma of the teeth %.1f by default, %.1f with the aperture term at any depth, %.1f fully lit\n",
+                i == 0 ? "smile" : "speech", shown[i], dim[i], full[i]);
+    // The aperture term dims these teeth when it applies at any depth.
+    EXPECT_GT(full[i], dim[i] + 5.0) << i;
+  }
+  // Smile: the teeth right behind the retracted lips are lit in full.
+  EXPECT_NEAR(shown[0], full[0], 0.1 * (full[0] - dim[0]));
+  // Speech: the teeth behind pushed-out lips keep the aperture term.
+  EXPECT_NEAR(shown[1], dim[1], 0.5);
+}
+
+TEST_F(SyntheticHeadTest, TeethShowTheirSeparationsAndDarkenAlongTheArch) {
+  const SmileAndSpeech scene = MakeSmileAndSpeech(a_);
+  const cv::Mat source = Render(scene.source);
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  const FaceWarper flat = FaceWarper::Create(
+      Model(), {.crop_size = kFineCrop, .teeth_relief = 0.f, .teeth_depth_falloff_cm = 0.f});
+  const FaceWarper relief = FaceWarper::Create(Model(), {.crop_size = kFineCrop, .teeth_depth_falloff_cm = 0.f});
+  const FaceWarper arch = FaceWarper::Create(Model(), {.crop_size = kFineCrop, .teeth_relief = 0.f});
+  WarpDebug debug;
+  const cv::Mat flat_out = flat.Warp(view, scene.source, scene.smile, camera_, &debug);
+  const cv::Mat teeth = TeethInCropMask(flat, scene.smile, debug, debug.mouth_mask);
+  ASSERT_GT(cv::countNonZero(teeth), 30);
+  cv::Rect extent = cv::boundingRect(teeth);
+  const double scale = debug.crop_camera.focal / camera_.focal;
+  // Mean luma step between horizontal neighbours (full-resolution pixels of
+  // neighbouring crop pixels), and mean luma of the band's central third and
+  // of its outer tenths (the teeth furthest back).
+  struct Stats { double step = 0, centre = 0, sides = 0; };
+  const auto stats = [&](const cv::Mat& image) {
+    Stats st;
+    int steps = 0, centre = 0, sides = 0;
+    const auto luma_at = [&](int x, int y) {
+      const int fx = static_cast<int>(std::lround(debug.crop_rect.x - 0.5 + (x + 0.5) / scale));
+      const int fy = static_cast<int>(std::lround(debug.crop_rect.y - 0.5 + (y + 0.5) / scale));
+      const cv::Vec3b c = image.at<cv::Vec3b>(fy, fx);
+      return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+    };
+    for (int y = extent.y; y < extent.br().y; ++y) {
+      for (int x = extent.x; x < extent.br().x; ++x) {
+        if (!teeth.at<uint8_t>(y, x)) continue;
+        const double l = luma_at(x, y);
+        if (teeth.at<uint8_t>(y, x + 1)) {
+          st.step += std::abs(luma_at(x + 1, y) - l);
+          ++steps;
+        }
+        const double off_centre = std::abs(x + 0.5 - (extent.x + 0.5 * extent.width)) / extent.width;
+        if (off_centre < 1.0 / 6) {
+          st.centre += l;
+          ++centre;
+        } else if (off_centre > 0.4) {
+          st.sides += l;
+          ++sides;
+        }
+      }
+    }
+    st.step /= std::max(steps, 1);
+    st.centre /= std::max(centre, 1);
+    st.sides /= std::max(sides, 1);
+    return st;
+  };
+  const Stats f = stats(flat_out), r = stats(relief.Warp(view, scene.source, scene.smile, camera_)),
+              a = stats(arch.Warp(view, scene.source, scene.smile, camera_));
+  std::printf("luma step between neighbours: flat %.2f, relief %.2f; sides / centre: flat %.2f, arch falloff %.2f\n",
+              f.step, r.step, f.sides / f.centre, a.sides / a.centre);
+  EXPECT_GT(r.step, 2.0 * f.step + 1.0);
+  EXPECT_LT(a.sides / a.centre, f.sides / f.centre - 0.06);
 }
 
 // The closed-lip seam of `params` (landmark 60, the midpoints of the inner-lip
@@ -763,6 +899,9 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.generated_supersample = 0}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.generated_supersample = 9}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_occlusion = -1.f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_front_lit_cm = -0.1f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.teeth_relief = 1.5f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.teeth_depth_falloff_cm = -1.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_free_cm = -0.1f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_fade_cm = 0.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.crop_raise = -0.1}), std::invalid_argument);
