@@ -44,6 +44,13 @@ double MaskedMae(const cv::Mat& a, const cv::Mat& b, const cv::Mat& mask) {
   return count ? total / (3.0 * count) : 0.0;
 }
 
+// The full-resolution pixel nearest the centre of crop pixel (x, y).
+cv::Point FullPixelOfCrop(const WarpDebug& debug, const Camera& camera, int x, int y) {
+  const double scale = debug.crop_camera.focal / camera.focal;
+  return {static_cast<int>(std::lround(debug.crop_rect.x - 0.5 + (x + 0.5) / scale)),
+          static_cast<int>(std::lround(debug.crop_rect.y - 0.5 + (y + 0.5) / scale))};
+}
+
 cv::Mat FaceMask(const FaceParams& params, const Camera& camera) {
   const Part parts[] = {Part::kFace};
   const PartMesh mesh = PartMesh::Create(Model(), parts);
@@ -227,17 +234,15 @@ TEST_F(SyntheticHeadTest, MouthOpeningShadesTheInteriorInsteadOfSmearingTheLips)
   ASSERT_GT(cv::countNonZero(inner), 20);
   int reddish = 0, count = 0, skin_like = 0;
   double default_sum = 0, smeared_sum = 0;
-  const double scale = debug.crop_camera.focal / camera_.focal;
   for (int y = 0; y < inner.rows; ++y) {
     for (int x = 0; x < inner.cols; ++x) {
       if (!inner.at<uint8_t>(y, x)) continue;
-      const int fx = static_cast<int>(std::lround(debug.crop_rect.x - 0.5 + (x + 0.5) / scale));
-      const int fy = static_cast<int>(std::lround(debug.crop_rect.y - 0.5 + (y + 0.5) / scale));
-      const cv::Vec3b c = out.at<cv::Vec3b>(fy, fx);
-      const cv::Vec3b s = smeared.at<cv::Vec3b>(fy, fx);
+      const cv::Point full = FullPixelOfCrop(debug, camera_, x, y);
+      const cv::Vec3b c = out.at<cv::Vec3b>(full);
+      const cv::Vec3b s = smeared.at<cv::Vec3b>(full);
       reddish += c[0] >= c[1] && c[0] + 5 >= c[2];
       skin_like += s[0] < s[1] || s[0] < s[2];
-      default_sum += cv::sum(by_default.at<cv::Vec3b>(fy, fx))[0];
+      default_sum += cv::sum(by_default.at<cv::Vec3b>(full))[0];
       smeared_sum += cv::sum(s)[0];
       ++count;
     }
@@ -256,14 +261,11 @@ TEST_F(SyntheticHeadTest, MouthOpeningShadesTheInteriorInsteadOfSmearingTheLips)
 // crop pixels in `crop_mask`, scaled by `gain`.
 std::vector<cv::Vec3f> ColoursInCropMask(const cv::Mat& image, const cv::Mat& crop_mask, const WarpDebug& debug,
                                          const Camera& camera, float gain = 1.f) {
-  const double scale = debug.crop_camera.focal / camera.focal;
   std::vector<cv::Vec3f> out;
   for (int y = 0; y < crop_mask.rows; ++y) {
     for (int x = 0; x < crop_mask.cols; ++x) {
       if (!crop_mask.at<uint8_t>(y, x)) continue;
-      const int fx = static_cast<int>(std::lround(debug.crop_rect.x - 0.5 + (x + 0.5) / scale));
-      const int fy = static_cast<int>(std::lround(debug.crop_rect.y - 0.5 + (y + 0.5) / scale));
-      out.push_back(gain * cv::Vec3f(image.at<cv::Vec3b>(fy, fx)));
+      out.push_back(gain * cv::Vec3f(image.at<cv::Vec3b>(FullPixelOfCrop(debug, camera, x, y))));
     }
   }
   return out;
@@ -441,8 +443,7 @@ TEST_F(SyntheticHeadTest, TeethShowTheirSeparationsAndDarkenAlongTheArch) {
   const cv::Mat flat_out = flat.Warp(view, scene.source, scene.smile, camera_, &debug);
   const cv::Mat teeth = TeethInCropMask(flat, scene.smile, debug, debug.mouth_mask);
   ASSERT_GT(cv::countNonZero(teeth), 30);
-  cv::Rect extent = cv::boundingRect(teeth);
-  const double scale = debug.crop_camera.focal / camera_.focal;
+  const cv::Rect extent = cv::boundingRect(teeth);
   // Mean luma step between horizontal neighbours (full-resolution pixels of
   // neighbouring crop pixels), and mean luma of the band's central third and
   // of its outer tenths (the teeth furthest back).
@@ -451,16 +452,14 @@ TEST_F(SyntheticHeadTest, TeethShowTheirSeparationsAndDarkenAlongTheArch) {
     Stats st;
     int steps = 0, centre = 0, sides = 0;
     const auto luma_at = [&](int x, int y) {
-      const int fx = static_cast<int>(std::lround(debug.crop_rect.x - 0.5 + (x + 0.5) / scale));
-      const int fy = static_cast<int>(std::lround(debug.crop_rect.y - 0.5 + (y + 0.5) / scale));
-      const cv::Vec3b c = image.at<cv::Vec3b>(fy, fx);
+      const cv::Vec3b c = image.at<cv::Vec3b>(FullPixelOfCrop(debug, camera_, x, y));
       return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
     };
     for (int y = extent.y; y < extent.br().y; ++y) {
       for (int x = extent.x; x < extent.br().x; ++x) {
         if (!teeth.at<uint8_t>(y, x)) continue;
         const double l = luma_at(x, y);
-        if (teeth.at<uint8_t>(y, x + 1)) {
+        if (x + 1 < extent.br().x && teeth.at<uint8_t>(y, x + 1)) {
           st.step += std::abs(luma_at(x + 1, y) - l);
           ++steps;
         }
