@@ -147,6 +147,11 @@ class SyntheticHeadTest : public ::testing::Test {
   cv::Mat Render(const FaceParams& p) const {
     return faceanime::testing::RenderColouredHead(mesh_, colours_, p, camera_, background_);
   }
+  // Moves a_ closer (1 cm ~ 8.5 pixels) and renders it with a dark lip line
+  // `below` pixels under its closed seam (as a 68-point fit leaves it: the
+  // detector's inner-lip points straddle it unevenly). `seam` (optional):
+  // the projected seam. Defined with the lip-line snap tests.
+  cv::Mat CloseSourceWithDarkLipLine(double below, std::vector<cv::Point2d>* seam = nullptr);
   // Pixels of B's face + head whose surface point is visible in A (z-buffer
   // ground truth at full resolution), eroded away from silhouettes.
   cv::Mat VisibleInBoth(const FaceParams& b) const {
@@ -511,6 +516,15 @@ void DrawDarkLipLine(const std::vector<cv::Point2d>& seam, double below, cv::Mat
   }
 }
 
+cv::Mat SyntheticHeadTest::CloseSourceWithDarkLipLine(double below, std::vector<cv::Point2d>* seam) {
+  a_.pose.translation = Eigen::Vector3d(0, 1, 45);
+  cv::Mat source = Render(a_);
+  const std::vector<cv::Point2d> projected = ProjectedSeam(a_, camera_);
+  DrawDarkLipLine(projected, below, &source);
+  if (seam != nullptr) *seam = projected;
+  return source;
+}
+
 // Mean full-image row of the shaded mouth interior.
 double MouthInteriorRow(const WarpDebug& debug, const Camera& camera) {
   const double scale = debug.crop_camera.focal / camera.focal;
@@ -552,13 +566,10 @@ double DarkestLumaBelowTheOpening(const cv::Mat& out, const WarpDebug& debug, co
 }
 
 TEST_F(SyntheticHeadTest, LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine) {
-  a_.pose.translation = Eigen::Vector3d(0, 1, 45);  // Closer: 1 cm ~ 8.5 pixels.
-  cv::Mat source = Render(a_);
-  // A dark lip line 2 pixels below the model's closed seam, as a 68-point
-  // fit leaves it (the detector's inner-lip points straddle it unevenly).
-  const std::vector<cv::Point2d> seam = ProjectedSeam(a_, camera_);
+  // A dark lip line 2 pixels below the model's closed seam.
   constexpr double kBelow = 2.0;
-  DrawDarkLipLine(seam, kBelow, &source);
+  std::vector<cv::Point2d> seam;
+  const cv::Mat source = CloseSourceWithDarkLipLine(kBelow, &seam);
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
   // The snap is on by default. The crop is centred (crop_raise 0): at this
   // scale (the crop 0.5 x the image) what rows 2-5 below the opening show
@@ -595,10 +606,7 @@ TEST_F(SyntheticHeadTest, LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine) {
 }
 
 TEST_F(SyntheticHeadTest, LipLineSnapMovesTheTargetsLipsOnlyWhileTheyAreNoMoreOpenThanTheSources) {
-  a_.pose.translation = Eigen::Vector3d(0, 1, 45);
-  cv::Mat source = Render(a_);
-  const std::vector<cv::Point2d> seam = ProjectedSeam(a_, camera_);
-  DrawDarkLipLine(seam, 2.0, &source);
+  const cv::Mat source = CloseSourceWithDarkLipLine(2.0);
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
   // Centred crop: see LipLineSnapOpensTheMouthAtTheSourcesDarkLipLine.
   const FaceWarper snapping = FaceWarper::Create(Model(), {.crop_raise = 0.0});
@@ -631,10 +639,7 @@ TEST_F(SyntheticHeadTest, LipLineSnapMovesTheTargetsLipsOnlyWhileTheyAreNoMoreOp
 }
 
 TEST_F(SyntheticHeadTest, LipLineSnapMovesAnEditedTargetsLipsWithTheSourcesAtAnyOpening) {
-  a_.pose.translation = Eigen::Vector3d(0, 1, 45);
-  cv::Mat source = Render(a_);
-  const std::vector<cv::Point2d> seam = ProjectedSeam(a_, camera_);
-  DrawDarkLipLine(seam, 3.0, &source);
+  const cv::Mat source = CloseSourceWithDarkLipLine(3.0);
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
   const FaceWarper snapping = FaceWarper::Create(Model(), {.crop_raise = 0.0});
   // An edit of the source's fit that opens the mouth wide: its lips carry
@@ -875,7 +880,9 @@ TEST_F(SyntheticHeadTest, HairAboveTheHeadMovesWithTheSkull) {
     // Far from the head (outside the crop) nothing moves.
     cv::Mat far(source.size(), CV_8U, cv::Scalar(255));
     far(debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows)).setTo(0);
-    if (cv::countNonZero(far) > 0) EXPECT_EQ(MaskedMae(out, source, far), 0.0);
+    if (cv::countNonZero(far) > 0) {
+      EXPECT_EQ(MaskedMae(out, source, far), 0.0);
+    }
     // And the displacement fades to zero at the crop's border.
     const cv::Mat d = debug.displacement;
     double border = 0.0;
