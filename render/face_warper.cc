@@ -246,10 +246,10 @@ constexpr float kLidEyeballFillFrom = 0.7f;
 // image pixel in each direction (the paste-back's bilinear lookup then
 // averages them: anti-aliased edges).
 constexpr double kSupersampleSlack = 0.25;
+constexpr double kCellsPerImagePixel = 2.0;
 // Model-space z (cm) of the front teeth: the mouth interior darkens with depth
 // behind it (the tongue is near 6 cm, the throat near 1 cm).
 constexpr float kFrontTeethZ = 10.5f;
-constexpr double kCellsPerImagePixel = 2.0;
 // The lower lid's share fades in over closures [kLidFillFrom, 1]: a
 // half-closed eye is left as the warp draws it.
 constexpr float kLidFillFrom = 0.5f;
@@ -971,7 +971,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         const float w1 = bary[2 * u], w2 = bary[2 * u + 1], w0 = 1.f - w1 - w2;
         // Darker with model-space depth behind the front teeth (kFrontTeethZ).
         const float z_model = w0 * tgt_model(t[0], 2) + w1 * tgt_model(t[1], 2) + w2 * tgt_model(t[2], 2);
-        const float falloff = 0.2f + 0.8f * std::exp(-std::max(0.f, kFrontTeethZ - z_model) / 7.f);
+        const float behind_front = std::max(0.f, kFrontTeethZ - z_model);  // cm.
+        const float falloff = 0.2f + 0.8f * std::exp(-behind_front / 7.f);
         float shade = light * falloff;
         // |cos| of the angle between the triangle's normal and the view ray
         // (Lambert with the light at the camera).
@@ -988,9 +989,9 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         if (!(options_.mouth_recess_occlusion > 0.f)) shade *= 0.55f + 0.45f * view_cos();
         if (teeth && options_.teeth_relief > 0.f) shade *= 1.f - options_.teeth_relief + options_.teeth_relief * view_cos();
         if (teeth && options_.teeth_depth_falloff_cm > 0.f) {
-          shade *= std::exp(-std::max(0.f, kFrontTeethZ - z_model) / options_.teeth_depth_falloff_cm);
+          shade *= std::exp(-behind_front / options_.teeth_depth_falloff_cm);
         }
-        const cv::Vec3f base = part == Part::kTeeth          ? options_.teeth_rgb
+        const cv::Vec3f base = teeth                          ? options_.teeth_rgb
                                : part == Part::kGumsAndTongue ? options_.gums_rgb
                                                               : options_.socket_rgb;
         const float o = openness.at<float>(v, u);
