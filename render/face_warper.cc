@@ -182,6 +182,15 @@ LipLine FindLipLine(const cv::Mat& rgb, const std::array<cv::Point2f, 5>& seam_p
   return line;
 }
 
+// A target triangle as a fold cell's candidate (WarpOptions::
+// exact_fold_edges): its barycentric weights as planes over image pixels
+// (w1 = a1 x + b1 y + c1, w2 likewise), its corners' inverse depths, its id.
+struct FoldTriangle {
+  double a1, b1, c1, a2, b2, c2;
+  double inv_z[3];
+  int32_t id;
+};
+
 // Per-thread working memory of Warp: after the first frame, a warp of the
 // same crop size allocates nothing but its output (large per-frame
 // allocations cost page faults that were ~20% of the warp's time). The
@@ -222,6 +231,12 @@ struct WarpScratch {
   std::vector<int> gen_col0;  // Full-resolution columns: grid columns and weight.
   std::vector<float> gen_col_a;
   cv::Mat disp, known, classes, generated, alpha, map, sampled, openness, strip_map;
+  cv::Mat fold;  // CV_8U per crop cell: mapped per image pixel (WarpOptions::exact_fold_edges).
+  cv::Mat bend;  // CV_8U per crop pixel: the displacement bends there.
+  std::vector<FoldTriangle> fold_triangles;
+  std::vector<uint32_t> fold_vertex_stamp, fold_triangle_stamp;
+  std::vector<Eigen::Vector3d> fold_vertex_px;
+  uint32_t fold_warp_stamp = 0, fold_cell_stamp = 0;
   std::vector<int> col0, col1;  // Full-resolution columns: crop columns, weight and
   std::vector<float> col_a;     // distance to the square's side, and whether the
   std::vector<double> edge_x, fe_x;  // generated layer covers them.
@@ -247,6 +262,31 @@ constexpr float kLidEyeballFillFrom = 0.7f;
 // averages them: anti-aliased edges).
 constexpr double kSupersampleSlack = 0.25;
 constexpr double kCellsPerImagePixel = 2.0;
+// A crop pixel where the displacement's second difference along x or y
+// exceeds this (image pixels) bends; the cells around it are folds
+// (WarpOptions::exact_fold_edges). Bilinear interpolation's error in a cell
+// is about an eighth of it.
+constexpr float kFoldBendPx = 1.f;
+// Samples per image pixel and axis there.
+constexpr int kFoldSubsamples = 2;
+
+// Adds the bilinear sample of `image` (CV_8UC3) at (x, y) to sum[3]; edges
+// replicated, as cv::remap's BORDER_REPLICATE.
+void AddBilinear(const cv::Mat& image, float x, float y, float sum[3]) {
+  x = std::clamp(x, 0.f, image.cols - 1.f);
+  y = std::clamp(y, 0.f, image.rows - 1.f);
+  const int x0 = std::max(0, std::min(static_cast<int>(x), image.cols - 2));
+  const int y0 = std::max(0, std::min(static_cast<int>(y), image.rows - 2));
+  const int x1 = std::min(x0 + 1, image.cols - 1), y1 = std::min(y0 + 1, image.rows - 1);
+  const float ax = x - x0, ay = y - y0;
+  const cv::Vec3b* r0 = image.ptr<cv::Vec3b>(y0);
+  const cv::Vec3b* r1 = image.ptr<cv::Vec3b>(y1);
+  for (int k = 0; k < 3; ++k) {
+    const float top = r0[x0][k] + ax * (r0[x1][k] - r0[x0][k]);
+    const float bottom = r1[x0][k] + ax * (r1[x1][k] - r1[x0][k]);
+    sum[k] += top + ay * (bottom - top);
+  }
+}
 // Model-space z (cm) of the front teeth: the mouth interior darkens with depth
 // behind it (the tongue is near 6 cm, the throat near 1 cm).
 constexpr float kFrontTeethZ = 10.5f;
@@ -429,6 +469,21 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   EyeVertices eyes = FindEyeVertices(model, mesh, num_face);
   return FaceWarper(std::move(mesh), options, num_face, num_outer, inner_lip, std::move(eyes), skull,
                     next_warper_id++);
+}
+
+FaceWarper::VertexTriangles FaceWarper::FindVertexTriangles(const PartMesh& mesh) {
+  VertexTriangles out;
+  out.start.assign(mesh.num_vertices() + 1, 0);
+  for (const face3d::Triangle& t : mesh.triangles()) {
+    for (const int v : t) ++out.start[v + 1];
+  }
+  for (int v = 0; v < mesh.num_vertices(); ++v) out.start[v + 1] += out.start[v];
+  out.ids.resize(out.start.back());
+  std::vector<int> next(out.start.begin(), out.start.end() - 1);
+  for (int32_t i = 0; i < mesh.num_triangles(); ++i) {
+    for (const int v : mesh.triangles()[i]) out.ids[next[v]++] = i;
+  }
+  return out;
 }
 
 cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams& source,
@@ -1004,6 +1059,171 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     cv::GaussianBlur(alpha_roi, alpha_roi, cv::Size(2 * gk + 1, 2 * gk + 1), 0.8 * gk);
   }
 
+  // --- Folds (WarpOptions::exact_fold_edges): crop cells (corners (c, r) to
+  // (c + 1, r + 1)) on the target head where the displacement bends.
+  cv::Mat& fold = ws.fold;
+  int num_fold_cells = 0;
+  if (options_.exact_fold_edges && 1.0 / crop.scale > 1.0 + kSupersampleSlack) {
+    // A crop pixel where the displacement bends: its second difference
+    // along x or y exceeds kFoldBendPx (a jump between two neighbours
+    // marks both); bilinear interpolation is exact where it is linear.
+    cv::Mat& bend = ws.bend;
+    bend.create(n, n, CV_8U);
+    bend.setTo(cv::Scalar::all(0));
+    for (int r = 1; r + 1 < n; ++r) {
+      const float* up = disp.ptr<float>(r - 1);
+      const float* d = disp.ptr<float>(r);
+      const float* down = disp.ptr<float>(r + 1);
+      const int32_t* tri = tgt_buf.triangle.ptr<int32_t>(r);
+      uint8_t* b = bend.ptr<uint8_t>(r);
+      for (int c = 1; c + 1 < n; ++c) {
+        if (tri[c] < 0 && tri[c - 1] < 0 && tri[c + 1] < 0) continue;  // Off the head: the membrane.
+        for (int k = 0; k < 2; ++k) {
+          const float dd = 2.f * d[2 * c + k];
+          if (std::abs(d[2 * c - 2 + k] + d[2 * c + 2 + k] - dd) > kFoldBendPx ||
+              std::abs(up[2 * c + k] + down[2 * c + k] - dd) > kFoldBendPx) {
+            b[c] = 1;
+          }
+        }
+      }
+    }
+    fold.create(n, n, CV_8U);
+    fold.setTo(cv::Scalar::all(0));
+    for (int r = 0; r + 1 < n; ++r) {
+      const uint8_t* b0 = bend.ptr<uint8_t>(r);
+      const uint8_t* b1 = bend.ptr<uint8_t>(r + 1);
+      uint8_t* fr = fold.ptr<uint8_t>(r);
+      for (int c = 0; c + 1 < n; ++c) {
+        if (b0[c] | b0[c + 1] | b1[c] | b1[c + 1]) {
+          fr[c] = 1;
+          ++num_fold_cells;
+        }
+      }
+    }
+  }
+  // Fold cells: each image pixel is the mean of kFoldSubsamples^2 samples
+  // at the exact mapping of the nearest target triangle that covers them,
+  // among those rendered at the cell's corners and those sharing a vertex
+  // with them (perspective-correct barycentrics, as the rasteriser's). The
+  // candidates of the current cell:
+  std::vector<FoldTriangle>& fold_tris = ws.fold_triangles;
+  // Target vertices projected to the image on first use, and the triangles
+  // gathered for the current cell, by stamp (no clearing per call).
+  std::vector<uint32_t>& vertex_stamp = ws.fold_vertex_stamp;
+  std::vector<uint32_t>& triangle_stamp = ws.fold_triangle_stamp;
+  std::vector<Eigen::Vector3d>& vertex_px = ws.fold_vertex_px;  // x, y, 1 / depth.
+  if (num_fold_cells > 0) {
+    vertex_stamp.resize(mesh_.num_vertices(), 0);
+    triangle_stamp.resize(mesh_.num_triangles(), 0);
+    vertex_px.resize(mesh_.num_vertices());
+    if (++ws.fold_warp_stamp == 0) {  // Wrapped: start afresh.
+      std::fill(vertex_stamp.begin(), vertex_stamp.end(), 0);
+      ws.fold_warp_stamp = 1;
+    }
+  }
+  const auto projected = [&](int v) -> const Eigen::Vector3d& {
+    if (vertex_stamp[v] != ws.fold_warp_stamp) {
+      vertex_stamp[v] = ws.fold_warp_stamp;
+      const Eigen::RowVector3f p = tgt_cam.row(v);
+      const double inv_z = p.z() > 1e-3f ? 1.0 / p.z() : 0.0;  // 0: behind the camera.
+      vertex_px[v] = Eigen::Vector3d(f * p.x() * inv_z + camera.cx, f * p.y() * inv_z + camera.cy, inv_z);
+    }
+    return vertex_px[v];
+  };
+  // The candidates of cell (c0, r0) whose box meets [x0, x1] x [y0, y1].
+  const auto gather_fold_triangles = [&](int c0, int r0, double x0, double y0, double x1, double y1) {
+    if (++ws.fold_cell_stamp == 0) {  // Wrapped: start afresh.
+      std::fill(triangle_stamp.begin(), triangle_stamp.end(), 0);
+      ws.fold_cell_stamp = 1;
+    }
+    const uint32_t stamp = ws.fold_cell_stamp;
+    fold_tris.clear();
+    for (int r = r0; r <= std::min(r0 + 1, n - 1); ++r) {
+      for (int c = c0; c <= std::min(c0 + 1, n - 1); ++c) {
+        const int32_t rendered = tgt_buf.triangle.at<int32_t>(r, c);
+        if (rendered < 0) continue;
+        for (const int corner : mesh_.triangles()[rendered]) {
+          for (int i = vertex_triangles_.start[corner]; i < vertex_triangles_.start[corner + 1]; ++i) {
+            const int32_t id = vertex_triangles_.ids[i];
+            if (triangle_stamp[id] == stamp) continue;
+            triangle_stamp[id] = stamp;
+            const face3d::Triangle& t = mesh_.triangles()[id];
+            const Eigen::Vector3d& p0 = projected(t[0]);
+            const Eigen::Vector3d& p1 = projected(t[1]);
+            const Eigen::Vector3d& p2 = projected(t[2]);
+            if (p0.z() == 0.0 || p1.z() == 0.0 || p2.z() == 0.0 ||
+                std::max({p0.x(), p1.x(), p2.x()}) < x0 || std::min({p0.x(), p1.x(), p2.x()}) > x1 ||
+                std::max({p0.y(), p1.y(), p2.y()}) < y0 || std::min({p0.y(), p1.y(), p2.y()}) > y1) {
+              continue;
+            }
+            const double ex1 = p1.x() - p0.x(), ey1 = p1.y() - p0.y(), ex2 = p2.x() - p0.x(), ey2 = p2.y() - p0.y();
+            const double area = ex1 * ey2 - ey1 * ex2;
+            if (std::abs(area) < 1e-9) continue;
+            const double inv_area = 1.0 / area;
+            fold_tris.push_back({.a1 = ey2 * inv_area,
+                                 .b1 = -ex2 * inv_area,
+                                 .c1 = (p0.y() * ex2 - p0.x() * ey2) * inv_area,
+                                 .a2 = -ey1 * inv_area,
+                                 .b2 = ex1 * inv_area,
+                                 .c2 = (p0.x() * ey1 - p0.y() * ex1) * inv_area,
+                                 .inv_z = {p0.z(), p1.z(), p2.z()},
+                                 .id = id});
+          }
+        }
+      }
+    }
+  };
+  // Adds the sample at image point (x, y) of cell (c0, r0) (ax, ay: its
+  // position in the cell) to sum[3].
+  const auto add_fold_sample = [&](double x, double y, int c0, int r0, float ax, float ay, float sum[3]) {
+    const FoldTriangle* best = nullptr;
+    double best_inv_z = 0.0, best_w1 = 0.0, best_w2 = 0.0;
+    for (const FoldTriangle& t : fold_tris) {
+      constexpr double kEdge = -1e-6;  // Points on a shared edge belong to both triangles.
+      const double w1 = t.a1 * x + t.b1 * y + t.c1, w2 = t.a2 * x + t.b2 * y + t.c2, w0 = 1.0 - w1 - w2;
+      if (w0 < kEdge || w1 < kEdge || w2 < kEdge) continue;
+      const double iz = w0 * t.inv_z[0] + w1 * t.inv_z[1] + w2 * t.inv_z[2];  // 1 / depth.
+      if (iz > best_inv_z) {
+        best = &t;
+        best_inv_z = iz;
+        best_w1 = w1 * t.inv_z[1] / iz;
+        best_w2 = w2 * t.inv_z[2] / iz;
+      }
+    }
+    if (best != nullptr) {
+      const SurfacePoint sp = classify(best->id, static_cast<float>(best_w1), static_cast<float>(best_w2));
+      if (sp.cls == kSampled) {
+        AddBilinear(src, static_cast<float>(sp.sx), static_cast<float>(sp.sy), sum);
+        return;
+      }
+    }
+    // Not on the target head (no triangle covers it), or on a point the
+    // source does not show (under the generated layer, which shows through
+    // at its soft edge): the displacement of the corners off the head, or
+    // of the visible ones, bilinear and renormalised; else the nearest
+    // corner's.
+    const uint8_t wanted = best == nullptr ? kOffMesh : kSampled;
+    const int c1 = std::min(c0 + 1, n - 1), r1 = std::min(r0 + 1, n - 1);
+    const int cs[4] = {c0, c1, c0, c1}, rs[4] = {r0, r0, r1, r1};
+    const float weights[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
+    float total = 0.f, dx = 0.f, dy = 0.f;
+    for (int k = 0; k < 4; ++k) {
+      if (classes.at<uint8_t>(rs[k], cs[k]) != wanted) continue;
+      const cv::Vec2f d = disp.at<cv::Vec2f>(rs[k], cs[k]);
+      total += weights[k];
+      dx += weights[k] * d[0];
+      dy += weights[k] * d[1];
+    }
+    if (!(total > 0.f)) {
+      const int k = (ax < 0.5f ? 0 : 1) + (ay < 0.5f ? 0 : 2);
+      const cv::Vec2f d = disp.at<cv::Vec2f>(rs[k], cs[k]);
+      total = 1.f;
+      dx = d[0];
+      dy = d[1];
+    }
+    AddBilinear(src, static_cast<float>(x + dx / total), static_cast<float>(y + dy / total), sum);
+  };
+
   // --- Full resolution, in strips of rows: the displacement (bilinear from
   // the crop) applied to the source (remapped straight into the output), then
   // the generated layer blended in and the feathered border of the square
@@ -1129,6 +1349,49 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     cv::Mat warped = out(cv::Rect(roi.x, roi.y + strip, roi.width, rows));
     cv::remap(src, warped, strip_map.rowRange(0, rows), cv::noArray(), cv::INTER_LINEAR,
               cv::BORDER_REPLICATE);
+    // Fold cells (see add_fold_sample), one cell's pixels in this strip at a
+    // time: the crop row of a full row, and the crop column of a full column
+    // (col0), are non-decreasing.
+    const auto crop_row = [&](int full_y) {
+      return static_cast<int>(std::clamp((full_y - crop.rect.y + 0.5) * crop.scale - 0.5, 0.0, n - 1.0));
+    };
+    for (int y = 0; num_fold_cells > 0 && y < rows;) {
+      const int r0 = crop_row(roi.y + strip + y);
+      int y_end = y + 1;
+      while (y_end < rows && crop_row(roi.y + strip + y_end) == r0) ++y_end;
+      const uint8_t* fr = fold.ptr<uint8_t>(r0);
+      for (int x = 0; x < roi.width;) {
+        const int c0 = col0[x];
+        int x_end = x + 1;
+        while (x_end < roi.width && col0[x_end] == c0) ++x_end;
+        if (fr[c0]) {
+          gather_fold_triangles(c0, r0, col_x[x] - 0.5, roi.y + strip + y - 0.5, col_x[x_end - 1] + 0.5,
+                                roi.y + strip + y_end - 0.5);
+          for (int yy = y; yy < y_end; ++yy) {
+            const int full_y = roi.y + strip + yy;
+            cv::Vec3b* o = out.ptr<cv::Vec3b>(full_y) + roi.x;
+            for (int xx = x; xx < x_end; ++xx) {
+              float sum[3] = {0.f, 0.f, 0.f};
+              for (int j = 0; j < kFoldSubsamples; ++j) {
+                const double sub_y = full_y + (j + 0.5) / kFoldSubsamples - 0.5;
+                const float ay = static_cast<float>(
+                    std::clamp((sub_y - crop.rect.y + 0.5) * crop.scale - 0.5 - r0, 0.0, 1.0));
+                for (int i = 0; i < kFoldSubsamples; ++i) {
+                  const double sub_x = col_x[xx] + (i + 0.5) / kFoldSubsamples - 0.5;
+                  const float ax = static_cast<float>(
+                      std::clamp((sub_x - crop.rect.x + 0.5) * crop.scale - 0.5 - c0, 0.0, 1.0));
+                  add_fold_sample(sub_x, sub_y, c0, r0, ax, ay, sum);
+                }
+              }
+              constexpr float kInvSamples = 1.f / (kFoldSubsamples * kFoldSubsamples);
+              for (int k = 0; k < 3; ++k) o[xx][k] = cv::saturate_cast<uint8_t>(sum[k] * kInvSamples);
+            }
+          }
+        }
+        x = x_end;
+      }
+      y = y_end;
+    }
     for (int y = 0; y < rows; ++y) {
       const int full_y = roi.y + strip + y;
       const int ly = full_y - crop.rect.y;
@@ -1205,6 +1468,7 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     debug->lip_line_shift_px = lip_shift_px;
     debug->lip_line_target_weight = target_weight;
     debug->generated_grid = alpha.empty() ? 0 : gk;
+    debug->fold_mask = num_fold_cells > 0 ? cv::Mat(fold * 255) : cv::Mat();
     debug->lid_fill = lid_fill ? lid_fill_map.clone() : cv::Mat();
     debug->eye_closure = closure;
   }

@@ -73,6 +73,23 @@ struct WarpOptions {
   // +4 ms with the jaw open, +17 ms with a 20 deg turn's hidden cheek
   // (tools/bench, BM_RenderWarpCrop256).
   int generated_supersample = 1;
+  // Folds at the image's resolution: where the target surface folds over
+  // itself (a dropped jaw over the neck, a turned nose over the cheek) the
+  // displacement jumps between neighbouring crop pixels; interpolated
+  // bilinearly, as everywhere else, it samples the source between the two
+  // surfaces (a dark seam along the jaw) on an edge that steps at the crop's
+  // pixels, which shows on a large portrait. With this on, while the crop is
+  // more than 1.25x coarser than the image, the image pixels of the crop
+  // cells where the displacement bends (second difference above 1 image
+  // pixel) are each the mean of 2 x 2 samples at the exact mapping of the
+  // nearest target triangle that covers them (among those rendered at the
+  // cell's corners and their neighbours): the edge runs along the mesh,
+  // anti-aliased at the image's resolution. Default false (the real-time
+  // path; `faceanime edit` and `eval-expression sheet` turn it on). Cost on
+  // the 512-px astronaut (tools/bench, BM_RenderWarpCrop256ExactFolds):
+  // about +2 ms with the jaw open (339 fold cells), +6 ms with a 20 deg
+  // turn (1718).
+  bool exact_fold_edges = false;
   // Shade the mouth interior where the source does not show it (default true).
   bool render_mouth_interior = true;
   // Fill skin the source does not show from visible neighbours (default true).
@@ -248,6 +265,10 @@ struct WarpDebug {
   float lip_line_target_weight = 0.f;  // Share of that shift the target mesh took, [0, 1].
   int generated_grid = 0;  // Grid cells per crop pixel of the generated layer (0: no layer;
                            // WarpOptions::generated_supersample).
+  // CV_8U: 255 on the crop cells whose image pixels were mapped exactly
+  // (WarpOptions::exact_fold_edges; cell (c, r) spans crop pixels c to c + 1
+  // and r to r + 1); empty when there were none.
+  cv::Mat fold_mask;
 };
 
 class FaceWarper {
@@ -290,10 +311,19 @@ class FaceWarper {
   };
   static EyeVertices FindEyeVertices(const face3d::MorphableModel& model, const PartMesh& mesh,
                                      int num_face_vertices);
+  // The triangles around each mesh vertex: those of vertex v are
+  // ids[start[v]] .. ids[start[v + 1] - 1] (WarpOptions::exact_fold_edges
+  // looks for the triangle covering an image pixel near the rendered ones).
+  struct VertexTriangles {
+    std::vector<int> start;
+    std::vector<int32_t> ids;
+  };
+  static VertexTriangles FindVertexTriangles(const PartMesh& mesh);
   FaceWarper(PartMesh mesh, const WarpOptions& options, int num_face_vertices,
              int num_outer_triangles, std::array<int, 8> inner_lip, EyeVertices eyes, SkullVertices skull,
              uint64_t id)
-      : mesh_(std::move(mesh)),
+      : vertex_triangles_(FindVertexTriangles(mesh)),
+        mesh_(std::move(mesh)),
         options_(options),
         num_face_vertices_(num_face_vertices),
         num_outer_triangles_(num_outer_triangles),
@@ -301,6 +331,7 @@ class FaceWarper {
         eyes_(std::move(eyes)),
         skull_(skull),
         id_(id) {}
+  VertexTriangles vertex_triangles_;
   PartMesh mesh_;
   WarpOptions options_;
   int num_face_vertices_;    // Mesh vertices [0, n) are the face part's.

@@ -721,6 +721,71 @@ TEST_F(SyntheticHeadTest, SupersampledGeneratedLayerDrawsTheOpeningAtTheImagesRe
   EXPECT_EQ(MaskedMae(super, coarse, ~layer), 0.0);
 }
 
+// A dropped jaw folds the chin over the neck: the displacement jumps there.
+// On a crop much coarser than the image, interpolating it bilinearly drew a
+// dark seam on an edge that stepped at the crop's pixels; mapped per image
+// pixel the edge matches a warp whose crop is finer than the image, and
+// nothing changes outside the fold cells.
+TEST_F(SyntheticHeadTest, FoldsAreMappedAtTheImagesResolution) {
+  a_.pose.translation.z() = 40.0;  // Closer: a large face in the image.
+  FaceParams b = a_;
+  b.expression[Model().ExpressionIndex("jawOpen")] = 0.8;
+  const cv::Mat source = Render(a_);
+  const ImageView view = ViewOf(source, PixelFormat::kRgb);
+  WarpDebug fine_debug, off_debug, on_debug;
+  const cv::Mat fine = FaceWarper::Create(Model(), {.crop_size = 1024, .exact_fold_edges = true})
+                           .Warp(view, a_, b, camera_, &fine_debug);
+  const cv::Mat off = FaceWarper::Create(Model(), {.crop_size = 96}).Warp(view, a_, b, camera_, &off_debug);
+  const cv::Mat on = FaceWarper::Create(Model(), {.crop_size = 96, .exact_fold_edges = true})
+                         .Warp(view, a_, b, camera_, &on_debug);
+  ASSERT_GT(static_cast<double>(on_debug.crop_rect.width) / 96, 3.0);
+  EXPECT_TRUE(fine_debug.fold_mask.empty());  // A crop finer than the image: bilinear is exact enough.
+  EXPECT_TRUE(off_debug.fold_mask.empty());  // Off by default.
+  ASSERT_FALSE(on_debug.fold_mask.empty());
+  // The fold cells in image pixels (cell (c, r) from crop pixel c to c + 1),
+  // less the mouth's generated layer (drawn at the crop's resolution in both).
+  const auto to_image = [&](const cv::Mat& crop_mask, int offset) {
+    cv::Mat up, out(source.size(), CV_8U, cv::Scalar(0));
+    cv::resize(crop_mask, up, on_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
+    const cv::Rect roi = on_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
+    const cv::Rect shifted = (roi + cv::Point(offset, offset)) & cv::Rect(0, 0, source.cols, source.rows);
+    up(shifted - on_debug.crop_rect.tl() - cv::Point(offset, offset)).copyTo(out(shifted));
+    return out;
+  };
+  const int cell = static_cast<int>(std::ceil(static_cast<double>(on_debug.crop_rect.width) / 96));
+  cv::Mat band = to_image(on_debug.fold_mask, cell / 2);
+  cv::Mat layer = to_image(on_debug.hidden_mask, 0);
+  cv::dilate(layer, layer, cv::Mat::ones(4 * cell + 1, 4 * cell + 1, CV_8U));
+  band &= ~layer;
+  // On the head in the fine warp (off it, the membrane is solved at each
+  // crop's own resolution).
+  cv::Mat head(source.size(), CV_8U, cv::Scalar(0)), fine_up;
+  cv::resize(fine_debug.target_mask, fine_up, fine_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
+  const cv::Rect fine_roi = fine_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
+  fine_up(fine_roi - fine_debug.crop_rect.tl()).copyTo(head(fine_roi));
+  cv::erode(head, head, cv::Mat::ones(5, 5, CV_8U));
+  band &= head;
+  // The chin's fold: band pixels below the mouth's layer.
+  cv::Rect layer_box = cv::boundingRect(layer);
+  cv::Mat chin = band.clone();
+  chin(cv::Rect(0, 0, source.cols, layer_box.br().y)).setTo(0);
+  ASSERT_GT(cv::countNonZero(chin), 200);
+  const double off_mae = MaskedMae(off, fine, band), on_mae = MaskedMae(on, fine, band);
+  const double off_chin = MaskedMae(off, fine, chin), on_chin = MaskedMae(on, fine, chin);
+  std::printf("image pixels per crop pixel %.2f; fold pixels %d (chin %d); MAE to the fine crop's warp there: "
+              "bilinear %.2f, per image pixel %.2f (chin %.2f, %.2f)\n",
+              static_cast<double>(on_debug.crop_rect.width) / 96, cv::countNonZero(band), cv::countNonZero(chin),
+              off_mae, on_mae, off_chin, on_chin);
+  EXPECT_LT(on_mae, 0.7 * off_mae);
+  EXPECT_LT(on_chin, 0.7 * off_chin);
+  // Outside the fold cells nothing changes.
+  cv::Mat outside = to_image(on_debug.fold_mask, cell / 2);
+  cv::dilate(outside, outside, cv::Mat::ones(2 * cell + 1, 2 * cell + 1, CV_8U));
+  outside = ~outside;
+  ASSERT_GT(cv::countNonZero(outside), 1000);
+  EXPECT_EQ(MaskedMae(on, off, outside), 0.0);
+}
+
 TEST_F(SyntheticHeadTest, SelfOccludedSkinIsFilledFromVisibleNeighbours) {
   FaceParams b = a_;
   b.pose.rotation = face3d::RotationFromEuler({-30, 0, 0});

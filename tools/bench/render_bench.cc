@@ -81,8 +81,17 @@ void RenderWarpCrop256(benchmark::State& state, const render::WarpOptions& optio
     cv::Mat out = warper.Warp(view, source, target, camera);
     benchmark::DoNotOptimize(out.data);
   }
+  render::WarpDebug debug;
+  warper.Warp(view, source, target, camera, &debug);
+  state.counters["fold_cells"] = debug.fold_mask.empty() ? 0 : cv::countNonZero(debug.fold_mask);
 }
 void BM_RenderWarpCrop256(benchmark::State& state) { RenderWarpCrop256(state, {.crop_size = 256}); }
+// The same with folds mapped per image pixel (WarpOptions::exact_fold_edges,
+// as `faceanime edit`), for A/B in one binary.
+void BM_RenderWarpCrop256ExactFolds(benchmark::State& state) {
+  RenderWarpCrop256(state, {.crop_size = 256, .exact_fold_edges = true});
+}
+BENCHMARK(BM_RenderWarpCrop256ExactFolds)->Arg(0)->Arg(20)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 // The same without the hair's rigid extension and with the crop centred (the
 // warp before 2026-11-22's hair_follows_skull), for A/B in one binary.
 void BM_RenderWarpCrop256MembraneOnly(benchmark::State& state) {

@@ -875,7 +875,7 @@ cv::Mat ExpressionSheet(const fs::path& source, const std::vector<double>& ramp,
   options.source_image = source;
   options.output_crop = crop;
   options.analysis.num_threads = threads;
-  options.warp.generated_supersample = kOfflineGeneratedSupersample;  // As `faceanime edit`.
+  UseOfflineWarp(&options.warp);  // As `faceanime edit`.
   auto retargeter = pipeline::Retargeter::Create(options);
   const auto& control = retargeter->expression_control();
   const face3d::FaceParams& base = retargeter->source().params;

@@ -271,7 +271,7 @@ int RunEdit(const EditArgs& args, bool frames_given) {
   options.source_image = args.source;
   options.output_crop = args.crop;
   options.analysis.num_threads = args.threads;
-  options.warp.generated_supersample = faceanime::cli::kOfflineGeneratedSupersample;
+  faceanime::cli::UseOfflineWarp(&options.warp);
   faceanime::cli::ApplyGeneratorArgs(args.generator, args.threads, options);
   auto retargeter = faceanime::pipeline::Retargeter::Create(options);
   const faceanime::face3d::FaceParams& base = retargeter->source().params;

@@ -13,11 +13,15 @@
 
 namespace faceanime::cli {
 
-// The generated layer's supersampling of the CLI's offline stills (`edit`,
-// `eval-expression sheet`): the mouth interior at the image's resolution,
-// anti-aliased (render::WarpOptions::generated_supersample; the real-time
-// paths keep 1).
-inline constexpr int kOfflineGeneratedSupersample = 4;
+// The warp of the CLI's offline renders (`edit`, `eval-expression sheet`):
+// the mouth interior and the folds (a dropped jaw over the neck) at the
+// image's resolution, anti-aliased (render::WarpOptions::
+// generated_supersample 4 and exact_fold_edges; the real-time paths keep
+// the defaults, 1 and off).
+inline void UseOfflineWarp(render::WarpOptions* warp) {
+  warp->generated_supersample = 4;
+  warp->exact_fold_edges = true;
+}
 
 struct GeneratorArgs {
   std::string generator = "classical";  // classical | neural.
