@@ -51,6 +51,18 @@ cv::Point FullPixelOfCrop(const WarpDebug& debug, const Camera& camera, int x, i
           static_cast<int>(std::lround(debug.crop_rect.y - 0.5 + (y + 0.5) / scale))};
 }
 
+// A crop-resolution mask of `debug` (WarpDebug's) in image pixels of `size`:
+// each crop pixel spread over the image pixels it covers, shifted right and
+// down by `offset` image pixels; 0 outside the crop.
+cv::Mat CropMaskInImage(const cv::Mat& crop_mask, const WarpDebug& debug, cv::Size size, int offset = 0) {
+  cv::Mat up, out(size, CV_8U, cv::Scalar(0));
+  cv::resize(crop_mask, up, debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
+  const cv::Rect image(0, 0, size.width, size.height);
+  const cv::Rect shifted = ((debug.crop_rect & image) + cv::Point(offset, offset)) & image;
+  up(shifted - debug.crop_rect.tl() - cv::Point(offset, offset)).copyTo(out(shifted));
+  return out;
+}
+
 cv::Mat FaceMask(const FaceParams& params, const Camera& camera) {
   const Part parts[] = {Part::kFace};
   const PartMesh mesh = PartMesh::Create(Model(), parts);
@@ -152,6 +164,14 @@ class SyntheticHeadTest : public ::testing::Test {
   // detector's inner-lip points straddle it unevenly). `seam` (optional):
   // the projected seam. Defined with the lip-line snap tests.
   cv::Mat CloseSourceWithDarkLipLine(double below, std::vector<cv::Point2d>* seam = nullptr);
+  // Moves a_ closer (a large face in the image) and returns it with the jaw
+  // open by `jaw` (jawOpen).
+  FaceParams CloseSourceWithJawOpen(double jaw) {
+    a_.pose.translation.z() = 40.0;
+    FaceParams b = a_;
+    b.expression[Model().ExpressionIndex("jawOpen")] = jaw;
+    return b;
+  }
   // Pixels of B's face + head whose surface point is visible in A (z-buffer
   // ground truth at full resolution), eroded away from silhouettes.
   cv::Mat VisibleInBoth(const FaceParams& b) const {
@@ -680,9 +700,7 @@ TEST_F(SyntheticHeadTest, LipLineSnapLeavesAMouthWithoutADarkLineAlone) {
 // image's resolution: closer to the same warp with a crop as fine as the
 // image, around the opening.
 TEST_F(SyntheticHeadTest, SupersampledGeneratedLayerDrawsTheOpeningAtTheImagesResolution) {
-  a_.pose.translation.z() = 40.0;  // Closer: a large face in the image.
-  FaceParams b = a_;
-  b.expression[Model().ExpressionIndex("jawOpen")] = 0.6;
+  const FaceParams b = CloseSourceWithJawOpen(0.6);
   const cv::Mat source = Render(a_);
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
   WarpDebug fine_debug, coarse_debug, super_debug;
@@ -698,11 +716,7 @@ TEST_F(SyntheticHeadTest, SupersampledGeneratedLayerDrawsTheOpeningAtTheImagesRe
   EXPECT_EQ(coarse_debug.generated_grid, 1);  // Off by default.
   EXPECT_GE(super_debug.generated_grid, 4);
   // Around the opening: the fine crop's shaded interior, dilated.
-  cv::Mat mouth(source.size(), CV_8U, cv::Scalar(0));
-  cv::Mat up;
-  cv::resize(fine_debug.mouth_mask, up, fine_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
-  const cv::Rect roi = fine_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
-  up(roi - fine_debug.crop_rect.tl()).copyTo(mouth(roi));
+  cv::Mat mouth = CropMaskInImage(fine_debug.mouth_mask, fine_debug, source.size());
   cv::dilate(mouth, mouth, cv::Mat::ones(7, 7, CV_8U));
   ASSERT_GT(cv::countNonZero(mouth), 500);
   const double coarse_mae = MaskedMae(coarse, fine, mouth), super_mae = MaskedMae(super, fine, mouth);
@@ -711,10 +725,7 @@ TEST_F(SyntheticHeadTest, SupersampledGeneratedLayerDrawsTheOpeningAtTheImagesRe
   EXPECT_LT(super_mae, 0.8 * coarse_mae);
   // Away from the generated layer (the coarse crop's hidden pixels, widened
   // by its 12-pixel box padding) nothing changes.
-  cv::Mat layer(source.size(), CV_8U, cv::Scalar(0));
-  cv::resize(coarse_debug.hidden_mask, up, coarse_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
-  const cv::Rect coarse_roi = coarse_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
-  up(coarse_roi - coarse_debug.crop_rect.tl()).copyTo(layer(coarse_roi));
+  cv::Mat layer = CropMaskInImage(coarse_debug.hidden_mask, coarse_debug, source.size());
   const int reach = 2 * static_cast<int>(std::ceil(13 * image_px_per_crop_px)) + 1;
   cv::dilate(layer, layer, cv::Mat::ones(reach, reach, CV_8U));
   ASSERT_GT(cv::countNonZero(~layer), 1000);
@@ -727,9 +738,7 @@ TEST_F(SyntheticHeadTest, SupersampledGeneratedLayerDrawsTheOpeningAtTheImagesRe
 // pixel the edge matches a warp whose crop is finer than the image, and
 // nothing changes outside the fold cells.
 TEST_F(SyntheticHeadTest, FoldsAreMappedAtTheImagesResolution) {
-  a_.pose.translation.z() = 40.0;  // Closer: a large face in the image.
-  FaceParams b = a_;
-  b.expression[Model().ExpressionIndex("jawOpen")] = 0.8;
+  const FaceParams b = CloseSourceWithJawOpen(0.8);
   const cv::Mat source = Render(a_);
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
   WarpDebug fine_debug, off_debug, on_debug;
@@ -744,25 +753,14 @@ TEST_F(SyntheticHeadTest, FoldsAreMappedAtTheImagesResolution) {
   ASSERT_FALSE(on_debug.fold_mask.empty());
   // The fold cells in image pixels (cell (c, r) from crop pixel c to c + 1),
   // less the mouth's generated layer (drawn at the crop's resolution in both).
-  const auto to_image = [&](const cv::Mat& crop_mask, int offset) {
-    cv::Mat up, out(source.size(), CV_8U, cv::Scalar(0));
-    cv::resize(crop_mask, up, on_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
-    const cv::Rect roi = on_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
-    const cv::Rect shifted = (roi + cv::Point(offset, offset)) & cv::Rect(0, 0, source.cols, source.rows);
-    up(shifted - on_debug.crop_rect.tl() - cv::Point(offset, offset)).copyTo(out(shifted));
-    return out;
-  };
   const int cell = static_cast<int>(std::ceil(static_cast<double>(on_debug.crop_rect.width) / 96));
-  cv::Mat band = to_image(on_debug.fold_mask, cell / 2);
-  cv::Mat layer = to_image(on_debug.hidden_mask, 0);
+  cv::Mat band = CropMaskInImage(on_debug.fold_mask, on_debug, source.size(), cell / 2);
+  cv::Mat layer = CropMaskInImage(on_debug.hidden_mask, on_debug, source.size());
   cv::dilate(layer, layer, cv::Mat::ones(4 * cell + 1, 4 * cell + 1, CV_8U));
   band &= ~layer;
   // On the head in the fine warp (off it, the membrane is solved at each
   // crop's own resolution).
-  cv::Mat head(source.size(), CV_8U, cv::Scalar(0)), fine_up;
-  cv::resize(fine_debug.target_mask, fine_up, fine_debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
-  const cv::Rect fine_roi = fine_debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
-  fine_up(fine_roi - fine_debug.crop_rect.tl()).copyTo(head(fine_roi));
+  cv::Mat head = CropMaskInImage(fine_debug.target_mask, fine_debug, source.size());
   cv::erode(head, head, cv::Mat::ones(5, 5, CV_8U));
   band &= head;
   // The chin's fold: band pixels below the mouth's layer.
@@ -779,7 +777,7 @@ TEST_F(SyntheticHeadTest, FoldsAreMappedAtTheImagesResolution) {
   EXPECT_LT(on_mae, 0.7 * off_mae);
   EXPECT_LT(on_chin, 0.7 * off_chin);
   // Outside the fold cells nothing changes.
-  cv::Mat outside = to_image(on_debug.fold_mask, cell / 2);
+  cv::Mat outside = CropMaskInImage(on_debug.fold_mask, on_debug, source.size(), cell / 2);
   cv::dilate(outside, outside, cv::Mat::ones(2 * cell + 1, 2 * cell + 1, CV_8U));
   outside = ~outside;
   ASSERT_GT(cv::countNonZero(outside), 1000);
@@ -798,11 +796,7 @@ TEST_F(SyntheticHeadTest, SelfOccludedSkinIsFilledFromVisibleNeighbours) {
       FaceWarper::Create(Model(), {.fill_occluded = false}).Warp(ViewOf(source, PixelFormat::kRgb), a_, b, camera_);
   const cv::Mat hidden_crop = debug.hidden_mask & ~debug.mouth_mask;
   ASSERT_GT(cv::countNonZero(hidden_crop), 100);
-  cv::Mat hidden;
-  cv::resize(hidden_crop, hidden, debug.crop_rect.size(), 0, 0, cv::INTER_NEAREST);
-  cv::Mat hidden_full(source.size(), CV_8U, cv::Scalar(0));
-  const cv::Rect roi = debug.crop_rect & cv::Rect(0, 0, source.cols, source.rows);
-  hidden(roi - debug.crop_rect.tl()).copyTo(hidden_full(roi));
+  cv::Mat hidden_full = CropMaskInImage(hidden_crop, debug, source.size());
   cv::erode(hidden_full, hidden_full, cv::Mat::ones(3, 3, CV_8U));
   ASSERT_GT(cv::countNonZero(hidden_full), 100);
   // Sampling hidden points picks up whatever hides them; filling from the
