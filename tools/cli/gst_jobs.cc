@@ -265,7 +265,27 @@ std::string RetargetPipelineDescription(const RetargetJob& job, bool with_audio,
   return d;
 }
 
+void SetRetargetProperties(void* faceretarget, const RetargetJob& job) {
+  GObject* retarget = G_OBJECT(faceretarget);
+  const GeneratorArgs& g = job.generator;
+  g_object_set(retarget, "generator", g.generator.c_str(), "model", g.model.c_str(), "device", g.device.c_str(),
+               "neural-region", g.region.c_str(), "neural-trust-error", g.trust_error, "hair-follows-head",
+               static_cast<gboolean>(!g.no_hair_follow), nullptr);
+  g_object_set(retarget, "source", job.source.c_str(), "threads", job.threads, "crop-size", job.crop_size,
+               "transfer-pose", job.motion.transfer_pose, "transfer-expression", job.motion.transfer_expression,
+               "transfer-gaze", job.motion.transfer_gaze, "expression-gain", job.motion.expression_gain, nullptr);
+  gst_util_set_object_arg(retarget, "motion",
+                          job.motion.mode == pipeline::MotionMode::kAbsolute ? "absolute" : "relative");
+}
+
 RetargetReport RunRetarget(const RetargetJob& job) {
+  if (job.generator.open_ramp != GeneratorArgs{}.open_ramp) {
+    char default_ramp[32];
+    std::snprintf(default_ramp, sizeof(default_ramp), "%g", GeneratorArgs{}.open_ramp);
+    throw JobError(std::string("retarget: --neural-open-ramp is not available here (the faceretarget element has "
+                               "no such property and uses the default, ") +
+                   default_ramp + "); leave it out, or use animate, predict or eval");
+  }
   InitGstreamer();
   const bool is_camera = job.driving.rfind("/dev/video", 0) == 0;
   MediaInfo media;
@@ -314,16 +334,7 @@ RetargetReport RunRetarget(const RetargetJob& job) {
   GstElement* fit = gst_bin_get_by_name(GST_BIN(state.video_branch), "fit");
   GstElement* retarget = gst_bin_get_by_name(GST_BIN(state.video_branch), "retarget");
   g_object_set(fit, "threads", job.threads, nullptr);
-  g_object_set(retarget, "generator", job.generator.generator.c_str(), "model", job.generator.model.c_str(),
-               "device", job.generator.device.c_str(), nullptr);
-  g_object_set(retarget, "source", job.source.c_str(), "threads", job.threads, "crop-size", job.crop_size,
-               "transfer-pose", job.motion.transfer_pose, "transfer-expression", job.motion.transfer_expression,
-               "transfer-gaze", job.motion.transfer_gaze, "expression-gain", job.motion.expression_gain, nullptr);
-  GValue mode = G_VALUE_INIT;
-  g_value_init(&mode, G_TYPE_STRING);
-  g_value_set_string(&mode, job.motion.mode == pipeline::MotionMode::kAbsolute ? "absolute" : "relative");
-  gst_util_set_object_arg(G_OBJECT(retarget), "motion", g_value_get_string(&mode));
-  g_value_unset(&mode);
+  SetRetargetProperties(retarget, job);
   GstPad* counted = gst_element_get_static_pad(retarget, "src");
   gst_pad_add_probe(counted, GST_PAD_PROBE_TYPE_BUFFER, CountFrames, &state, nullptr);
   gst_object_unref(counted);

@@ -61,7 +61,7 @@ struct RetargetJob {
   bool audio = true;              // Mux the driver's audio when it has some.
   pipeline::MotionTransferOptions motion;
   int crop_size = 0;              // faceretarget crop-size.
-  GeneratorArgs generator;        // faceretarget generator, model, device.
+  GeneratorArgs generator;        // faceretarget's generator properties (SetRetargetProperties).
   int threads = 1;
   bool quiet = false;
 };
@@ -73,7 +73,14 @@ struct RetargetReport {
 };
 
 // Runs the retargeting pipeline to completion (a camera runs until SIGINT).
+// Throws JobError for a GeneratorArgs field faceretarget has no property for
+// (a --neural-open-ramp other than the default).
 RetargetReport RunRetarget(const RetargetJob& job);
+
+// Sets `job`'s portrait, motion, crop, threads and generator options
+// (generator, model, device, neural-region, neural-trust-error,
+// hair-follows-head) on a faceretarget element (a GstElement*).
+void SetRetargetProperties(void* faceretarget, const RetargetJob& job);
 
 // The gst-launch-1.0 description RunRetarget uses (also printed by --dry-run).
 std::string RetargetPipelineDescription(const RetargetJob& job, bool with_audio, bool is_camera);
