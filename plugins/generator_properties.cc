@@ -4,36 +4,41 @@
 
 namespace faceanime::plugins {
 
-void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint prop_model, guint prop_device,
-                                guint prop_region, guint prop_trust_error, guint prop_hair_follows_head,
-                                GParamFlags flags) {
+void InstallGeneratorProperties(GObjectClass* klass, const GeneratorPropertyIds& ids, GParamFlags flags) {
   g_object_class_install_property(
-      klass, prop_generator,
+      klass, ids.generator,
       g_param_spec_string("generator", "Generator",
                           "Image generator: classical (the 3D-guided warp) or neural (the warp refined by the "
                           "prior-guided network on the face crop; needs 'model'; a missing model file falls back "
                           "to classical with a warning, a corrupt one is an error)",
                           "classical", flags));
   g_object_class_install_property(
-      klass, prop_model,
+      klass, ids.model,
       g_param_spec_string("model", "Neural model",
                           "generator=neural: the generator file (pgfg_train's RUN/checkpoint/generator.pt); empty: "
                           "$FACEANIME_GENERATOR, else $FACEANIME_DATA/pgfg_128.pt when it exists, else the "
                           "committed assets/pgfg/pgfg_128.pt",
                           "", flags));
   g_object_class_install_property(
-      klass, prop_device,
+      klass, ids.device,
       g_param_spec_string("device", "Device", "generator=neural: cpu or cuda (cuda needs a CUDA LibTorch)", "cpu",
                           flags));
   g_object_class_install_property(
-      klass, prop_region,
+      klass, ids.region,
       g_param_spec_string("neural-region", "Neural region",
                           "generator=neural: where the network may change the warp: mouth (around the target's "
                           "lips only, and only while they part wider than the portrait's; eyes, skin and identity "
                           "stay the classical warp's) or face (the whole face crop)",
                           "mouth", flags));
   g_object_class_install_property(
-      klass, prop_trust_error,
+      klass, ids.open_ramp,
+      g_param_spec_double("neural-open-ramp", "Neural open ramp",
+                          "generator=neural, neural-region=mouth: the network's weight is 0 while the target's lips "
+                          "part no more than the portrait's (the warp alone) and reaches 1 when they part this "
+                          "fraction of the mouth width more; 0: always 1",
+                          0.0, 1.0, pipeline::RetargeterOptions{}.neural_open_ramp, flags));
+  g_object_class_install_property(
+      klass, ids.trust_error,
       g_param_spec_double("neural-trust-error", "Neural trust error",
                           "generator=neural, neural-region=mouth: the network first renders the portrait unchanged "
                           "and its error there (grey levels, mean over the mouth region) is measured; its weight is "
@@ -43,7 +48,7 @@ void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint
                           "a file without one",
                           -1.0, 255.0, pipeline::RetargeterOptions{}.neural_trust_error, flags));
   g_object_class_install_property(
-      klass, prop_hair_follows_head,
+      klass, ids.hair_follows_head,
       g_param_spec_boolean("hair-follows-head", "Hair follows head",
                            "Classical warp: hair, a bun or a hat near the head (off the face mesh) moves with the "
                            "skull; false: the motion fades from the head's edge (the warp before 2026-11-22), for a "

@@ -1,5 +1,5 @@
 // The image-generator properties (generator, model, device, neural-region,
-// neural-trust-error, hair-follows-head) shared by the
+// neural-open-ramp, neural-trust-error, hair-follows-head) shared by the
 // elements that own a pipeline::Retargeter (faceretarget, faceanimesrc):
 // one definition of their names, defaults and gst-inspect documentation.
 #ifndef FACEANIME_PLUGINS_GENERATOR_PROPERTIES_H_
@@ -9,12 +9,16 @@
 
 namespace faceanime::plugins {
 
-// Installs the four string properties, the double neural-trust-error and the
-// boolean hair-follows-head on `klass` with the given ids and flags (the
-// elements use READWRITE | MUTABLE_READY: read once in start()).
-void InstallGeneratorProperties(GObjectClass* klass, guint prop_generator, guint prop_model, guint prop_device,
-                                guint prop_region, guint prop_trust_error, guint prop_hair_follows_head,
-                                GParamFlags flags);
+// The element's property ids for them.
+struct GeneratorPropertyIds {
+  guint generator, model, device, region, open_ramp, trust_error, hair_follows_head;
+};
+
+// Installs the four string properties, the doubles neural-open-ramp and
+// neural-trust-error and the boolean hair-follows-head on `klass` with the
+// given ids and flags (the elements use READWRITE | MUTABLE_READY: read once
+// in start()).
+void InstallGeneratorProperties(GObjectClass* klass, const GeneratorPropertyIds& ids, GParamFlags flags);
 
 }  // namespace faceanime::plugins
 

@@ -20,7 +20,7 @@ const char* const kFitProperties[] = {"detector", "tiny-landmarks", "min-confide
 const char* const kRetargetProperties[] = {"source",          "motion",    "transfer-pose", "transfer-expression",
                                            "transfer-gaze",   "expression-gain", "crop-size", "threads", "au", "expression",
                                            "expression-strength", "expression-mode", "generator", "model", "device", "neural-region",
-                                           "neural-trust-error", "hair-follows-head"};
+                                           "neural-open-ramp", "neural-trust-error", "hair-follows-head"};
 constexpr guint kNumFit = G_N_ELEMENTS(kFitProperties);
 constexpr guint kNumRetarget = G_N_ELEMENTS(kRetargetProperties);
 

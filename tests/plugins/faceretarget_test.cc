@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "face3d/face_params.h"
+#include "pipeline/retargeter.h"
 #include "plugins/elements.h"
 #include "plugins/face_meta.h"
 #include "tests/plugins/harness_util.h"
@@ -245,6 +246,22 @@ TEST_F(FaceRetargetTest, NeuralTrustErrorPropertyHasTheRetargeterDefaultOnEveryE
     g_object_set(e, "neural-trust-error", 0.5, nullptr);
     g_object_get(e, "neural-trust-error", &value, nullptr);
     EXPECT_DOUBLE_EQ(value, 0.5) << name;
+    gst_object_unref(e);
+  }
+}
+
+// neural-open-ramp (RetargeterOptions::neural_open_ramp) likewise.
+TEST_F(FaceRetargetTest, NeuralOpenRampPropertyHasTheRetargeterDefaultOnEveryElement) {
+  for (const char* name : {"faceretarget", "faceanime", "faceanimesrc"}) {
+    GstElement* e = gst_element_factory_make(name, nullptr);
+    ASSERT_NE(e, nullptr) << name;
+    ASSERT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "neural-open-ramp"), nullptr) << name;
+    double value = 0;
+    g_object_get(e, "neural-open-ramp", &value, nullptr);
+    EXPECT_DOUBLE_EQ(value, faceanime::pipeline::RetargeterOptions{}.neural_open_ramp) << name;
+    g_object_set(e, "neural-open-ramp", 0.3, nullptr);
+    g_object_get(e, "neural-open-ramp", &value, nullptr);
+    EXPECT_DOUBLE_EQ(value, 0.3) << name;
     gst_object_unref(e);
   }
 }

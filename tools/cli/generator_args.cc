@@ -25,7 +25,7 @@ void AddGeneratorOptions(CLI::App* cmd, GeneratorArgs& args) {
   cmd->add_option("--neural-open-ramp", args.open_ramp,
                   "--generator neural, region mouth: the network's weight is 0 while the target's lips part no "
                   "more than the source's (the warp alone) and reaches 1 when they part this fraction of the "
-                  "mouth width more; 0: always 1 (not with retarget, whose faceretarget element keeps 0.1)")
+                  "mouth width more; 0: always 1")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--neural-trust-error", args.trust_error,

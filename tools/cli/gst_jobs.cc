@@ -269,7 +269,8 @@ void SetRetargetProperties(void* faceretarget, const RetargetJob& job) {
   GObject* retarget = G_OBJECT(faceretarget);
   const GeneratorArgs& g = job.generator;
   g_object_set(retarget, "generator", g.generator.c_str(), "model", g.model.c_str(), "device", g.device.c_str(),
-               "neural-region", g.region.c_str(), "neural-trust-error", g.trust_error, "hair-follows-head",
+               "neural-region", g.region.c_str(), "neural-open-ramp", g.open_ramp, "neural-trust-error",
+               g.trust_error, "hair-follows-head",
                static_cast<gboolean>(!g.no_hair_follow), nullptr);
   g_object_set(retarget, "source", job.source.c_str(), "threads", job.threads, "crop-size", job.crop_size,
                "transfer-pose", job.motion.transfer_pose, "transfer-expression", job.motion.transfer_expression,
@@ -279,13 +280,6 @@ void SetRetargetProperties(void* faceretarget, const RetargetJob& job) {
 }
 
 RetargetReport RunRetarget(const RetargetJob& job) {
-  if (job.generator.open_ramp != GeneratorArgs{}.open_ramp) {
-    char default_ramp[32];
-    std::snprintf(default_ramp, sizeof(default_ramp), "%g", GeneratorArgs{}.open_ramp);
-    throw JobError(std::string("retarget: --neural-open-ramp is not available here (the faceretarget element has "
-                               "no such property and uses the default, ") +
-                   default_ramp + "); leave it out, or use animate, predict or eval");
-  }
   InitGstreamer();
   const bool is_camera = job.driving.rfind("/dev/video", 0) == 0;
   MediaInfo media;

@@ -73,13 +73,12 @@ struct RetargetReport {
 };
 
 // Runs the retargeting pipeline to completion (a camera runs until SIGINT).
-// Throws JobError for a GeneratorArgs field faceretarget has no property for
-// (a --neural-open-ramp other than the default).
 RetargetReport RunRetarget(const RetargetJob& job);
 
 // Sets `job`'s portrait, motion, crop, threads and generator options
-// (generator, model, device, neural-region, neural-trust-error,
-// hair-follows-head) on a faceretarget element (a GstElement*).
+// (generator, model, device, neural-region, neural-open-ramp,
+// neural-trust-error, hair-follows-head) on a faceretarget element (a
+// GstElement*).
 void SetRetargetProperties(void* faceretarget, const RetargetJob& job);
 
 // The gst-launch-1.0 description RunRetarget uses (also printed by --dry-run).
