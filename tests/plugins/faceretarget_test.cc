@@ -233,35 +233,29 @@ TEST_F(FaceRetargetTest, MissingSourceImageIsAnErrorNamingTheFile) {
   EXPECT_THAT(unset, HasSubstr("source"));
 }
 
-// neural-trust-error (RetargeterOptions::neural_trust_error): the elements
-// that own a Retargeter, and the bin, expose it with the options' default.
-TEST_F(FaceRetargetTest, NeuralTrustErrorPropertyHasTheRetargeterDefaultOnEveryElement) {
+// neural-trust-error and neural-open-ramp (RetargeterOptions::
+// neural_trust_error, neural_open_ramp): the elements that own a Retargeter,
+// and the bin, expose them with the options' defaults.
+TEST_F(FaceRetargetTest, NeuralDoublePropertiesHaveTheRetargeterDefaultsOnEveryElement) {
+  const faceanime::pipeline::RetargeterOptions defaults;
+  EXPECT_DOUBLE_EQ(defaults.neural_trust_error, -1.0);  // The model's own threshold.
+  const struct {
+    const char* property;
+    double expected_default, other;
+  } cases[] = {{"neural-trust-error", defaults.neural_trust_error, 0.5},
+               {"neural-open-ramp", defaults.neural_open_ramp, 0.3}};
   for (const char* name : {"faceretarget", "faceanime", "faceanimesrc"}) {
     GstElement* e = gst_element_factory_make(name, nullptr);
     ASSERT_NE(e, nullptr) << name;
-    ASSERT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "neural-trust-error"), nullptr) << name;
-    double value = 0;
-    g_object_get(e, "neural-trust-error", &value, nullptr);
-    EXPECT_DOUBLE_EQ(value, -1.0) << name;  // RetargeterOptions::neural_trust_error: the model's own.
-    g_object_set(e, "neural-trust-error", 0.5, nullptr);
-    g_object_get(e, "neural-trust-error", &value, nullptr);
-    EXPECT_DOUBLE_EQ(value, 0.5) << name;
-    gst_object_unref(e);
-  }
-}
-
-// neural-open-ramp (RetargeterOptions::neural_open_ramp) likewise.
-TEST_F(FaceRetargetTest, NeuralOpenRampPropertyHasTheRetargeterDefaultOnEveryElement) {
-  for (const char* name : {"faceretarget", "faceanime", "faceanimesrc"}) {
-    GstElement* e = gst_element_factory_make(name, nullptr);
-    ASSERT_NE(e, nullptr) << name;
-    ASSERT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(e), "neural-open-ramp"), nullptr) << name;
-    double value = 0;
-    g_object_get(e, "neural-open-ramp", &value, nullptr);
-    EXPECT_DOUBLE_EQ(value, faceanime::pipeline::RetargeterOptions{}.neural_open_ramp) << name;
-    g_object_set(e, "neural-open-ramp", 0.3, nullptr);
-    g_object_get(e, "neural-open-ramp", &value, nullptr);
-    EXPECT_DOUBLE_EQ(value, 0.3) << name;
+    for (const auto& c : cases) {
+      ASSERT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(e), c.property), nullptr) << name << " " << c.property;
+      double value = 0;
+      g_object_get(e, c.property, &value, nullptr);
+      EXPECT_DOUBLE_EQ(value, c.expected_default) << name << " " << c.property;
+      g_object_set(e, c.property, c.other, nullptr);
+      g_object_get(e, c.property, &value, nullptr);
+      EXPECT_DOUBLE_EQ(value, c.other) << name << " " << c.property;
+    }
     gst_object_unref(e);
   }
 }
