@@ -56,4 +56,57 @@ void InstallGeneratorProperties(GObjectClass* klass, const GeneratorPropertyIds&
                            render::WarpOptions{}.hair_follows_skull, flags));
 }
 
+bool GeneratorSettings::Set(const GeneratorPropertyIds& ids, guint id, const GValue* value) {
+  const auto string_of = [value] { return std::string(g_value_get_string(value) ? g_value_get_string(value) : ""); };
+  if (id == ids.generator) {
+    generator = string_of();
+  } else if (id == ids.model) {
+    model = string_of();
+  } else if (id == ids.device) {
+    device = string_of();
+  } else if (id == ids.region) {
+    neural_region = string_of();
+  } else if (id == ids.open_ramp) {
+    neural_open_ramp = g_value_get_double(value);
+  } else if (id == ids.trust_error) {
+    neural_trust_error = g_value_get_double(value);
+  } else if (id == ids.hair_follows_head) {
+    hair_follows_head = g_value_get_boolean(value);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool GeneratorSettings::Get(const GeneratorPropertyIds& ids, guint id, GValue* value) const {
+  if (id == ids.generator) {
+    g_value_set_string(value, generator.c_str());
+  } else if (id == ids.model) {
+    g_value_set_string(value, model.c_str());
+  } else if (id == ids.device) {
+    g_value_set_string(value, device.c_str());
+  } else if (id == ids.region) {
+    g_value_set_string(value, neural_region.c_str());
+  } else if (id == ids.open_ramp) {
+    g_value_set_double(value, neural_open_ramp);
+  } else if (id == ids.trust_error) {
+    g_value_set_double(value, neural_trust_error);
+  } else if (id == ids.hair_follows_head) {
+    g_value_set_boolean(value, hair_follows_head);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void GeneratorSettings::ApplyTo(pipeline::RetargeterOptions* options) const {
+  options->generator = generator;
+  options->neural_model = model;
+  options->neural_device = device;
+  options->neural_region = neural_region;
+  options->neural_open_ramp = neural_open_ramp;
+  options->neural_trust_error = neural_trust_error;
+  if (!hair_follows_head) options->warp = render::WithoutHairFollowing(options->warp);
+}
+
 }  // namespace faceanime::plugins

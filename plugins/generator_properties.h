@@ -7,6 +7,10 @@
 
 #include <gst/gst.h>
 
+#include <string>
+
+#include "pipeline/retargeter.h"
+
 namespace faceanime::plugins {
 
 // The element's property ids for them.
@@ -19,6 +23,25 @@ struct GeneratorPropertyIds {
 // given ids and flags (the elements use READWRITE | MUTABLE_READY: read once
 // in start()).
 void InstallGeneratorProperties(GObjectClass* klass, const GeneratorPropertyIds& ids, GParamFlags flags);
+
+// Their values (an element's settings, behind its object lock), defaults as
+// installed.
+struct GeneratorSettings {
+  std::string generator = "classical";
+  std::string model;
+  std::string device = "cpu";
+  std::string neural_region = "mouth";
+  double neural_open_ramp = pipeline::RetargeterOptions{}.neural_open_ramp;
+  double neural_trust_error = pipeline::RetargeterOptions{}.neural_trust_error;
+  bool hair_follows_head = render::WarpOptions{}.hair_follows_skull;
+
+  // set_property / get_property for property `id`: false when `id` is not
+  // one of `ids`.
+  bool Set(const GeneratorPropertyIds& ids, guint id, const GValue* value);
+  bool Get(const GeneratorPropertyIds& ids, guint id, GValue* value) const;
+  // Onto `options` (validated by pipeline::Retargeter::Create).
+  void ApplyTo(pipeline::RetargeterOptions* options) const;
+};
 
 }  // namespace faceanime::plugins
 

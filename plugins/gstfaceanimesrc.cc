@@ -48,6 +48,10 @@ enum {
   PROP_NEURAL_TRUST_ERROR,
   PROP_HAIR_FOLLOWS_HEAD,
 };
+constexpr faceanime::plugins::GeneratorPropertyIds kGeneratorIds = {
+    .generator = PROP_GENERATOR, .model = PROP_MODEL, .device = PROP_DEVICE, .region = PROP_NEURAL_REGION,
+    .open_ramp = PROP_NEURAL_OPEN_RAMP, .trust_error = PROP_NEURAL_TRUST_ERROR,
+    .hair_follows_head = PROP_HAIR_FOLLOWS_HEAD};
 
 constexpr int kDefaultFps = 25;  // The predictor's training rate (GRID).
 constexpr const char* kSrcCaps =
@@ -69,13 +73,7 @@ struct Settings {
   gint crop_size = 0;
   gint threads = 1;
   // Image generator (pipeline::RetargeterOptions::generator etc.), validated in start().
-  std::string generator = "classical";
-  std::string model;
-  std::string device = "cpu";
-  std::string neural_region = "mouth";
-  double neural_open_ramp = faceanime::pipeline::RetargeterOptions{}.neural_open_ramp;
-  double neural_trust_error = faceanime::pipeline::RetargeterOptions{}.neural_trust_error;
-  bool hair_follows_head = faceanime::render::WarpOptions{}.hair_follows_skull;
+  faceanime::plugins::GeneratorSettings generator;
 };
 
 }  // namespace
@@ -132,14 +130,9 @@ static void gst_faceanime_src_set_property(GObject* object, guint prop_id, const
     case PROP_WEIGHTS: s.weights = StringOf(value); break;
     case PROP_CROP_SIZE: s.crop_size = g_value_get_int(value); break;
     case PROP_THREADS: s.threads = g_value_get_int(value); break;
-    case PROP_GENERATOR: s.generator = StringOf(value); break;
-    case PROP_MODEL: s.model = StringOf(value); break;
-    case PROP_DEVICE: s.device = StringOf(value); break;
-    case PROP_NEURAL_REGION: s.neural_region = StringOf(value); break;
-    case PROP_NEURAL_OPEN_RAMP: s.neural_open_ramp = g_value_get_double(value); break;
-    case PROP_NEURAL_TRUST_ERROR: s.neural_trust_error = g_value_get_double(value); break;
-    case PROP_HAIR_FOLLOWS_HEAD: s.hair_follows_head = g_value_get_boolean(value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    default:
+      if (!s.generator.Set(kGeneratorIds, prop_id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -161,14 +154,9 @@ static void gst_faceanime_src_get_property(GObject* object, guint prop_id, GValu
     case PROP_WEIGHTS: g_value_set_string(value, s.weights.c_str()); break;
     case PROP_CROP_SIZE: g_value_set_int(value, s.crop_size); break;
     case PROP_THREADS: g_value_set_int(value, s.threads); break;
-    case PROP_GENERATOR: g_value_set_string(value, s.generator.c_str()); break;
-    case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
-    case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
-    case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
-    case PROP_NEURAL_OPEN_RAMP: g_value_set_double(value, s.neural_open_ramp); break;
-    case PROP_NEURAL_TRUST_ERROR: g_value_set_double(value, s.neural_trust_error); break;
-    case PROP_HAIR_FOLLOWS_HEAD: g_value_set_boolean(value, s.hair_follows_head); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    default:
+      if (!s.generator.Get(kGeneratorIds, prop_id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -187,13 +175,7 @@ static gboolean gst_faceanime_src_start(GstBaseSrc* src) {
   options.retargeter.source_image = s.source;
   options.retargeter.output_crop = s.crop_size;
   options.retargeter.analysis.num_threads = s.threads;
-  options.retargeter.generator = s.generator;
-  options.retargeter.neural_model = s.model;
-  options.retargeter.neural_device = s.device;
-  options.retargeter.neural_region = s.neural_region;
-  options.retargeter.neural_open_ramp = s.neural_open_ramp;
-  options.retargeter.neural_trust_error = s.neural_trust_error;
-  if (!s.hair_follows_head) options.retargeter.warp = faceanime::render::WithoutHairFollowing(options.retargeter.warp);
+  s.generator.ApplyTo(&options.retargeter);
   options.retargeter.neural_threads = s.threads;
   std::vector<std::string> warnings;
   options.retargeter.on_warning = [&warnings](const std::string& w) { warnings.push_back(w); };
@@ -429,12 +411,7 @@ static void gst_faceanime_src_class_init(GstFaceanimeSrcClass* klass) {
       g_param_spec_int("threads", "Threads",
                        "Network threads for fitting the portrait (1 is fastest on a busy 2-core machine)", 1, 64, 1,
                        ready));
-  faceanime::plugins::InstallGeneratorProperties(
-      gobject_class,
-      {.generator = PROP_GENERATOR, .model = PROP_MODEL, .device = PROP_DEVICE, .region = PROP_NEURAL_REGION,
-       .open_ramp = PROP_NEURAL_OPEN_RAMP, .trust_error = PROP_NEURAL_TRUST_ERROR,
-       .hair_follows_head = PROP_HAIR_FOLLOWS_HEAD},
-      ready);
+  faceanime::plugins::InstallGeneratorProperties(gobject_class, kGeneratorIds, ready);
 
   gst_element_class_set_static_metadata(
       element_class, "Face animation source", "Source/Video",

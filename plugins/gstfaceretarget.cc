@@ -48,6 +48,10 @@ enum {
   PROP_NEURAL_TRUST_ERROR,
   PROP_HAIR_FOLLOWS_HEAD,
 };
+constexpr faceanime::plugins::GeneratorPropertyIds kGeneratorIds = {
+    .generator = PROP_GENERATOR, .model = PROP_MODEL, .device = PROP_DEVICE, .region = PROP_NEURAL_REGION,
+    .open_ramp = PROP_NEURAL_OPEN_RAMP, .trust_error = PROP_NEURAL_TRUST_ERROR,
+    .hair_follows_head = PROP_HAIR_FOLLOWS_HEAD};
 
 struct Settings {
   std::string source;
@@ -60,13 +64,7 @@ struct Settings {
   gdouble expression_strength = 1.0;
   faceanime::predict::ExpressionBlend expression_mode = faceanime::predict::ExpressionBlend::kAdd;
   // Image generator (pipeline::RetargeterOptions::generator etc.), validated in start().
-  std::string generator = "classical";
-  std::string model;
-  std::string device = "cpu";
-  std::string neural_region = "mouth";
-  double neural_open_ramp = faceanime::pipeline::RetargeterOptions{}.neural_open_ramp;
-  double neural_trust_error = faceanime::pipeline::RetargeterOptions{}.neural_trust_error;
-  bool hair_follows_head = faceanime::render::WarpOptions{}.hair_follows_skull;
+  faceanime::plugins::GeneratorSettings generator;
 };
 
 // The edit described by the settings (std::nullopt: none). Throws
@@ -157,14 +155,9 @@ static void gst_face_retarget_set_property(GObject* object, guint prop_id, const
     case PROP_EXPRESSION_MODE:
       s.expression_mode = static_cast<faceanime::predict::ExpressionBlend>(g_value_get_enum(value));
       break;
-    case PROP_GENERATOR: s.generator = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
-    case PROP_MODEL: s.model = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
-    case PROP_DEVICE: s.device = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
-    case PROP_NEURAL_REGION: s.neural_region = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
-    case PROP_NEURAL_OPEN_RAMP: s.neural_open_ramp = g_value_get_double(value); break;
-    case PROP_NEURAL_TRUST_ERROR: s.neural_trust_error = g_value_get_double(value); break;
-    case PROP_HAIR_FOLLOWS_HEAD: s.hair_follows_head = g_value_get_boolean(value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    default:
+      if (!s.generator.Set(kGeneratorIds, prop_id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -186,14 +179,9 @@ static void gst_face_retarget_get_property(GObject* object, guint prop_id, GValu
     case PROP_EXPRESSION: g_value_set_string(value, s.expression.c_str()); break;
     case PROP_EXPRESSION_STRENGTH: g_value_set_double(value, s.expression_strength); break;
     case PROP_EXPRESSION_MODE: g_value_set_enum(value, static_cast<gint>(s.expression_mode)); break;
-    case PROP_GENERATOR: g_value_set_string(value, s.generator.c_str()); break;
-    case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
-    case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
-    case PROP_NEURAL_REGION: g_value_set_string(value, s.neural_region.c_str()); break;
-    case PROP_NEURAL_OPEN_RAMP: g_value_set_double(value, s.neural_open_ramp); break;
-    case PROP_NEURAL_TRUST_ERROR: g_value_set_double(value, s.neural_trust_error); break;
-    case PROP_HAIR_FOLLOWS_HEAD: g_value_set_boolean(value, s.hair_follows_head); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    default:
+      if (!s.generator.Get(kGeneratorIds, prop_id, value)) G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -213,13 +201,7 @@ static gboolean gst_face_retarget_start(GstBaseTransform* trans) {
   options.motion = settings.motion;
   options.output_crop = settings.crop_size;
   options.analysis.num_threads = settings.threads;
-  options.generator = settings.generator;
-  options.neural_model = settings.model;
-  options.neural_device = settings.device;
-  options.neural_region = settings.neural_region;
-  options.neural_open_ramp = settings.neural_open_ramp;
-  options.neural_trust_error = settings.neural_trust_error;
-  if (!settings.hair_follows_head) options.warp = faceanime::render::WithoutHairFollowing(options.warp);
+  settings.generator.ApplyTo(&options);
   options.neural_threads = settings.threads;
   options.on_warning = [](const std::string&) {};  // Posted below as element warnings.
   try {
@@ -448,12 +430,7 @@ static void gst_face_retarget_class_init(GstFaceRetargetClass* klass) {
                         "driver's expression",
                         gst_face_retarget_expression_mode_get_type(),
                         static_cast<gint>(faceanime::predict::ExpressionBlend::kAdd), playing));
-  faceanime::plugins::InstallGeneratorProperties(
-      gobject_class,
-      {.generator = PROP_GENERATOR, .model = PROP_MODEL, .device = PROP_DEVICE, .region = PROP_NEURAL_REGION,
-       .open_ramp = PROP_NEURAL_OPEN_RAMP, .trust_error = PROP_NEURAL_TRUST_ERROR,
-       .hair_follows_head = PROP_HAIR_FOLLOWS_HEAD},
-      ready);
+  faceanime::plugins::InstallGeneratorProperties(gobject_class, kGeneratorIds, ready);
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "Network threads for fitting the portrait and the neural generator (1 is fastest on a busy 2-core machine)", 1, 64, 1, ready));

@@ -270,8 +270,7 @@ void SetRetargetProperties(void* faceretarget, const RetargetJob& job) {
   const GeneratorArgs& g = job.generator;
   g_object_set(retarget, "generator", g.generator.c_str(), "model", g.model.c_str(), "device", g.device.c_str(),
                "neural-region", g.region.c_str(), "neural-open-ramp", g.open_ramp, "neural-trust-error",
-               g.trust_error, "hair-follows-head",
-               static_cast<gboolean>(!g.no_hair_follow), nullptr);
+               g.trust_error, "hair-follows-head", static_cast<gboolean>(!g.no_hair_follow), nullptr);
   g_object_set(retarget, "source", job.source.c_str(), "threads", job.threads, "crop-size", job.crop_size,
                "transfer-pose", job.motion.transfer_pose, "transfer-expression", job.motion.transfer_expression,
                "transfer-gaze", job.motion.transfer_gaze, "expression-gain", job.motion.expression_gain, nullptr);
