@@ -409,6 +409,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   retarget_cmd->add_option("--threads", job.threads, "Network threads (1 is fastest on a busy 2-core machine)")->capture_default_str();
   retarget_cmd->add_flag("-q,--quiet", job.quiet, "No progress on stderr");
+  bool dry_run = false;
+  retarget_cmd->add_flag("--dry-run", dry_run,
+                         "Print the gst-launch-1.0 command that does the same (every element property that differs "
+                         "from its default) and exit without running it");
 
   // eval, bench
   faceanime::cli::EvalArgs eval;
@@ -461,6 +465,10 @@ int main(int argc, char** argv) {
       job.motion.transfer_pose = !no_pose;
       job.motion.transfer_expression = !no_expression;
       job.motion.transfer_gaze = !no_gaze;
+      if (dry_run) {
+        std::printf("%s\n", faceanime::cli::RetargetCommandLine(job).c_str());
+        return 0;
+      }
       const auto report = faceanime::cli::RunRetarget(job);
       std::printf("%s\n", fs::absolute(job.output).c_str());
       if (!job.quiet) {

@@ -8,8 +8,12 @@
 #include <mutex>
 #include <chrono>
 #include <cstdio>
+#include <charconv>
 #include <csignal>
 #include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "plugins/elements.h"
 #include "tools/cli/progress.h"
@@ -222,6 +226,113 @@ void Mp4Writer::Close() {
 // --------------------------------------------------------------------------
 namespace {
 
+// The fixed parts of the retargeting pipeline, shared by RunRetarget and
+// the description --dry-run prints.
+constexpr char kVideoEncode[] =
+    "videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=faster ! video/x-h264,profile=main ! queue";
+constexpr char kAudioEncode[] = "queue ! audioconvert ! audioresample ! avenc_aac ! queue";
+
+bool IsCamera(const RetargetJob& job) { return job.driving.rfind("/dev/video", 0) == 0; }
+bool IsMkv(const RetargetJob& job) { return job.output.extension() == ".mkv"; }
+
+void SetFitProperties(GstElement* facefit, const RetargetJob& job) {
+  g_object_set(facefit, "threads", job.threads, nullptr);
+}
+
+// The job's inputs, checked before anything is built.
+struct RetargetInput {
+  MediaInfo media;  // Unset for a camera.
+  bool with_audio = false;  // The driver's audio is muxed.
+};
+RetargetInput PrepareRetarget(const RetargetJob& job) {
+  InitGstreamer();
+  RetargetInput in;
+  if (!IsCamera(job)) {
+    in.media = ProbeMedia(job.driving);
+    if (!in.media.has_video) throw JobError("'" + job.driving + "' has no video stream");
+  }
+  if (!fs::exists(job.source)) throw JobError("source image '" + job.source.string() + "' does not exist");
+  in.with_audio = job.audio && in.media.has_audio;
+  return in;
+}
+
+// Appends the space-separated words of a fixed description part.
+void AppendWords(const std::string& part, std::vector<std::string>* words) {
+  size_t start = 0;
+  while (start < part.size()) {
+    const size_t end = std::min(part.find(' ', start), part.size());
+    if (end > start) words->push_back(part.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+// The writable properties of `element` a description can set (not
+// construct-only, not GstObject's name and parent), with their values.
+struct PropertyValues {
+  std::vector<std::string> names;
+  std::vector<GValue> values;
+  explicit PropertyValues(GstElement* element) {
+    guint count = 0;
+    GParamSpec** specs = g_object_class_list_properties(G_OBJECT_GET_CLASS(element), &count);
+    for (guint i = 0; i < count; ++i) {
+      const GParamSpec* spec = specs[i];
+      if (!(spec->flags & G_PARAM_WRITABLE) || (spec->flags & G_PARAM_CONSTRUCT_ONLY) ||
+          spec->owner_type == GST_TYPE_OBJECT || spec->owner_type == G_TYPE_OBJECT) {
+        continue;
+      }
+      names.push_back(spec->name);
+      values.push_back(G_VALUE_INIT);
+      g_value_init(&values.back(), spec->value_type);
+      g_object_get_property(G_OBJECT(element), spec->name, &values.back());
+    }
+    g_free(specs);
+  }
+  ~PropertyValues() {
+    for (auto& v : values) g_value_unset(&v);
+  }
+  PropertyValues(const PropertyValues&) = delete;
+  PropertyValues& operator=(const PropertyValues&) = delete;
+};
+
+// A property value as gst-launch-1.0 reads it: gst_value_serialize's text
+// (quoted and escaped where the parser needs it), doubles in the shortest
+// form that reads back exactly.
+std::string Serialize(const GValue& value) {
+  if (G_VALUE_TYPE(&value) == G_TYPE_DOUBLE) {
+    char text[32];
+    const auto end = std::to_chars(text, text + sizeof(text), g_value_get_double(&value)).ptr;
+    return std::string(text, end);
+  }
+  gchar* text = gst_value_serialize(&value);
+  std::string out = text != nullptr ? text : "";
+  g_free(text);
+  return out;
+}
+
+// Appends name=value for every property `configure` changes on a fresh
+// `factory` element, and for `shown` (a location, a device) even when it
+// keeps its default; the values elements choose themselves, such as a
+// muxer's temporary file, stay out.
+void AppendConfiguredElement(const char* factory, const char* name, const char* shown,
+                             const std::function<void(GstElement*)>& configure, std::vector<std::string>* words) {
+  GstElement* element = Make(factory);
+  gst_object_ref_sink(element);
+  const PropertyValues before(element);
+  configure(element);
+  const PropertyValues after(element);
+  words->push_back(factory);
+  if (name != nullptr) words->push_back(std::string("name=") + name);
+  for (size_t i = 0; i < after.names.size(); ++i) {
+    const bool always = shown != nullptr && after.names[i] == shown;
+    if (always || g_param_values_cmp(g_object_class_find_property(G_OBJECT_GET_CLASS(element), after.names[i].c_str()),
+                                     &before.values[i], &after.values[i]) != 0) {
+      words->push_back(after.names[i] + "=" + Serialize(after.values[i]));
+    }
+  }
+  gst_object_unref(element);
+}
+
+
 struct RetargetState {
   GstElement* video_branch = nullptr;
   GstElement* audio_branch = nullptr;  // Null: audio not wanted or absent.
@@ -250,19 +361,49 @@ GstPadProbeReturn CountFrames(GstPad* /*pad*/, GstPadProbeInfo* /*info*/, gpoint
 
 }  // namespace
 
-std::string RetargetPipelineDescription(const RetargetJob& job, bool with_audio, bool is_camera) {
-  const bool mkv = job.output.extension() == ".mkv";
-  std::string d;
-  if (is_camera) {
-    d = "v4l2src device=" + job.driving + " ! videoconvert";
+std::string ShellWord(const std::string& word) {
+  // A lone "!" (gst-launch's link) is not history expansion in bash either.
+  constexpr char kPlain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,:/@%";
+  const bool plain = word == "!" || (!word.empty() && word.find_first_not_of(kPlain) == std::string::npos);
+  if (plain) return word;
+  std::string quoted = "'";
+  for (const char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+std::vector<std::string> RetargetPipelineWords(const RetargetJob& job, bool with_audio) {
+  InitGstreamer();
+  std::vector<std::string> words;
+  auto element = [&](const char* factory, const char* name, const char* shown,
+                     const std::function<void(GstElement*)>& configure) {
+    AppendConfiguredElement(factory, name, shown, configure, &words);
+  };
+  const auto none = [](GstElement*) {};
+  if (IsCamera(job)) {
+    element("v4l2src", nullptr, "device",
+            [&](GstElement* e) { g_object_set(e, "device", job.driving.c_str(), nullptr); });
+    AppendWords("! queue ! videoconvert !", &words);
   } else {
-    d = "filesrc location=\"" + job.driving + "\" ! decodebin name=dec  dec. ! queue ! videoconvert";
+    element("filesrc", nullptr, "location",
+            [&](GstElement* e) { g_object_set(e, "location", job.driving.c_str(), nullptr); });
+    AppendWords("! decodebin name=dec dec. ! video/x-raw ! queue ! videoconvert !", &words);
   }
-  d += " ! faceanime source=\"" + job.source.string() + "\" ! videoconvert ! video/x-raw,format=I420 ! "
-       "x264enc speed-preset=faster ! video/x-h264,profile=main ! queue ! " +
-       std::string(mkv ? "matroskamux" : "mp4mux") + " name=mux ! filesink location=\"" + job.output.string() + "\"";
-  if (with_audio) d += "  dec. ! queue ! audioconvert ! audioresample ! avenc_aac ! queue ! mux.";
-  return d;
+  element("facefit", "fit", nullptr, [&](GstElement* e) { SetFitProperties(e, job); });
+  words.push_back("!");
+  element("faceretarget", "retarget", "source", [&](GstElement* e) { SetRetargetProperties(e, job); });
+  AppendWords(std::string("! ") + kVideoEncode + " !", &words);
+  element(IsMkv(job) ? "matroskamux" : "mp4mux", "mux", nullptr, none);
+  words.push_back("!");
+  element("filesink", nullptr, "location",
+          [&](GstElement* e) { g_object_set(e, "location", job.output.c_str(), nullptr); });
+  if (with_audio) AppendWords(std::string("dec. ! audio/x-raw ! ") + kAudioEncode + " ! mux.", &words);
+  return words;
+}
+
+std::string RetargetCommandLine(const RetargetJob& job) {
+  std::string line = "gst-launch-1.0 -e";
+  for (const auto& word : RetargetPipelineWords(job, PrepareRetarget(job).with_audio)) line += " " + ShellWord(word);
+  return line;
 }
 
 void SetRetargetProperties(void* faceretarget, const RetargetJob& job) {
@@ -279,16 +420,9 @@ void SetRetargetProperties(void* faceretarget, const RetargetJob& job) {
 }
 
 RetargetReport RunRetarget(const RetargetJob& job) {
-  InitGstreamer();
-  const bool is_camera = job.driving.rfind("/dev/video", 0) == 0;
-  MediaInfo media;
-  if (!is_camera) {
-    media = ProbeMedia(job.driving);
-    if (!media.has_video) throw JobError("'" + job.driving + "' has no video stream");
-  }
-  if (!fs::exists(job.source)) throw JobError("source image '" + job.source.string() + "' does not exist");
-  const bool with_audio = job.audio && media.has_audio;
-  const bool mkv = job.output.extension() == ".mkv";
+  const RetargetInput in = PrepareRetarget(job);
+  const MediaInfo& media = in.media;
+  const bool is_camera = IsCamera(job), with_audio = in.with_audio;
 
   PipelineRef ref;
   ref.pipeline = gst_pipeline_new("retarget");
@@ -301,15 +435,14 @@ RetargetReport RunRetarget(const RetargetJob& job) {
     input = Make("filesrc", "in");
     g_object_set(input, "location", job.driving.c_str(), nullptr);
   }
-  GstElement* mux = Make(mkv ? "matroskamux" : "mp4mux", "mux");
+  GstElement* mux = Make(IsMkv(job) ? "matroskamux" : "mp4mux", "mux");
   GstElement* sink = Make("filesink", "out");
   g_object_set(sink, "location", job.output.c_str(), nullptr);
-  state.video_branch = BinFrom(
-      "queue ! videoconvert ! facefit name=fit ! faceretarget name=retarget ! videoconvert ! "
-      "video/x-raw,format=I420 ! x264enc speed-preset=faster ! video/x-h264,profile=main ! queue");
+  state.video_branch =
+      BinFrom(std::string("queue ! videoconvert ! facefit name=fit ! faceretarget name=retarget ! ") + kVideoEncode);
   gst_bin_add_many(GST_BIN(ref.pipeline), input, state.video_branch, mux, sink, nullptr);
   if (with_audio) {
-    state.audio_branch = BinFrom("queue ! audioconvert ! audioresample ! avenc_aac ! queue");
+    state.audio_branch = BinFrom(kAudioEncode);
     gst_bin_add(GST_BIN(ref.pipeline), state.audio_branch);
     if (!gst_element_link(state.audio_branch, mux)) throw JobError("cannot link the audio encoder to the muxer");
   }
@@ -326,7 +459,7 @@ RetargetReport RunRetarget(const RetargetJob& job) {
   }
   GstElement* fit = gst_bin_get_by_name(GST_BIN(state.video_branch), "fit");
   GstElement* retarget = gst_bin_get_by_name(GST_BIN(state.video_branch), "retarget");
-  g_object_set(fit, "threads", job.threads, nullptr);
+  SetFitProperties(fit, job);
   SetRetargetProperties(retarget, job);
   GstPad* counted = gst_element_get_static_pad(retarget, "src");
   gst_pad_add_probe(counted, GST_PAD_PROBE_TYPE_BUFFER, CountFrames, &state, nullptr);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -81,8 +82,21 @@ RetargetReport RunRetarget(const RetargetJob& job);
 // GstElement*).
 void SetRetargetProperties(void* faceretarget, const RetargetJob& job);
 
-// The gst-launch-1.0 description RunRetarget uses (also printed by --dry-run).
-std::string RetargetPipelineDescription(const RetargetJob& job, bool with_audio, bool is_camera);
+// The pipeline RunRetarget builds, as gst-launch-1.0 words: the same
+// elements, each with every property that differs from its default, the
+// faceanime elements named fit and retarget (`with_audio`: the driver's
+// audio is muxed). Joined with spaces, a description gst_parse_launch takes.
+std::vector<std::string> RetargetPipelineWords(const RetargetJob& job, bool with_audio);
+
+// `word` for a POSIX shell: as it is when it has only characters no shell
+// treats specially, else single-quoted.
+std::string ShellWord(const std::string& word);
+
+// `faceanime retarget --dry-run`: "gst-launch-1.0 -e ..." that runs what
+// RunRetarget would run, one line quoted for a POSIX shell. Checks the job's
+// inputs as RunRetarget does (it probes the driver for audio) and throws the
+// same JobError.
+std::string RetargetCommandLine(const RetargetJob& job);
 
 }  // namespace faceanime::cli
 
