@@ -49,11 +49,11 @@ constexpr const char* kHelp =
     "      render's landmarks refitted with the source identity held; diff = the tracking-case judge: the\n"
     "      landmark motion detected between the unedited and the edited render (divided by --landmark-gain)\n"
     "      added to the source's projected model landmarks, fitted with the source identity held;\n"
-    "      tracked = the renders read as a two-frame video: the unedited render's landmarks tracked into\n"
-    "      the edited one by pyramidal Lucas-Kanade (no landmark network; lost tracks dropped), their\n"
-    "      motion added to the source's projected model landmarks and fitted with the source identity\n"
-    "      held, eyeBlink from the eye pixels (face3d::EyelidMeter, the unedited render as the open-eye\n"
-    "      reference). With --output DIR: the renders.\n"
+    "      tracked = a render of the portrait at replace mode's rest state and the edited render read as a\n"
+    "      two-frame video: the rest render's landmarks tracked into the edited one by pyramidal\n"
+    "      Lucas-Kanade (no landmark network; lost tracks dropped), their motion added to the rest state's\n"
+    "      projected model landmarks and fitted with the source identity held, eyeBlink from the eye pixels\n"
+    "      (face3d::EyelidMeter, the rest render as the open-eye reference). With --output DIR: the renders.\n"
     "  london --data ../shared/data/london [--strength S ...] [--limit N]\n"
     "      The happy preset (--mode, default replace) on each neutral photo: face-api's expression classifier on input,\n"
     "      outputs and the real smiling photo (happy = argmax rate, mean happy probability), and the\n"
@@ -609,6 +609,11 @@ ExpressionRoundTrip::ExpressionRoundTrip(pipeline::Retargeter& retargeter, doubl
   const auto fit = Analyze(retargeter_, unedited_rgb_);
   if (!fit) throw std::runtime_error("no face found in the unedited render of the source portrait");
   unedited_ = *fit;
+  rest_params_ = retargeter_.expression_control().Apply(retargeter_.source().params, {}, ExpressionBlend::kReplace);
+  rest_rgb_ = retargeter_.Render(rest_params_);
+  const auto rest_fit = Analyze(retargeter_, rest_rgb_);
+  if (!rest_fit) throw std::runtime_error("no face found in the rest-state render of the source portrait");
+  rest_landmarks_ = rest_fit->landmarks;
 }
 
 RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
@@ -640,10 +645,11 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
   // The tracked judge (AuReadback::tracked).
   face3d::FitRequest tracked_request = held;
   std::array<double, face3d::kNumLandmarks> kept{};
-  const face3d::Landmarks68 tracked_px = TrackLandmarks(unedited_rgb_, r.edited_rgb, unedited_.landmarks, &kept);
+  const face3d::Landmarks68 tracked_px = TrackLandmarks(rest_rgb_, r.edited_rgb, rest_landmarks_, &kept);
+  const face3d::Landmarks68 rest_lm = fitter_.landmark_model().Project(rest_params_, source.camera);
   face3d::Landmarks68 tracked_lm;
   for (int i = 0; i < face3d::kNumLandmarks; ++i) {
-    tracked_lm[i] = source_lm[i] + (tracked_px[i] - unedited_.landmarks[i]);
+    tracked_lm[i] = rest_lm[i] + (tracked_px[i] - rest_landmarks_[i]);
     r.tracked_landmarks += kept[i] > 0.0;
   }
   tracked_request.weights = kept;
@@ -652,14 +658,14 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
   meter_options.reference_frames = 1;  // The unedited render is the open-eye reference.
   meter_options.adapt_rate = 0.0;
   face3d::EyelidMeter meter = face3d::EyelidMeter::Create(meter_options);
-  meter.Measure(ViewOf(unedited_rgb_, PixelFormat::kRgb), unedited_.landmarks);
+  meter.Measure(ViewOf(rest_rgb_, PixelFormat::kRgb), rest_landmarks_);
   const auto lids = meter.Measure(ViewOf(r.edited_rgb, PixelFormat::kRgb), edited->landmarks);
   const auto& model = retargeter_.analyzer().model();
   const std::array<int, 2> blink = {model.ExpressionIndex("eyeBlink_R"), model.ExpressionIndex("eyeBlink_L")};
   for (int eye = 0; eye < 2; ++eye) {
     r.eyelid_closure[eye] = lids[eye] ? lids[eye]->closure : std::nan("");
     if (!lids[eye] || blink[eye] < 0) continue;
-    const double rest = source.params.expression[blink[eye]];
+    const double rest = rest_params_.expression[blink[eye]];
     tracked.expression[blink[eye]] = rest + lids[eye]->closure * (1.0 - rest);
   }
 

@@ -64,14 +64,18 @@ struct AuReadback {
   // cancels what the network places differently from the model's landmark
   // vertices at rest (the offsets the rest state absorbs).
   double differential = 0.0;
-  // The tracked judge: the renders read as a two-frame video, as a tracker
-  // would. The unedited render's detected landmarks are tracked into the
-  // edited render by pyramidal Lucas-Kanade (pixels, no landmark network;
-  // a point whose track does not come back within 1 px is dropped), their
-  // motion is added to the source's projected model landmarks and fitted
-  // with the source identity held; the eyelids are read from the eye
-  // pixels by face3d::EyelidMeter with the unedited render as its open-eye
-  // reference: eyeBlink = source + closure * (1 - source), per eye.
+  // The tracked judge: a render of the portrait at replace mode's rest
+  // state (the state a replace-mode request is added to) and the edited
+  // render read as a two-frame video, as a tracker would. The rest render's
+  // detected landmarks are tracked into the edited render by pyramidal
+  // Lucas-Kanade (pixels, no landmark network; a point whose track does not
+  // come back within 1 px is dropped), their motion is added to the rest
+  // state's projected model landmarks and fitted with the source identity
+  // held; the eyelids are read from the eye pixels by face3d::EyelidMeter
+  // with the rest render as its open-eye reference: eyeBlink = rest +
+  // closure * (1 - rest), per eye. (From the unedited render instead, the
+  // motion also holds the removal of the portrait's own expression, e.g. a
+  // wide-open eye's eyeWide, which the meter reads as a closing lid.)
   double tracked = 0.0;
 };
 
@@ -117,8 +121,8 @@ struct RoundTripResult {
 // WarpOptions and output_crop 0 (the diagnostics re-run the warp).
 class ExpressionRoundTrip {
  public:
-  // Fits the unedited render (Render(source fit)) once. Throws
-  // std::runtime_error when no face is found in it. `landmark_gain` (> 0,
+  // Fits the unedited render (Render(source fit)) and the rest-state render
+  // once. Throws std::runtime_error when no face is found in either. `landmark_gain` (> 0,
   // default 1: none) divides the detected landmark motion in the
   // differential judge (AuReadback::differential): the landmark network's
   // measured under-response (network gain), calibrated on other portraits.
@@ -129,7 +133,12 @@ class ExpressionRoundTrip {
  private:
   pipeline::Retargeter& retargeter_;
   pipeline::FaceObservation unedited_;
-  cv::Mat unedited_rgb_;  // Render(source fit): the tracked judge's first frame.
+  cv::Mat unedited_rgb_;  // Render(source fit).
+  // The tracked judge's first frame: the source at replace mode's rest
+  // state (no request), its render and the landmarks detected on it.
+  face3d::FaceParams rest_params_;
+  cv::Mat rest_rgb_;
+  face3d::Landmarks68 rest_landmarks_{};
   double landmark_gain_ = 1.0;
   face3d::FaceFitter fitter_;  // The analyzer's still-fit options.
   render::FaceWarper warper_;  // Default WarpOptions, as the retargeter's.
