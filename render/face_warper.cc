@@ -72,6 +72,10 @@ float Luma(const cv::Vec3b& rgb) {
   return Luma(c);
 }
 
+bool SameCamera(const face3d::Camera& a, const face3d::Camera& b) {
+  return a.focal == b.focal && a.cx == b.cx && a.cy == b.cy && a.width == b.width && a.height == b.height;
+}
+
 bool SameParams(const face3d::FaceParams& a, const face3d::FaceParams& b) {
   return a.identity == b.identity && a.expression == b.expression && a.pose.rotation == b.pose.rotation &&
          a.pose.translation == b.pose.translation;
@@ -194,11 +198,13 @@ struct FoldTriangle {
 // Per-thread working memory of Warp: after the first frame, a warp of the
 // same crop size allocates nothing but its output (large per-frame
 // allocations cost page faults that were ~20% of the warp's time). The
-// source's camera-space mesh is kept for the next frame of the same source.
+// source's camera-space mesh is kept for the next frame of the same source
+// (the same warper, parameters and camera).
 struct WarpScratch {
   Positions tgt_model, src_model, src_snapped, src_cam, tgt_cam;
   uint64_t src_warper = 0;  // FaceWarper::id_ that src_model was computed for (0: none).
   face3d::FaceParams src_params;
+  face3d::Camera src_camera;  // The camera the seam below was projected with.
   // Lip-line snap of that source: whether its lips are closed, the seam
   // projected (full image), the largest shift (pixels), the face vertices
   // the shift moves with their weights, and the model-space offset src_cam
@@ -499,10 +505,11 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   thread_local WarpScratch scratch;
   WarpScratch& ws = scratch;
   mesh_.Evaluate(target, &ws.tgt_model);
-  if (ws.src_warper != id_ || !SameParams(ws.src_params, source)) {
+  if (ws.src_warper != id_ || !SameParams(ws.src_params, source) || !SameCamera(ws.src_camera, camera)) {
     mesh_.Evaluate(source, &ws.src_model);
     ws.src_warper = id_;
     ws.src_params = source;
+    ws.src_camera = camera;
     ws.snap_offset.setConstant(std::numeric_limits<float>::quiet_NaN());
     if (skull_.num_outer > 0 && skull_.nose_base >= 0 && skull_.chin >= 0) {
       const auto outer = ws.src_model.topRows(skull_.num_outer);

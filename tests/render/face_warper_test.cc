@@ -695,6 +695,33 @@ TEST_F(SyntheticHeadTest, LipLineSnapLeavesAMouthWithoutADarkLineAlone) {
   EXPECT_EQ(cv::norm(out, plain, cv::NORM_INF), 0.0);
 }
 
+// The warper keeps the last source's model-space work per thread; what
+// depends on the camera (the closed seam's projection, where the lip line is
+// searched) must follow the camera, not stay with the first call's.
+TEST_F(SyntheticHeadTest, ASourceSeenThroughAnotherCameraIsWarpedAsByAFreshWarper) {
+  const cv::Mat source = CloseSourceWithDarkLipLine(2.0);
+  // The same picture 8 pixels lower, and the camera that sees it so.
+  constexpr double kDown = 8.0;
+  cv::Mat lowered;
+  const cv::Mat shift = (cv::Mat_<double>(2, 3) << 1, 0, 0, 0, 1, kDown);
+  cv::warpAffine(source, lowered, shift, source.size(), cv::INTER_NEAREST, cv::BORDER_REPLICATE);
+  Camera lowered_camera = camera_;
+  lowered_camera.cy += kDown;
+  FaceParams b = a_;
+  b.expression[Model().ExpressionIndex("jawOpen")] = 0.25;
+  const FaceWarper warper = FaceWarper::Create(Model(), {});
+  WarpDebug first, second, fresh;
+  warper.Warp(ViewOf(source, PixelFormat::kRgb), a_, b, camera_, &first);
+  const cv::Mat out = warper.Warp(ViewOf(lowered, PixelFormat::kRgb), a_, b, lowered_camera, &second);
+  const cv::Mat expected =
+      FaceWarper::Create(Model(), {}).Warp(ViewOf(lowered, PixelFormat::kRgb), a_, b, lowered_camera, &fresh);
+  std::printf("lip line shift: first camera %.2f px, second %.2f px, fresh warper %.2f px\n", first.lip_line_shift_px,
+              second.lip_line_shift_px, fresh.lip_line_shift_px);
+  EXPECT_GT(fresh.lip_line_shift_px, 1.0);  // The line is found through the second camera.
+  EXPECT_EQ(second.lip_line_shift_px, fresh.lip_line_shift_px);
+  EXPECT_EQ(cv::norm(out, expected, cv::NORM_INF), 0.0);
+}
+
 // A crop much coarser than the image shows its pixels as steps along the
 // shaded opening's edges; the supersampled generated layer draws it at the
 // image's resolution: closer to the same warp with a crop as fine as the
