@@ -97,12 +97,18 @@ GstElement* ByFactory(GstElement* pipeline, const char* factory) {
   return found;
 }
 
-TEST(RetargetJobTest, DryRunCommandBuildsTheJobsElements) {
+// A job with these paths (GStreamer initialised).
+RetargetJob JobWithPaths(const std::string& source, const std::string& driving, const std::string& output) {
   InitGstreamer();
   RetargetJob job;
-  job.source = "my portraits/it's \"me\".png";
-  job.driving = "clips/a b.mpg";
-  job.output = "out dir/o'ut.mkv";
+  job.source = source;
+  job.driving = driving;
+  job.output = output;
+  return job;
+}
+
+TEST(RetargetJobTest, DryRunCommandBuildsTheJobsElements) {
+  RetargetJob job = JobWithPaths("my portraits/it's \"me\".png", "clips/a b.mpg", "out dir/o'ut.mkv");
   job.crop_size = 256;
   job.threads = 3;
   job.motion.mode = pipeline::MotionMode::kAbsolute;
@@ -167,11 +173,7 @@ TEST(RetargetJobTest, DryRunCommandBuildsTheJobsElements) {
 }
 
 TEST(RetargetJobTest, DryRunLeavesTheAudioBranchOutWithoutAudio) {
-  InitGstreamer();
-  RetargetJob job;
-  job.source = "p.png";
-  job.driving = "/dev/video0";
-  job.output = "o.mp4";
+  const RetargetJob job = JobWithPaths("p.png", "/dev/video0", "o.mp4");
   std::string description;
   for (const auto& word : RetargetPipelineWords(job, /*with_audio=*/false)) description += word + " ";
   EXPECT_EQ(description.find("avenc_aac"), std::string::npos) << description;
