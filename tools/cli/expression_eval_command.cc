@@ -655,7 +655,7 @@ RoundTripResult ExpressionRoundTrip::Run(const ActionUnitSet& request) const {
   tracked_request.weights = kept;
   face3d::FaceParams tracked = fitter_.Fit(tracked_lm, source.camera, tracked_request).params;
   face3d::EyelidMeterOptions meter_options;
-  meter_options.reference_frames = 1;  // The unedited render is the open-eye reference.
+  meter_options.reference_frames = 1;  // The rest render is the open-eye reference.
   meter_options.adapt_rate = 0.0;
   face3d::EyelidMeter meter = face3d::EyelidMeter::Create(meter_options);
   meter.Measure(ViewOf(rest_rgb_, PixelFormat::kRgb), rest_landmarks_);

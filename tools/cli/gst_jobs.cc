@@ -332,7 +332,6 @@ void AppendConfiguredElement(const char* factory, const char* name, const char* 
   gst_object_unref(element);
 }
 
-
 struct RetargetState {
   GstElement* video_branch = nullptr;
   GstElement* audio_branch = nullptr;  // Null: audio not wanted or absent.
