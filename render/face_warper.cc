@@ -268,13 +268,6 @@ constexpr float kLidEyeballFillFrom = 0.7f;
 // averages them: anti-aliased edges).
 constexpr double kSupersampleSlack = 0.25;
 constexpr double kCellsPerImagePixel = 2.0;
-// A crop pixel where the displacement's second difference along x or y
-// exceeds this (image pixels) bends; the cells around it are folds
-// (WarpOptions::exact_fold_edges). Bilinear interpolation's error in a cell
-// is about an eighth of it.
-constexpr float kFoldBendPx = 1.f;
-// Samples per image pixel and axis there.
-constexpr int kFoldSubsamples = 2;
 
 // Adds the bilinear sample of `image` (CV_8UC3) at (x, y) to sum[3]; edges
 // replicated, as cv::remap's BORDER_REPLICATE.
@@ -436,6 +429,11 @@ FaceWarper FaceWarper::Create(const face3d::MorphableModel& model, const WarpOpt
   }
   if (!(options.teeth_depth_falloff_cm >= 0.f) || !std::isfinite(options.teeth_depth_falloff_cm)) {
     throw std::invalid_argument("WarpOptions: teeth_depth_falloff_cm must be finite and >= 0");
+  }
+  if (!(options.fold_min_coarseness >= 1.f) || !(options.fold_bend_px > 0.f) || options.fold_subsamples < 1 ||
+      options.fold_subsamples > 4) {
+    throw std::invalid_argument(
+        "WarpOptions: need fold_min_coarseness >= 1, fold_bend_px > 0 and fold_subsamples in [1, 4]");
   }
   if (options.generated_supersample < 1 || options.generated_supersample > 8) {
     throw std::invalid_argument("WarpOptions: generated_supersample must be in [1, 8]");
@@ -1070,10 +1068,12 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
   // (c + 1, r + 1)) on the target head where the displacement bends.
   cv::Mat& fold = ws.fold;
   int num_fold_cells = 0;
-  if (options_.exact_fold_edges && 1.0 / crop.scale > 1.0 + kSupersampleSlack) {
+  if (options_.exact_fold_edges && 1.0 / crop.scale > options_.fold_min_coarseness) {
     // A crop pixel where the displacement bends: its second difference
-    // along x or y exceeds kFoldBendPx (a jump between two neighbours
-    // marks both); bilinear interpolation is exact where it is linear.
+    // along x or y exceeds fold_bend_px (a jump between two neighbours
+    // marks both); bilinear interpolation is exact where it is linear, and
+    // its error in a cell is about an eighth of the second difference.
+    const float bend_px = options_.fold_bend_px;
     cv::Mat& bend = ws.bend;
     bend.create(n, n, CV_8U);
     bend.setTo(cv::Scalar::all(0));
@@ -1087,8 +1087,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
         if (tri[c] < 0 && tri[c - 1] < 0 && tri[c + 1] < 0) continue;  // Off the head: the membrane.
         for (int k = 0; k < 2; ++k) {
           const float dd = 2.f * d[2 * c + k];
-          if (std::abs(d[2 * c - 2 + k] + d[2 * c + 2 + k] - dd) > kFoldBendPx ||
-              std::abs(up[2 * c + k] + down[2 * c + k] - dd) > kFoldBendPx) {
+          if (std::abs(d[2 * c - 2 + k] + d[2 * c + 2 + k] - dd) > bend_px ||
+              std::abs(up[2 * c + k] + down[2 * c + k] - dd) > bend_px) {
             b[c] = 1;
           }
         }
@@ -1108,7 +1108,7 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
       }
     }
   }
-  // Fold cells: each image pixel is the mean of kFoldSubsamples^2 samples
+  // Fold cells: each image pixel is the mean of fold_subsamples^2 samples
   // at the exact mapping of the nearest target triangle that covers them,
   // among those rendered at the cell's corners and those sharing a vertex
   // with them (perspective-correct barycentrics, as the rasteriser's). The
@@ -1362,6 +1362,8 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
     const auto crop_row = [&](int full_y) {
       return static_cast<int>(std::clamp((full_y - crop.rect.y + 0.5) * crop.scale - 0.5, 0.0, n - 1.0));
     };
+    const int subsamples = options_.fold_subsamples;
+    const float inv_samples = 1.f / static_cast<float>(subsamples * subsamples);
     for (int y = 0; num_fold_cells > 0 && y < rows;) {
       const int r0 = crop_row(roi.y + strip + y);
       int y_end = y + 1;
@@ -1379,19 +1381,18 @@ cv::Mat FaceWarper::Warp(const ImageView& source_image, const face3d::FaceParams
             cv::Vec3b* o = out.ptr<cv::Vec3b>(full_y) + roi.x;
             for (int xx = x; xx < x_end; ++xx) {
               float sum[3] = {0.f, 0.f, 0.f};
-              for (int j = 0; j < kFoldSubsamples; ++j) {
-                const double sub_y = full_y + (j + 0.5) / kFoldSubsamples - 0.5;
+              for (int j = 0; j < subsamples; ++j) {
+                const double sub_y = full_y + (j + 0.5) / subsamples - 0.5;
                 const float ay = static_cast<float>(
                     std::clamp((sub_y - crop.rect.y + 0.5) * crop.scale - 0.5 - r0, 0.0, 1.0));
-                for (int i = 0; i < kFoldSubsamples; ++i) {
-                  const double sub_x = col_x[xx] + (i + 0.5) / kFoldSubsamples - 0.5;
+                for (int i = 0; i < subsamples; ++i) {
+                  const double sub_x = col_x[xx] + (i + 0.5) / subsamples - 0.5;
                   const float ax = static_cast<float>(
                       std::clamp((sub_x - crop.rect.x + 0.5) * crop.scale - 0.5 - c0, 0.0, 1.0));
                   add_fold_sample(sub_x, sub_y, c0, r0, ax, ay, sum);
                 }
               }
-              constexpr float kInvSamples = 1.f / (kFoldSubsamples * kFoldSubsamples);
-              for (int k = 0; k < 3; ++k) o[xx][k] = cv::saturate_cast<uint8_t>(sum[k] * kInvSamples);
+              for (int k = 0; k < 3; ++k) o[xx][k] = cv::saturate_cast<uint8_t>(sum[k] * inv_samples);
             }
           }
         }

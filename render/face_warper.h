@@ -79,17 +79,28 @@ struct WarpOptions {
   // bilinearly, as everywhere else, it samples the source between the two
   // surfaces (a dark seam along the jaw) on an edge that steps at the crop's
   // pixels, which shows on a large portrait. With this on, while the crop is
-  // more than 1.25x coarser than the image, the image pixels of the crop
-  // cells where the displacement bends (second difference above 1 image
-  // pixel) are each the mean of 2 x 2 samples at the exact mapping of the
+  // more than fold_min_coarseness times coarser than the image, the image
+  // pixels of the crop cells where the displacement bends (second
+  // difference above fold_bend_px image pixels) are each the mean of
+  // fold_subsamples x fold_subsamples samples at the exact mapping of the
   // nearest target triangle that covers them (among those rendered at the
-  // cell's corners and their neighbours): the edge runs along the mesh,
-  // anti-aliased at the image's resolution. Default false (the real-time
-  // path; `faceanime edit` and `eval-expression sheet` turn it on). Cost on
-  // the 512-px astronaut (tools/bench, BM_RenderWarpCrop256ExactFolds):
-  // about +2 ms with the jaw open (339 fold cells), +6 ms with a 20 deg
-  // turn (1718).
-  bool exact_fold_edges = false;
+  // cell's corners and their neighbours): the edge runs along the mesh at
+  // the image's resolution. Default on, for crops more than 3x coarser
+  // than the image (the face over ~750 px wide, where the crop's steps
+  // show; the 512-px portraits of the real-time benchmark and of `eval`,
+  // about 1.4-2.3x, stay bilinear), bends above 3 px and one sample per
+  // pixel; `faceanime edit` and `eval-expression sheet` use 1.25x, 1 px and
+  // 2 x 2 (anti-aliased). Cost (tools/bench): on the 512-px astronaut with
+  // the offline settings, BM_RenderWarpCrop256ExactFolds, about +2 ms with
+  // the jaw open (339 fold cells), +6 ms with a 20 deg turn (1718); on the
+  // astronaut at 3x (the crop ~4x coarser) with the defaults,
+  // BM_RenderWarpCrop256LargePortrait, +2.4-4.4 ms of ~20 ms with the jaw
+  // open (350 cells), +5-10 ms of ~25 ms with the turn (1693).
+  // fold_min_coarseness >= 1, fold_bend_px > 0, fold_subsamples in [1, 4].
+  bool exact_fold_edges = true;
+  float fold_min_coarseness = 3.f;
+  float fold_bend_px = 3.f;
+  int fold_subsamples = 1;
   // Shade the mouth interior where the source does not show it (default true).
   bool render_mouth_interior = true;
   // Fill skin the source does not show from visible neighbours (default true).

@@ -763,21 +763,30 @@ TEST_F(SyntheticHeadTest, SupersampledGeneratedLayerDrawsTheOpeningAtTheImagesRe
 // On a crop much coarser than the image, interpolating it bilinearly drew a
 // dark seam on an edge that stepped at the crop's pixels; mapped per image
 // pixel the edge matches a warp whose crop is finer than the image, and
-// nothing changes outside the fold cells.
+// nothing changes outside the fold cells. The defaults (bends above 3 px,
+// one sample per pixel) take most of the offline settings' gain (1 px,
+// 2 x 2 samples: `faceanime edit`).
 TEST_F(SyntheticHeadTest, FoldsAreMappedAtTheImagesResolution) {
   const FaceParams b = CloseSourceWithJawOpen(0.8);
   const cv::Mat source = Render(a_);
   const ImageView view = ViewOf(source, PixelFormat::kRgb);
-  WarpDebug fine_debug, off_debug, on_debug;
-  const cv::Mat fine = FaceWarper::Create(Model(), {.crop_size = 1024, .exact_fold_edges = true})
-                           .Warp(view, a_, b, camera_, &fine_debug);
-  const cv::Mat off = FaceWarper::Create(Model(), {.crop_size = 96}).Warp(view, a_, b, camera_, &off_debug);
-  const cv::Mat on = FaceWarper::Create(Model(), {.crop_size = 96, .exact_fold_edges = true})
+  WarpDebug fine_debug, off_debug, on_debug, default_debug;
+  const cv::Mat fine = FaceWarper::Create(Model(), {.crop_size = 1024}).Warp(view, a_, b, camera_, &fine_debug);
+  const cv::Mat off = FaceWarper::Create(Model(), {.crop_size = 96, .exact_fold_edges = false})
+                          .Warp(view, a_, b, camera_, &off_debug);
+  const cv::Mat on = FaceWarper::Create(Model(), {.crop_size = 96,
+                                                  .fold_min_coarseness = 1.25f,
+                                                  .fold_bend_px = 1.f,
+                                                  .fold_subsamples = 2})
                          .Warp(view, a_, b, camera_, &on_debug);
+  const cv::Mat by_default = FaceWarper::Create(Model(), {.crop_size = 96}).Warp(view, a_, b, camera_, &default_debug);
   ASSERT_GT(static_cast<double>(on_debug.crop_rect.width) / 96, 3.0);
   EXPECT_TRUE(fine_debug.fold_mask.empty());  // A crop finer than the image: bilinear is exact enough.
-  EXPECT_TRUE(off_debug.fold_mask.empty());  // Off by default.
+  EXPECT_TRUE(off_debug.fold_mask.empty());
   ASSERT_FALSE(on_debug.fold_mask.empty());
+  ASSERT_FALSE(default_debug.fold_mask.empty());  // On by default from 3x.
+  // Fewer cells bend by more than 3 px than by more than 1 px.
+  EXPECT_LT(cv::countNonZero(default_debug.fold_mask), cv::countNonZero(on_debug.fold_mask));
   // The fold cells in image pixels (cell (c, r) from crop pixel c to c + 1),
   // less the mouth's generated layer (drawn at the crop's resolution in both).
   const int cell = static_cast<int>(std::ceil(static_cast<double>(on_debug.crop_rect.width) / 96));
@@ -797,12 +806,16 @@ TEST_F(SyntheticHeadTest, FoldsAreMappedAtTheImagesResolution) {
   ASSERT_GT(cv::countNonZero(chin), 200);
   const double off_mae = MaskedMae(off, fine, band), on_mae = MaskedMae(on, fine, band);
   const double off_chin = MaskedMae(off, fine, chin), on_chin = MaskedMae(on, fine, chin);
+  const double default_mae = MaskedMae(by_default, fine, band), default_chin = MaskedMae(by_default, fine, chin);
   std::printf("image pixels per crop pixel %.2f; fold pixels %d (chin %d); MAE to the fine crop's warp there: "
-              "bilinear %.2f, per image pixel %.2f (chin %.2f, %.2f)\n",
+              "bilinear %.2f, per image pixel %.2f, defaults %.2f (chin %.2f, %.2f, %.2f); fold cells %d, %d\n",
               static_cast<double>(on_debug.crop_rect.width) / 96, cv::countNonZero(band), cv::countNonZero(chin),
-              off_mae, on_mae, off_chin, on_chin);
+              off_mae, on_mae, default_mae, off_chin, on_chin, default_chin, cv::countNonZero(on_debug.fold_mask),
+              cv::countNonZero(default_debug.fold_mask));
   EXPECT_LT(on_mae, 0.7 * off_mae);
   EXPECT_LT(on_chin, 0.7 * off_chin);
+  EXPECT_LT(default_mae, 0.7 * off_mae);
+  EXPECT_LT(default_chin, 0.7 * off_chin);
   // Outside the fold cells nothing changes.
   cv::Mat outside = CropMaskInImage(on_debug.fold_mask, on_debug, source.size(), cell / 2);
   cv::dilate(outside, outside, cv::Mat::ones(2 * cell + 1, 2 * cell + 1, CV_8U));
@@ -990,6 +1003,9 @@ TEST(FaceWarperTest, RejectsBadOptionsAndMismatchedImages) {
   EXPECT_THROW(FaceWarper::Create(Model(), {.lip_line_snap_cm = -0.1f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.generated_supersample = 0}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.generated_supersample = 9}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.fold_min_coarseness = 0.5f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.fold_bend_px = 0.f}), std::invalid_argument);
+  EXPECT_THROW(FaceWarper::Create(Model(), {.fold_subsamples = 5}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_recess_occlusion = -1.f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.mouth_front_lit_cm = -0.1f}), std::invalid_argument);
   EXPECT_THROW(FaceWarper::Create(Model(), {.teeth_relief = 1.5f}), std::invalid_argument);

@@ -64,12 +64,15 @@ BENCHMARK(BM_RenderRasterizeFaceHead256)->Unit(benchmark::kMillisecond)->Repetit
 // The whole classical generator on astronaut.png (512x512): shape evaluation
 // (identity cached), two renders at the 256x256 crop, displacement membrane,
 // mouth interior, occlusion fill, full-resolution remap and paste-back.
-void RenderWarpCrop256(benchmark::State& state, const render::WarpOptions& options) {
+// `upscale` > 1: the portrait resized by it (bicubic), the same face seen
+// by the camera of the larger image.
+void RenderWarpCrop256(benchmark::State& state, const render::WarpOptions& options, int upscale = 1) {
   const std::filesystem::path path =
       std::filesystem::path(FACEANIME_SOURCE_DIR) / "assets" / "astronaut.png";
   cv::Mat rgb = cv::imread(path.string(), cv::IMREAD_COLOR);
   if (rgb.empty()) throw std::runtime_error("cannot read " + path.string());
   cv::cvtColor(rgb, rgb, cv::COLOR_BGR2RGB);
+  if (upscale > 1) cv::resize(rgb, rgb, cv::Size(), upscale, upscale, cv::INTER_CUBIC);
   const Camera camera = Camera::ForImage(rgb.cols, rgb.rows);
   FaceParams source = TypicalParams(0, 0.0);
   source.pose.translation = Eigen::Vector3d(-4.1, -15.8, 72.7);
@@ -86,11 +89,38 @@ void RenderWarpCrop256(benchmark::State& state, const render::WarpOptions& optio
   state.counters["fold_cells"] = debug.fold_mask.empty() ? 0 : cv::countNonZero(debug.fold_mask);
 }
 void BM_RenderWarpCrop256(benchmark::State& state) { RenderWarpCrop256(state, {.crop_size = 256}); }
-// The same with folds mapped per image pixel (WarpOptions::exact_fold_edges,
-// as `faceanime edit`), for A/B in one binary.
+// The same with folds mapped per image pixel as `faceanime edit` maps them
+// (WarpOptions::exact_fold_edges from a crop 1.25x coarser than the image,
+// bends of 1 px, 2 x 2 samples; the defaults leave this 512-px portrait,
+// about 1.4x, bilinear), for A/B in one binary.
 void BM_RenderWarpCrop256ExactFolds(benchmark::State& state) {
-  RenderWarpCrop256(state, {.crop_size = 256, .exact_fold_edges = true});
+  RenderWarpCrop256(state, {.crop_size = 256,
+                            .exact_fold_edges = true,
+                            .fold_min_coarseness = 1.25f,
+                            .fold_bend_px = 1.f,
+                            .fold_subsamples = 2});
 }
+// The astronaut at 3x (1536 x 1536, the crop about 4x coarser than the
+// image): the defaults (folds per image pixel from 3x on, bends of 3 px,
+// one sample), and the same with the folds bilinear, for A/B.
+void BM_RenderWarpCrop256LargePortrait(benchmark::State& state) {
+  RenderWarpCrop256(state, {.crop_size = 256}, /*upscale=*/3);
+}
+void BM_RenderWarpCrop256LargePortraitBilinearFolds(benchmark::State& state) {
+  RenderWarpCrop256(state, {.crop_size = 256, .exact_fold_edges = false}, /*upscale=*/3);
+}
+BENCHMARK(BM_RenderWarpCrop256LargePortrait)
+    ->Arg(0)
+    ->Arg(20)
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(BM_RenderWarpCrop256LargePortraitBilinearFolds)
+    ->Arg(0)
+    ->Arg(20)
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 BENCHMARK(BM_RenderWarpCrop256ExactFolds)->Arg(0)->Arg(20)->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
 // The same without the hair's rigid extension and with the crop centred (the
 // warp before 2026-11-22's hair_follows_skull), for A/B in one binary.

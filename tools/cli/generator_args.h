@@ -15,12 +15,16 @@ namespace faceanime::cli {
 
 // The warp of the CLI's offline renders (`edit`, `eval-expression sheet`):
 // the mouth interior and the folds (a dropped jaw over the neck) at the
-// image's resolution, anti-aliased (render::WarpOptions::
-// generated_supersample 4 and exact_fold_edges; the real-time paths keep
-// the defaults, 1 and off).
+// image's resolution, anti-aliased, from a crop 1.25x coarser than the
+// image on (render::WarpOptions::generated_supersample 4; folds from
+// fold_min_coarseness 1.25, bends of fold_bend_px 1, fold_subsamples 2;
+// the real-time paths keep the defaults: 1; 3x, 3 px, 1).
 inline void UseOfflineWarp(render::WarpOptions* warp) {
   warp->generated_supersample = 4;
   warp->exact_fold_edges = true;
+  warp->fold_min_coarseness = 1.25f;
+  warp->fold_bend_px = 1.f;
+  warp->fold_subsamples = 2;
 }
 
 struct GeneratorArgs {
