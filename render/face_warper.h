@@ -86,9 +86,10 @@ struct WarpOptions {
   // nearest target triangle that covers them (among those rendered at the
   // cell's corners and their neighbours): the edge runs along the mesh at
   // the image's resolution. Default on, for crops more than 3x coarser
-  // than the image (the face over ~750 px wide, where the crop's steps
-  // show; the 512-px portraits of the real-time benchmark and of `eval`,
-  // about 1.4-2.3x, stay bilinear), bends above 3 px and one sample per
+  // than the image (a crop square over 768 image pixels: the face, forehead
+  // to neck, over ~450 px, where the crop's steps show; the 512-px
+  // portraits of the real-time benchmark and of `eval`, about 1.4-2.3x,
+  // stay bilinear), bends above 3 px and one sample per
   // pixel; `faceanime edit` and `eval-expression sheet` use 1.25x, 1 px and
   // 2 x 2 (anti-aliased). Cost (tools/bench): on the 512-px astronaut with
   // the offline settings, BM_RenderWarpCrop256ExactFolds, about +2 ms with
