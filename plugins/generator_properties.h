@@ -24,13 +24,14 @@ struct GeneratorPropertyIds {
 // in start()).
 void InstallGeneratorProperties(GObjectClass* klass, const GeneratorPropertyIds& ids, GParamFlags flags);
 
-// Their values (an element's settings, behind its object lock), defaults as
-// installed.
+// Their values (an element's settings, behind its object lock). The
+// defaults are pipeline::RetargeterOptions' (and render::WarpOptions'), and
+// InstallGeneratorProperties installs these as the properties' defaults.
 struct GeneratorSettings {
-  std::string generator = "classical";
-  std::string model;
-  std::string device = "cpu";
-  std::string neural_region = "mouth";
+  std::string generator = pipeline::RetargeterOptions{}.generator;
+  std::string model = pipeline::RetargeterOptions{}.neural_model.string();
+  std::string device = pipeline::RetargeterOptions{}.neural_device;
+  std::string neural_region = pipeline::RetargeterOptions{}.neural_region;
   double neural_open_ramp = pipeline::RetargeterOptions{}.neural_open_ramp;
   double neural_trust_error = pipeline::RetargeterOptions{}.neural_trust_error;
   bool hair_follows_head = render::WarpOptions{}.hair_follows_skull;
